@@ -1,0 +1,37 @@
+"""One error type for bad input, carrying the key it is about.
+
+Constructors raise ``ConfigError("reach", "must be within [0, 1], got 1.7")``;
+the scenario loader prefixes the path of the enclosing tables and the file name,
+so the user sees ``scenarios/x.toml: traffic.shares[1].reach: must be ...``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A bad value in a scenario or on the command line."""
+
+    def __init__(self, key: str, message: str, *, source: str | None = None) -> None:
+        self.key = key
+        self.message = message
+        self.source = source
+        super().__init__(str(self))
+
+    def within(self, prefix: str) -> "ConfigError":
+        """The same error, its key placed under ``prefix`` (a table path)."""
+        if not prefix:
+            return self
+        key = f"{prefix}{self.key}" if self.key.startswith("[") else (
+            f"{prefix}.{self.key}" if self.key else prefix
+        )
+        return ConfigError(key, self.message, source=self.source)
+
+    def at(self, source: str) -> "ConfigError":
+        """The same error, naming the file (or flag) it came from."""
+        return ConfigError(self.key, self.message, source=source)
+
+    def __str__(self) -> str:
+        parts = [p for p in (self.source, self.key) if p]
+        return ": ".join(parts + [self.message])
