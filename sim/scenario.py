@@ -17,7 +17,7 @@ from sim.distributions import Constant, Distribution, distribution_from_table
 from sim.errors import ConfigError
 from sim.kernels import Kernel, kernel_from_table
 from sim.site_config import SiteConfig
-from sim.tables import PARSE, from_table
+from sim.tables import INTERNAL, PARSE, from_table
 
 __all__ = [
     "RunConfig",
@@ -168,13 +168,11 @@ class Scenario:
     visitors: VisitorsConfig = field(default_factory=VisitorsConfig)
     site: SiteConfig = field(default_factory=SiteConfig)
     # Where the scenario was read from; relative paths inside it (a trace) resolve against its folder.
-    path: str = field(default="", compare=False)
+    path: str = field(default="", compare=False, metadata={INTERNAL: True})
 
 
 def parse_scenario(table: dict, *, path: str = "") -> Scenario:
     """Build a scenario from an already-parsed TOML table (errors name the key, not the file)."""
-    if "path" in table:
-        raise ConfigError("path", "unknown key (the scenario's own path is set by the loader)")
     scenario = from_table(Scenario, table)
     if path:
         scenario = _with_path(scenario, path)

@@ -16,10 +16,12 @@ from typing import Any, Callable, Iterable
 
 from sim.errors import ConfigError
 
-__all__ = ["check_keys", "number", "from_table", "PARSE", "field_doc_keys"]
+__all__ = ["check_keys", "number", "from_table", "PARSE", "INTERNAL", "field_doc_keys"]
 
 # Field metadata key holding a custom parser ``value -> object`` for that field.
 PARSE = "parse"
+# Field metadata key marking a field the loader sets, never the scenario file.
+INTERNAL = "internal"
 
 
 def check_keys(table: dict, allowed: Iterable[str]) -> None:
@@ -91,7 +93,7 @@ def _convert(key: str, hint: Any, value: Any) -> Any:
 
 def from_table(cls: type, table: dict) -> Any:
     """Build dataclass ``cls`` from a TOML table, checking keys and types."""
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.metadata.get(INTERNAL)}
     check_keys(table, fields)
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
@@ -109,20 +111,21 @@ def from_table(cls: type, table: dict) -> Any:
 
 
 def field_doc_keys(cls: type, prefix: str = "") -> list[str]:
-    """Every dotted key a dataclass accepts, nested tables expanded (for the docs check)."""
+    """Every dotted leaf key a dataclass accepts, nested tables expanded (for the docs check)."""
     hints = typing.get_type_hints(cls)
     keys: list[str] = []
     for f in dataclasses.fields(cls):
-        if not f.init:
+        if not f.init or f.metadata.get(INTERNAL):
             continue
         key = f"{prefix}{f.name}"
-        keys.append(key)
         hint = hints[f.name]
         if typing.get_origin(hint) in (typing.Union, types.UnionType):
             hint = [a for a in typing.get_args(hint) if a is not type(None)][0]
-        if typing.get_origin(hint) is tuple:
+        if typing.get_origin(hint) is tuple and dataclasses.is_dataclass(typing.get_args(hint)[0]):
             hint = typing.get_args(hint)[0]
             key = f"{key}[]"
         if dataclasses.is_dataclass(hint) and f.metadata.get(PARSE) is None:
             keys.extend(field_doc_keys(hint, f"{key}."))
+        else:
+            keys.append(key)
     return keys
