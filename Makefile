@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/surge profile scenarios/anca-2020.toml --out out/anca-2020
+	$(BIN)/surge run scenarios/anca-2020.toml --out out/anca-2020
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

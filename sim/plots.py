@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_profile", "hours_axis"]
+__all__ = ["plot_profile", "hours_axis", "plot_latency", "plot_throughput", "plot_queue", "plot_instances"]
 
 
 def hours_axis(ax, duration_s: float) -> None:
@@ -32,4 +32,78 @@ def plot_profile(ax, profile, *, bin_s: float, log: bool = False) -> None:
     ax.set_ylabel("visitors per second")
     hours_axis(ax, profile.duration_s)
     ax.legend(loc="upper right", fontsize=8)
+    ax.grid(True, alpha=0.3)
+
+
+def _column(rows, columns, name):
+    i = columns.index(name)
+    return np.array([np.nan if r[i] is None else r[i] for r in rows], dtype=float)
+
+
+def _hours_of(rows, columns):
+    return _column(rows, columns, "bin_start_s") / 3600, _column(rows, columns, "bin_end_s") / 3600
+
+
+def plot_latency(ax_latency, ax_rate, rows, columns, *, slo_s: float | None = None) -> None:
+    """Response-time percentiles over time (top) above the arrival rate (bottom)."""
+    start, end = _hours_of(rows, columns)
+    mid = (start + end) / 2
+    for name, style in (("p50_s", "-"), ("p95_s", "--"), ("p99_s", ":")):
+        ax_latency.plot(mid, _column(rows, columns, name), style, lw=1, label=name.replace("_s", ""))
+    if slo_s is not None:
+        ax_latency.axhline(slo_s, color="tab:red", lw=0.8, label=f"SLO {slo_s:g} s")
+    ax_latency.set_yscale("log")
+    ax_latency.set_ylabel("page response time (s)")
+    ax_latency.legend(loc="upper right", fontsize=8)
+    ax_latency.grid(True, alpha=0.3)
+    width_s = (end - start) * 3600
+    ax_rate.stairs(_column(rows, columns, "arrivals") / width_s, np.append(start, end[-1]), fill=True, alpha=0.4)
+    ax_rate.set_ylabel("visitors arriving per s")
+    ax_rate.grid(True, alpha=0.3)
+    ax_rate.set_xlabel("time since start (h)")
+
+
+def plot_throughput(ax, rows, columns) -> None:
+    """Page views asked for, served, and lost (rejected, timed out, abandoned), per second."""
+    start, end = _hours_of(rows, columns)
+    edges = np.append(start, end[-1])
+    width_s = (end - start) * 3600
+    ax.stairs(_column(rows, columns, "page_views") / width_s, edges, label="page views asked", lw=1.2)
+    ax.stairs(_column(rows, columns, "completed") / width_s, edges, label="page views served", lw=1.2)
+    lost = sum(_column(rows, columns, k) for k in ("rejected", "timed_out", "abandoned"))
+    ax.stairs(lost / width_s, edges, label="requests lost (503, 504, gave up)", lw=1.2, color="tab:red")
+    ax.set_ylabel("per second")
+    ax.set_xlabel("time since start (h)")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(True, alpha=0.3)
+
+
+def plot_queue(ax, rows, columns) -> None:
+    """Time-average number waiting at each tier."""
+    start, end = _hours_of(rows, columns)
+    edges = np.append(start, end[-1])
+    for name, label in (("in_queue_app", "app backlog"), ("in_queue_db", "waiting for a DB connection"),
+                        ("in_queue_waiting_room", "waiting room")):
+        values = _column(rows, columns, name)
+        if np.nanmax(values, initial=0) > 0:
+            ax.stairs(values, edges, label=label, lw=1.2)
+    ax.set_ylabel("requests waiting (time average)")
+    ax.set_xlabel("time since start (h)")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(True, alpha=0.3)
+
+
+def plot_instances(ax, rows, columns) -> None:
+    """App instances in service, and their utilization."""
+    start, end = _hours_of(rows, columns)
+    edges = np.append(start, end[-1])
+    ax.stairs(_column(rows, columns, "instances"), edges, label="instances in service", lw=1.2, baseline=None)
+    ax.set_ylabel("instances")
+    ax.set_xlabel("time since start (h)")
+    twin = ax.twinx()
+    twin.plot((start + end) / 2, _column(rows, columns, "utilization_app"), color="tab:orange", lw=0.8,
+              label="utilization")
+    twin.set_ylim(0, 1.05)
+    twin.set_ylabel("app utilization")
+    ax.legend(loc="upper left", fontsize=8)
     ax.grid(True, alpha=0.3)

@@ -1,0 +1,152 @@
+"""``surge run SCENARIO [--out DIR] [--seed N] [--replications R]``: simulate the site under the surge."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+
+import numpy as np
+
+from sim.engine import replication_seeds, simulate
+from sim.errors import ConfigError
+from sim.output import fmt, format_table, out_dir, save_figure, write_csv, write_json
+from sim.plots import plot_instances, plot_latency, plot_queue, plot_throughput
+from sim.results import TIMESERIES_COLUMNS, aggregate, summarize, timeseries
+from sim.scenario import load_scenario
+
+__all__ = ["add_parser", "run", "summary_rows", "simulate_replications"]
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="simulate the site under the scenario's surge (discrete-event model)",
+        description="Simulate the scenario's visitors meeting its [site]; print what they lived through "
+        "(visitors and actions lost, response times, errors) and, with --out, write summary.json, "
+        "timeseries.csv and plots.",
+    )
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML), e.g. scenarios/anca-2020.toml")
+    p.add_argument("--out", metavar="DIR", help="folder for summary.json, timeseries.csv and the plots")
+    p.add_argument("--seed", type=int, metavar="N", help="seed instead of the scenario's run.seed")
+    p.add_argument("--replications", type=int, default=1, metavar="R",
+                   help="independent replications (SeedSequence.spawn); figures get 95%% confidence half-widths")
+    p.set_defaults(func=run)
+
+
+def simulate_replications(scenario, replications: int, *, progress=None):
+    """Run the replications in turn; stop early (keeping what is done) on Ctrl-C or an error."""
+    results = []
+    for i, seed_seq in enumerate(replication_seeds(scenario.run.seed, replications)):
+        result = simulate(scenario, seed_seq=seed_seq)
+        results.append(result)
+        if progress:
+            progress(i + 1, replications)
+        if result.partial:
+            break
+    return results
+
+
+def _pct(x) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f} %"
+
+
+def _s(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
+
+
+def _with_ci(summary: dict, section: str, key: str, fmt_fn=fmt) -> str:
+    value = summary[section][key]
+    ci = summary[section].get(f"{key}_ci")
+    text = fmt_fn(value)
+    if ci is not None and not (isinstance(ci, float) and math.isnan(ci)):
+        text += f" ± {fmt_fn(ci)}"
+    return text
+
+
+def summary_rows(s: dict) -> list[tuple[str, str]]:
+    v, a, r = s["visitors"], s["actions"], s["requests"]
+    return [
+        ("visitors arrived", _with_ci(s, "visitors", "arrived")),
+        ("visitors served (saw every page)", _with_ci(s, "visitors", "served")),
+        ("visitors lost", f"{_with_ci(s, 'visitors', 'lost')} ({_pct(v['lost_fraction'])}): "
+                          f"{fmt(v['abandoned'])} gave up, {fmt(v['failed'])} got errors"),
+        ("actions completed", f"{_with_ci(s, 'actions', 'completed')} of {fmt(a['attempted'])} attempted"),
+        ("actions lost", f"{_with_ci(s, 'actions', 'lost')} ({_pct(a['lost_fraction'])})"),
+        ("page response p50 / p95 / p99", " / ".join(_s(s["page_response_s"][k]) for k in ("p50", "p95", "p99"))),
+        ("origin requests", f"{fmt(r['arrived'])} ({fmt(r['cdn_hits'])} more served by the CDN)"),
+        ("errors", f"{fmt(r['rejected'])} rejected (503), {fmt(r['timed_out'])} timed out (504), "
+                   f"{fmt(r['abandoned'])} abandoned while queued"),
+        ("peak app backlog", fmt(s["peak_queue"]["app"])),
+        ("utilization app / db", f"{_pct(s['utilization']['app'])} / {_pct(s['utilization']['db'])}"),
+    ]
+
+
+def _mean_rows(runs_rows: list[list[list]]) -> list[list]:
+    if len(runs_rows) == 1:
+        return runs_rows[0]
+    stacked = np.array(runs_rows, dtype=float)
+    with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore", RuntimeWarning)  # all-nan bins stay nan
+        return np.nanmean(stacked, axis=0).tolist()
+
+
+def write_outputs(out, scenario, summary: dict, rows: list[list]) -> list[str]:
+    write_json(out / "summary.json", summary)
+    write_csv(out / "timeseries.csv", TIMESERIES_COLUMNS,
+              ([f"{x:.6g}" if isinstance(x, float) and not math.isnan(x) else ("" if x != x else x) for x in row]
+               for row in rows))
+    files = ["summary.json", "timeseries.csv"]
+    if not rows:
+        return files
+
+    def latency(fig):
+        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
+        plot_latency(top, bottom, rows, TIMESERIES_COLUMNS)
+        top.set_title(f"{summary['scenario']}: page response time under the surge")
+
+    save_figure(out / "latency.png", latency, figsize=(10, 6))
+    save_figure(out / "throughput.png", lambda f: plot_throughput(f.add_subplot(), rows, TIMESERIES_COLUMNS))
+    save_figure(out / "queue.png", lambda f: plot_queue(f.add_subplot(), rows, TIMESERIES_COLUMNS))
+    files += ["latency.png", "throughput.png", "queue.png"]
+    if scenario.site.autoscale is not None:
+        save_figure(out / "instances.png", lambda f: plot_instances(f.add_subplot(), rows, TIMESERIES_COLUMNS))
+        files.append("instances.png")
+    return files
+
+
+def run(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario)
+    if args.replications < 1:
+        raise ConfigError("--replications", f"must be >= 1, got {args.replications}")
+    if args.seed is not None:
+        if args.seed < 0:
+            raise ConfigError("--seed", f"must be >= 0, got {args.seed}")
+        scenario = dataclasses.replace(scenario, run=dataclasses.replace(scenario.run, seed=args.seed))
+    if scenario.site.app is None:
+        print(f"note: {args.scenario} has no [site.app]: origin requests are counted, not queued", file=sys.stderr)
+    results = simulate_replications(
+        scenario, args.replications,
+        progress=(lambda i, n: print(f"replication {i}/{n} done", file=sys.stderr)) if args.replications > 1 else None,
+    )
+    summaries = [summarize(r) for r in results]
+    summary = aggregate(summaries) if len(summaries) > 1 else {**summaries[0], "replications": 1}
+    summary["seed"] = scenario.run.seed
+    last = results[-1]
+    title = f"{summary['scenario']}: {scenario.run.duration_s / 3600:g} h simulated"
+    if len(results) > 1:
+        title += f", {len(results)} replications (± 95 % CI)"
+    if last.partial:
+        title += f"  [PARTIAL: stopped at {last.end_s:,.0f} s: {last.error}]"
+    print(format_table(summary_rows(summary), title=title))
+    if args.out:
+        out = out_dir(args.out)
+        files = write_outputs(out, scenario, summary, _mean_rows([timeseries(r) for r in results]))
+        print(f"\nwrote {', '.join(files)} to {out}/")
+    if last.partial:
+        print(f"surge: run stopped early ({last.error}); results above are partial", file=sys.stderr)
+        return 130 if last.error == "interrupted" else 1
+    return 0
