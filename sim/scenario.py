@@ -25,6 +25,8 @@ __all__ = [
     "TrafficConfig",
     "RetryConfig",
     "VisitorsConfig",
+    "LoadtestSiteConfig",
+    "LoadtestConfig",
     "Scenario",
     "load_scenario",
     "parse_scenario",
@@ -159,6 +161,49 @@ class VisitorsConfig:
         _within("action_rate", self.action_rate, 0, 1)
 
 
+def _string_table(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise ConfigError("", f"must be a table of strings, got {value!r}")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise ConfigError(key, f"must be a string, got {item!r}")
+    return tuple(value.items())
+
+
+def _path(key: str, value: str) -> None:
+    if not value.startswith("/"):
+        raise ConfigError(key, f"must be a path starting with '/', got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadtestSiteConfig:
+    """The staging site's paths for a load test (defaults match the bundled demo site)."""
+
+    landing_path: str = "/"
+    page_paths: tuple[str, ...] = ("/",)
+    asset_paths: tuple[str, ...] = ("/static/site.css", "/static/app.js")
+    action_path: str = "/act"
+    submit_path: str = "/sign"
+    submit_fields: tuple[tuple[str, str], ...] = field(
+        default=(("name", "A. Visitor"), ("email", "visitor@example.org"), ("zip", "10001")),
+        metadata={PARSE: _string_table},
+    )
+
+    def __post_init__(self) -> None:
+        for key in ("landing_path", "action_path", "submit_path"):
+            _path(key, getattr(self, key))
+        for key in ("page_paths", "asset_paths"):
+            for i, item in enumerate(getattr(self, key)):
+                _path(f"{key}[{i}]", item)
+        if not self.page_paths:
+            raise ConfigError("page_paths", "must hold at least one path")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadtestConfig:
+    site: LoadtestSiteConfig = field(default_factory=LoadtestSiteConfig)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Scenario:
     name: str = ""
@@ -167,6 +212,7 @@ class Scenario:
     traffic: TrafficConfig = field(default_factory=TrafficConfig)
     visitors: VisitorsConfig = field(default_factory=VisitorsConfig)
     site: SiteConfig = field(default_factory=SiteConfig)
+    loadtest: LoadtestConfig = field(default_factory=LoadtestConfig)
     # Where the scenario was read from; relative paths inside it (a trace) resolve against its folder.
     path: str = field(default="", compare=False, metadata={INTERNAL: True})
 

@@ -1,0 +1,121 @@
+"""The open-workload driver: carries out a :class:`sim.loadplan.LoadPlan` with gevent.
+
+Locust's users are a closed loop (a user waits for its response before its next
+request), so a slow site slows the load and hides itself. Here one driver per
+process starts a greenlet per *arrival* at its planned time, whatever the site's
+speed: an open workload, as a surge is. Latency is measured from each request's
+intended start, so a late greenlet does not hide the site's slowness (no coordinated
+omission). When ``max_concurrent`` visitors are in flight an arrival is dropped and
+counted, as k6's ``dropped_iterations``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import gevent
+import gevent.pool
+import numpy as np
+import requests
+
+from sim.loadplan import ASSET, DOCUMENT, FORM, LoadPlan, Visit
+from sim.loadstats import LoadRecorder
+
+__all__ = ["Driver"]
+
+_CHUNK = 500  # visitors' journeys are drawn a chunk at a time
+
+
+class Driver:
+    def __init__(self, *, plan: LoadPlan, host: str, index: int, drivers: int, seed: int,
+                 max_concurrent: int, request_timeout_s: float, fire_request) -> None:
+        self.plan = plan
+        self.host = host.rstrip("/")
+        self.share = 1.0 / drivers
+        # Driver i of n draws its own thinned Poisson stream: together they are the whole one.
+        streams = np.random.SeedSequence(seed).spawn(drivers)[index].spawn(2)
+        self.rng_arrivals, self.rng_visits = (np.random.default_rng(s) for s in streams)
+        self.max_concurrent = max(1, int(max_concurrent))
+        self.request_timeout_s = request_timeout_s
+        self.fire_request = fire_request  # locust's request event, so its own stats see every request
+        edges, _ = plan.target_per_bin()
+        self.recorder = LoadRecorder(edges_s=edges, time_scale=plan.time_scale)
+        self.active = 0
+        self.t0 = 0.0
+        self.stopped = False
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    def run(self, *, drain_s: float = 30.0) -> LoadRecorder:
+        """Play the plan; return when every arrival is done (or ``drain_s`` after the last)."""
+        arrivals = self.plan.arrivals(self.rng_arrivals, share=self.share)
+        group = gevent.pool.Group()
+        self.t0 = time.monotonic()
+        visits: list[Visit] = []
+        for i, t in enumerate(arrivals):
+            if self.stopped:
+                break
+            if i % _CHUNK == 0:
+                visits = self.plan.visits(self.rng_visits, min(_CHUNK, len(arrivals) - i))
+            delay = t - self.now()
+            if delay > 0:
+                gevent.sleep(delay)
+            if self.active >= self.max_concurrent:
+                self.recorder.count("dropped", t)
+                continue
+            self.recorder.count("arrivals", t)
+            self.active += 1
+            group.spawn(self._visit, visits[i % _CHUNK], float(t))
+        group.join(timeout=drain_s)
+        group.kill(block=True, timeout=5)
+        return self.recorder
+
+    def _visit(self, visit: Visit, start_s: float) -> None:
+        rec = self.recorder
+        session = requests.Session()
+        try:
+            intended = start_s
+            for k, (think, doc, assets) in enumerate(visit.steps):
+                if k > 0:
+                    intended = self.now() + think
+                    gevent.sleep(think)
+                rec.count("page_views", max(intended, 0.0))
+                ok = self._send(session, doc, intended)
+                if not ok:
+                    rec.count("visitors_failed", self.now())
+                    if visit.intends_action:
+                        rec.count("actions_lost", self.now())
+                    return
+                rec.count("completed" if doc.kind == DOCUMENT else "actions_completed", self.now())
+                for asset in assets:  # after the document, as a browser does
+                    self._send(session, asset, self.now())
+            rec.count("visitors_served", self.now())
+        finally:
+            session.close()
+            self.active -= 1
+
+    def _send(self, session: requests.Session, req, intended_s: float) -> bool:
+        url = self.host + req.path
+        exc = None
+        length = 0
+        try:
+            if req.kind == FORM:
+                resp = session.post(url, data=dict(req.form), timeout=self.request_timeout_s, allow_redirects=False)
+            else:
+                resp = session.get(url, timeout=self.request_timeout_s)
+            status = str(resp.status_code)
+            length = len(resp.content)
+            resp.close()
+            if resp.status_code >= 400:
+                exc = RuntimeError(f"HTTP {status}")
+        except requests.Timeout as err:
+            status, exc = "timeout", err
+        except requests.RequestException as err:
+            status, exc = "connection_error", err
+        done = self.now()
+        response_s = max(done - intended_s, 0.0)
+        self.recorder.request(done, response_s=response_s, status=status, document=req.kind != ASSET)
+        self.fire_request(request_type=req.method, name=req.path, response_time=response_s * 1000,
+                          response_length=length, exception=exc, context={"kind": req.kind})
+        return exc is None

@@ -1,0 +1,86 @@
+"""Service-level objectives, as k6's thresholds: ``"p95<2s,errors<1%,lost_actions<1%"``.
+
+One parser and one evaluator serve ``surge run``'s plots, ``surge loadtest``'s exit
+code and ``surge sweep``'s least capacity, so an SLO means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from sim.errors import ConfigError
+
+__all__ = ["Objective", "parse_slo", "evaluate", "METRICS"]
+
+# SLO name -> (path in summary.json, kind): "time" takes s or ms, "fraction" takes %.
+METRICS: dict[str, tuple[tuple[str, ...], str]] = {
+    "p50": (("page_response_s", "p50"), "time"),
+    "p95": (("page_response_s", "p95"), "time"),
+    "p99": (("page_response_s", "p99"), "time"),
+    "mean": (("page_response_s", "mean"), "time"),
+    "errors": (("requests", "error_fraction"), "fraction"),
+    "dropped": (("visitors", "dropped_fraction"), "fraction"),
+    "lost_visitors": (("visitors", "lost_fraction"), "fraction"),
+    "lost_actions": (("actions", "lost_fraction"), "fraction"),
+}
+_TERM = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|<)\s*([0-9.eE+-]+)\s*(ms|s|%)?\s*$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Objective:
+    metric: str
+    op: str
+    limit: float  # seconds for times, a fraction for fractions
+    text: str
+
+    def value(self, summary: dict) -> float:
+        node = summary
+        for part in METRICS[self.metric][0]:
+            if not isinstance(node, dict) or part not in node:
+                return math.nan
+            node = node[part]
+        return math.nan if node is None else float(node)
+
+    def met(self, summary: dict) -> bool:
+        """Whether the objective holds; a figure that is missing or undefined never meets it."""
+        v = self.value(summary)
+        if math.isnan(v):
+            return False
+        return v < self.limit if self.op == "<" else v <= self.limit
+
+
+def parse_slo(text: str, *, source: str = "--slo") -> tuple[Objective, ...]:
+    objectives = []
+    for term in filter(None, (t.strip() for t in text.split(","))):
+        m = _TERM.match(term)
+        if not m:
+            raise ConfigError(source, f"cannot read {term!r}: write terms like p95<2s, errors<1%")
+        metric, op, number, unit = m.groups()
+        if metric not in METRICS:
+            raise ConfigError(source, f"unknown metric {metric!r} in {term!r} (known: {', '.join(METRICS)})")
+        try:
+            value = float(number)
+        except ValueError:
+            raise ConfigError(source, f"{number!r} is not a number in {term!r}") from None
+        kind = METRICS[metric][1]
+        if kind == "time":
+            if unit not in ("s", "ms"):
+                raise ConfigError(source, f"{term!r}: a time needs a unit, s or ms")
+            value = value / 1000 if unit == "ms" else value
+        else:
+            if unit != "%":
+                raise ConfigError(source, f"{term!r}: a fraction is written in %")
+            value = value / 100
+        if not (value >= 0) or math.isinf(value):
+            raise ConfigError(source, f"{term!r}: the limit must be a finite number >= 0")
+        objectives.append(Objective(metric=metric, op=op, limit=value, text=term))
+    if not objectives:
+        raise ConfigError(source, f"no objective in {text!r}")
+    return tuple(objectives)
+
+
+def evaluate(objectives: tuple[Objective, ...], summary: dict) -> list[tuple[Objective, float, bool]]:
+    """Each objective with the figure it was judged on and whether it holds."""
+    return [(o, o.value(summary), o.met(summary)) for o in objectives]
