@@ -102,3 +102,20 @@ def test_master_with_two_workers_splits_the_rate(tmp_path):
     # two independent thinned streams add up to the whole: within Poisson noise of the target
     assert abs(v["arrived"] - v["target"]) < 4 * np.sqrt(v["target"])
     assert v["failed"] == 0 and v["dropped"] == 0
+
+
+def test_demo_site_by_default_never_acknowledges_an_unstored_signature(tmp_path, capsys):
+    """Overload the embedded demo site: every 2xx to a submit is a stored row, and no more."""
+    out = tmp_path / "demo"
+    # 9 visitors/s x 100 x 0.3, every visitor signs: ~270 submits/s against 2 workers of 20 ms (100/s)
+    scenario = tmp_path / "sign.toml"
+    scenario.write_text((SCENARIOS / "steady.toml").read_text().replace("action_rate = 0", "action_rate = 1"))
+    code = main(["loadtest", str(scenario), "--out", str(out), "--time-scale", "100", "--scale", "0.3",
+                 "--duration-s", "4", "--assets", "none", "--demo-workers", "2", "--demo-service-ms", "20",
+                 "--demo-queue-limit", "8"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    stored = summary["demo_site"]["signatures_stored"]
+    assert summary["requests"]["rejected"] > 0  # it was overloaded
+    assert 0 < stored == summary["actions"]["completed"]
+    assert "started the demo site at http://127.0.0.1:" in capsys.readouterr().err

@@ -1,5 +1,5 @@
 """One module per ``surge`` subcommand, each with ``add_parser(subparsers)`` and ``run(args) -> int``."""
 
-from sim.commands import loadtest, profile, run
+from sim.commands import demo_site, loadtest, profile, run
 
-ALL = [run, profile, loadtest]
+ALL = [run, profile, loadtest, demo_site]

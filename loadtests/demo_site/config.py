@@ -1,0 +1,94 @@
+"""The demo site's configuration: one frozen value, checked when it is made.
+
+Checking on construction (not when the server starts) means a bad value is
+reported before any socket is opened, and every error names the argument so
+the ``surge demo-site`` command can point at the matching flag.
+
+The host must be a loopback address: the demo site exists to be overloaded by
+our own load tests, and it must never be reachable from, or aimed at, anything
+beyond this machine. Names other than ``localhost`` are refused without a DNS
+lookup, so checking a value never sends a packet.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+from dataclasses import dataclass
+
+__all__ = ["DemoSiteConfig", "DemoSiteConfigError", "is_loopback_host", "MAX_WORKERS", "MAX_QUEUE_LIMIT"]
+
+MAX_WORKERS = 1024
+MAX_QUEUE_LIMIT = 100_000
+MAX_SERVICE_MS = 600_000.0
+
+
+class DemoSiteConfigError(ValueError):
+    """A bad demo-site argument; ``argument`` names it (``"workers"``), ``message`` says what is wrong."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        self.argument = argument
+        self.message = message
+        super().__init__(f"{argument}: {message}")
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ``::1`` (no name resolution is done)."""
+    if not isinstance(host, str):
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _whole(argument: str, value, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DemoSiteConfigError(argument, f"must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise DemoSiteConfigError(argument, f"must be within [{low}, {high}], got {value}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoSiteConfig:
+    """How big the demo site is: ``workers`` servers, ``queue_limit`` waiting places, mean service time.
+
+    In queueing terms the site is M/M/c/K with c = ``workers`` and
+    K = ``workers + queue_limit`` (the backlog holds only requests that wait).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    workers: int = 4
+    service_ms: float = 20.0
+    queue_limit: int = 64
+    db_path: str | None = None
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not is_loopback_host(self.host):
+            raise DemoSiteConfigError(
+                "host", f"must be a loopback address (127.0.0.0/8, localhost or ::1), got {self.host!r}")
+        _whole("port", self.port, 0, 65535)
+        _whole("workers", self.workers, 1, MAX_WORKERS)
+        _whole("queue_limit", self.queue_limit, 1, MAX_QUEUE_LIMIT)
+        s = self.service_ms
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s):
+            raise DemoSiteConfigError("service_ms", f"must be a finite number, got {s!r}")
+        if not 0 <= s <= MAX_SERVICE_MS:
+            raise DemoSiteConfigError("service_ms", f"must be within [0, {MAX_SERVICE_MS:g}], got {s:g}")
+        if self.db_path is not None:
+            if not isinstance(self.db_path, (str, os.PathLike)) or not os.fspath(self.db_path):
+                raise DemoSiteConfigError("db_path", f"must be a non-empty path or None, got {self.db_path!r}")
+            object.__setattr__(self, "db_path", os.fspath(self.db_path))  # a Path is kept as its str
+        if self.seed is not None:
+            if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+                raise DemoSiteConfigError("seed", f"must be a whole number or None, got {self.seed!r}")
+
+    @property
+    def capacity(self) -> int:
+        """K: the most requests in the site at once (in service plus waiting); more get 503."""
+        return self.workers + self.queue_limit
