@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_profile", "hours_axis", "plot_latency", "plot_throughput", "plot_queue", "plot_instances"]
+__all__ = ["plot_profile", "hours_axis", "plot_latency", "plot_throughput", "plot_queue", "plot_instances",
+           "plot_capacity"]
 
 
 def hours_axis(ax, duration_s: float) -> None:
@@ -107,3 +108,32 @@ def plot_instances(ax, rows, columns) -> None:
     twin.set_ylabel("app utilization")
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(True, alpha=0.3)
+
+
+def plot_capacity(ax, rows, *, capacity_key: str, surge_keys, figure: str, ylabel: str, slo_limit=None,
+                  least=None, scale: float = 1.0) -> None:
+    """A figure against capacity, one line per surge size, with its confidence band and the SLO."""
+    groups: dict = {}
+    for row in rows:
+        groups.setdefault(tuple(row["values"][k] for k in surge_keys), []).append(row)
+    for i, (surge, members) in enumerate(sorted(groups.items())):
+        members = sorted(members, key=lambda r: r["values"][capacity_key])
+        x = np.array([r["values"][capacity_key] for r in members], dtype=float)
+        y = np.array([np.nan if r["figures"].get(figure) is None else r["figures"][figure] for r in members],
+                     dtype=float) * scale
+        ci = np.array([r["figures"].get(f"{figure}_ci", np.nan) for r in members], dtype=float) * scale
+        label = ", ".join(f"{k.split('.')[-1]}={v:g}" for k, v in zip(surge_keys, surge)) or "scenario"
+        (line,) = ax.plot(x, y, marker="o", ms=3, lw=1.2, label=label)
+        if np.any(np.isfinite(ci)):
+            ax.fill_between(x, y - ci, y + ci, color=line.get_color(), alpha=0.2, lw=0)
+        if least is not None:
+            mark = least.get(surge)
+            if mark is not None:
+                j = int(np.argmin(np.abs(x - mark)))
+                ax.plot([x[j]], [y[j]], marker="*", ms=14, color=line.get_color(), mec="black", zorder=5)
+    if slo_limit is not None:
+        ax.axhline(slo_limit * scale, color="tab:red", lw=1, ls="--", label="SLO")
+    ax.set_xlabel(capacity_key)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)

@@ -20,6 +20,10 @@ METRICS: dict[str, tuple[tuple[str, ...], str]] = {
     "p95": (("page_response_s", "p95"), "time"),
     "p99": (("page_response_s", "p99"), "time"),
     "mean": (("page_response_s", "mean"), "time"),
+    # waits from arrival to service start: wait_p95<0.5s is P(wait > 0.5 s) <= 5 %
+    "wait_p50": (("wait_s", "p50"), "time"),
+    "wait_p95": (("wait_s", "p95"), "time"),
+    "wait_p99": (("wait_s", "p99"), "time"),
     "errors": (("requests", "error_fraction"), "fraction"),
     "dropped": (("visitors", "dropped_fraction"), "fraction"),
     "lost_visitors": (("visitors", "lost_fraction"), "fraction"),
