@@ -30,7 +30,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def loopback_server(status: int = 200):
     """A threaded server on 127.0.0.1 answering every request with ``status``; yields its URL."""
     handler = type("Handler", (_Handler,), {"status": status})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    # The standard listen backlog of 5 refuses connections under a burst of arrivals.
+    server_class = type("Server", (http.server.ThreadingHTTPServer,), {"request_queue_size": 1024})
+    server = server_class(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
