@@ -184,6 +184,7 @@ def _write_results(environment, **_kw) -> None:
         total.merge(part)
     edges, target = plan.target_per_bin()
     summary = total.summary(target_visitors=float(target.sum()), plan=plan.describe())
+    summary["scenario"] = plan.scenario.name or plan.scenario.path
     summary["drivers"] = len(parts)
     summary["aborted"] = _state["aborted"]
     verdicts = evaluate(parse_slo(opts.slo), summary) if opts.slo else []

@@ -90,7 +90,10 @@ def plot_queue(ax, rows, columns) -> None:
             ax.stairs(values, edges, label=label, lw=1.2)
     ax.set_ylabel("requests waiting (time average)")
     ax.set_xlabel("time since start (h)")
-    ax.legend(loc="upper right", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "nothing ever waited", transform=ax.transAxes, ha="center")
     ax.grid(True, alpha=0.3)
 
 

@@ -234,6 +234,32 @@ def _with_path(scenario: Scenario, path: str) -> Scenario:
     return replace(scenario, traffic=traffic, path=path)
 
 
+def _merge(base: dict, over: dict) -> dict:
+    """Tables merge key by key; anything else in ``over`` replaces what ``base`` had."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _include(table: dict, source: str) -> dict:
+    """``include = "site.toml"``: that file's tables first, this file's on top (paths relative to this file)."""
+    name = table.pop("include")
+    if not isinstance(name, str):
+        raise ConfigError("include", f"must be a path, got {name!r}")
+    path = Path(source).parent / name
+    try:
+        with open(path, "rb") as fh:
+            included = tomllib.load(fh)
+    except OSError as err:
+        raise ConfigError("include", f"cannot read {path}: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError("include", f"{path} is not valid TOML: {err}") from None
+    if "include" in included:
+        raise ConfigError("include", f"{path} includes another file: one level only")
+    return _merge(included, table)
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; every error names the file, key and value."""
     source = str(path)
@@ -249,6 +275,8 @@ def load_scenario(path: str | Path) -> Scenario:
     except OSError as err:
         raise ConfigError("", f"cannot be read: {err.strerror}").at(source) from None
     try:
+        if "include" in table:
+            table = _include(table, source)
         scenario = parse_scenario(table, path=source)
         if scenario.traffic.trace is not None:
             from sim.trace import read_trace

@@ -1,0 +1,69 @@
+"""An open-loop HTTP probe for calibration: Poisson arrivals at a set rate, from plain threads.
+
+No gevent and no locust: ``surge calibrate`` runs it in its own process. Each request
+is timed from its *intended* start (its planned arrival), so a client that falls
+behind does not hide a slow site. One connection per request, as a new visitor's.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Sample", "open_load"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sample:
+    intended_s: float  # since the step's start
+    response_s: float  # from the intended start to the last byte
+    status: int  # 0: no answer (timeout or connection error)
+
+
+def _one(parsed, method: str, path: str, body: bytes | None, headers: dict, timeout_s: float) -> int:
+    conn_class = http.client.HTTPSConnection if parsed.scheme == "https" else http.client.HTTPConnection
+    conn = conn_class(parsed.hostname, parsed.port, timeout=timeout_s)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    except (OSError, http.client.HTTPException):
+        return 0
+    finally:
+        conn.close()
+
+
+def open_load(base_url: str, *, method: str, path: str, rate_per_s: float, duration_s: float,
+              rng: np.random.Generator, form: dict | None = None, max_in_flight: int = 256,
+              timeout_s: float = 10.0) -> list[Sample]:
+    """Send Poisson arrivals at ``rate_per_s`` for ``duration_s``; return every request's sample."""
+    parsed = urllib.parse.urlsplit(base_url)
+    body = urllib.parse.urlencode(form).encode() if form else None
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
+    gaps = rng.exponential(1.0 / rate_per_s, int(rate_per_s * duration_s * 1.5) + 20)
+    times = np.cumsum(gaps)
+    times = times[times < duration_s]
+    samples: list[Sample] = []
+    lock = threading.Lock()
+    start = time.monotonic()
+
+    def task(intended: float) -> None:
+        status = _one(parsed, method, path, body, headers, timeout_s)
+        done = time.monotonic() - start
+        with lock:
+            samples.append(Sample(intended_s=intended, response_s=done - intended, status=status))
+
+    with ThreadPoolExecutor(max_workers=max_in_flight) as pool:
+        for t in times:
+            delay = start + t - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(task, float(t))
+    return sorted(samples, key=lambda s: s.intended_s)
