@@ -4,17 +4,26 @@ Everything streams into fixed-size accumulators (bins over the simulated time an
 log-bucket histograms), so memory follows the simulated duration, never the number
 of requests. Totals for the summary cover what happens after ``run.warmup_s``;
 the time series shows every bin.
+
+Events arrive in time order, so the hot path keeps per-bin counts in Python lists
+indexed by a cached current bin, and latencies in short buffers added to the
+histograms a block at a time (vectorised); :meth:`Recorder.finish` hands both over to
+the ``BinnedSeries`` and histograms that the results read.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 from sim.journey import PAGE, SUBMIT
 from sim.metrics import BinnedSeries, LogHistogram, TimeWeighted
 from sim.scenario import Scenario
 
 __all__ = ["Recorder", "LEVELS"]
+
+_BLOCK = 4096  # latencies buffered before a vectorised histogram add
 
 ASSETS = 2
 # Time-weighted levels, each averaged per bin.
@@ -35,6 +44,19 @@ class Recorder:
         self.totals: Counter[str] = Counter()
         self.abandoned_wait_s = 0.0  # total time abandoned requests waited (for Little's law)
         self._capacity = self._connections = -1
+        bins = self.series._bins  # the series' own bin edges, so counts land where it would put them
+        self._bins = bins
+        self._counts: dict[str, list] = {}
+        self._arrivals = np.zeros(bins.n, dtype=np.int64)
+        self._b, self._b_lo, self._b_hi = 0, bins.edges[0], bins.edges[1]
+        self._buf_wait: list[float] = []
+        self._buf_response: list[float] = []
+        self._buf_page: list[float] = []
+        self._obs: list[float] = []  # page response times of the current bin
+        self._obs_b = 0
+        lv = self.levels
+        self._set_busy, self._set_queue = lv["app_busy"].update, lv["app_queue"].update
+        self._set_db_busy, self._set_db_queue = lv["db_busy"].update, lv["db_queue"].update
         site = scenario.site
         self.modelled = {"app": site.app is not None, "db": site.db is not None,
                          "autoscale": site.autoscale is not None, "waiting_room": site.waiting_room is not None,
@@ -44,20 +66,40 @@ class Recorder:
         if site.db is not None:
             self.db_levels(0.0, 0, 0, site.db.connections)
 
+    # -- per-bin counts ----------------------------------------------------------------
+    def _bin(self, t: float) -> int:
+        if self._b_lo <= t < self._b_hi:
+            return self._b
+        b = self._bins.index(t)
+        e = self._bins.edges
+        self._b, self._b_lo = b, e[b]
+        self._b_hi = e[b + 1] if b + 1 < self._bins.n else float("inf")
+        return b
+
+    def _count(self, name: str, t: float, k: float = 1) -> None:
+        arr = self._counts.get(name)
+        if arr is None:
+            arr = self._counts[name] = [0] * self._bins.n
+        arr[self._bin(t)] += k
+
     # -- visitors ---------------------------------------------------------------------
-    def visitor_arrived(self, t: float, measured: bool, intends_action: bool) -> None:
-        self.series.count("arrivals", t)
-        if measured:
-            self.totals["visitors.arrived"] += 1
-            self.totals["actions.attempted"] += intends_action
+    def visitors_arrived(self, times, intends_action) -> None:
+        """Visitors arriving at ``times`` (an array, counted per bin at once), who mean to act or not."""
+        bins = self._bins
+        idx = np.searchsorted(bins.edges_array, times, side="right") - 1  # as _Bins.index places them
+        np.clip(idx, 0, bins.n - 1, out=idx)
+        self._arrivals += np.bincount(idx, minlength=bins.n)
+        measured = times >= self.warmup_s
+        self.totals["visitors.arrived"] += int(measured.sum())
+        self.totals["actions.attempted"] += int((measured & intends_action).sum())
 
     def visitor_left(self, t: float, measured: bool, intends_action: bool, outcome: str, *, acted: bool,
                      where: str) -> None:
         if outcome != "served":
-            self.series.count(f"visitors_{outcome}", t)
+            self._count(f"visitors_{outcome}", t)
         lost = intends_action and not acted
         if lost:
-            self.series.count("actions_lost", t)
+            self._count("actions_lost", t)
         if measured:
             self.totals[f"visitors.{outcome}"] += 1
             self.totals["actions.lost"] += lost
@@ -65,19 +107,19 @@ class Recorder:
                 self.totals["waiting_room.abandoned"] += 1
 
     def retry(self, t: float) -> None:
-        self.series.count("retries", t)
+        self._count("retries", t)
         if t >= self.warmup_s:
             self.totals["visitors.retries"] += 1
 
     # -- page views -------------------------------------------------------------------
     def page_view(self, t: float, kind: int) -> None:
-        self.series.count("page_views" if kind == PAGE else "submits", t)
+        self._count("page_views" if kind == PAGE else "submits", t)
         if t >= self.warmup_s:
             self.totals["page_views.attempted" if kind == PAGE else "actions.submits"] += 1
 
     def cdn_hits(self, t: float, hits: int) -> None:
         if hits:
-            self.series.count("cdn_hits", t, hits)
+            self._count("cdn_hits", t, hits)
             if t >= self.warmup_s:
                 self.totals["requests.cdn_hits"] += hits
 
@@ -88,73 +130,93 @@ class Recorder:
     def page_result(self, t: float, kind: int, result: str) -> None:
         if result != "ok":
             return
-        self.series.count("completed" if kind == PAGE else "actions_completed", t)
+        self._count("completed" if kind == PAGE else "actions_completed", t)
         if t >= self.warmup_s:
             self.totals["page_views.completed" if kind == PAGE else "actions.completed"] += 1
 
     # -- origin requests -----------------------------------------------------------------
     def request_arrived(self, req) -> None:
-        self.series.count("origin_requests", req.arrival_s, req.count)
+        self._count("origin_requests", req.arrival_s, req.count)
         if req.measured:
             self.totals["requests.arrived"] += req.count
 
     def request_started(self, req) -> None:
         if req.measured:
-            self.wait.add(req.start_s - req.arrival_s)
+            buf = self._buf_wait
+            buf.append(req.start_s - req.arrival_s)
+            if len(buf) >= _BLOCK:
+                self._flush(buf, self.wait)
             self.totals["requests.started"] += req.count
 
-    def request_completed(self, req) -> None:
-        now = self._now(req)
+    def request_completed(self, req, now: float) -> None:
         response = now - req.arrival_s
         if req.kind != ASSETS:
-            self.series.observe("response_s", now, response)
+            b = self._bin(now)
+            if b != self._obs_b:
+                self._flush_obs()
+                self._obs_b = b
+            self._obs.append(response)
         if req.measured:
             self.totals["requests.completed"] += req.count
-            self.response.add(response)
+            buf = self._buf_response
+            buf.append(response)
+            if len(buf) >= _BLOCK:
+                self._flush(buf, self.response)
             if req.kind != ASSETS:
-                self.page_response.add(response)
+                buf = self._buf_page
+                buf.append(response)
+                if len(buf) >= _BLOCK:
+                    self._flush(buf, self.page_response)
+
+    @staticmethod
+    def _flush(buf: list, hist) -> None:
+        hist.add_many(buf)
+        buf.clear()
+
+    def _flush_obs(self) -> None:
+        if self._obs:
+            t = self._bins.edges[self._obs_b]
+            for x in self._obs:
+                self.series.observe("response_s", t, x)
+            self._obs.clear()
 
     def request_wasted(self, req) -> None:
         """Served after its visitor had gone (gave up or got a 504): a worker's time for nothing."""
         if req.measured:
             self.totals["requests.wasted"] += req.count
 
-    def request_rejected(self, req) -> None:
-        self._failed("rejected", req)
+    def request_rejected(self, req, now: float) -> None:
+        self._failed("rejected", req, now)
 
-    def request_timed_out(self, req) -> None:
-        self._failed("timed_out", req)
+    def request_timed_out(self, req, now: float) -> None:
+        self._failed("timed_out", req, now)
 
-    def request_abandoned(self, req) -> None:
-        self._failed("abandoned", req)
+    def request_abandoned(self, req, now: float) -> None:
+        self._failed("abandoned", req, now)
         if req.measured:
-            self.abandoned_wait_s += self._now(req) - req.arrival_s
+            self.abandoned_wait_s += now - req.arrival_s
 
-    def _failed(self, what: str, req) -> None:
-        self.series.count(what, self._now(req), req.count)
+    def _failed(self, what: str, req, now: float) -> None:
+        self._count(what, now, req.count)
         if req.measured:
             self.totals[f"requests.{what}"] += req.count
 
-    def _now(self, req) -> float:
-        return req.done.env.now
-
     # -- levels ---------------------------------------------------------------------------
     def app_levels(self, t: float, busy: int, waiting: int, capacity: int, instances: int) -> None:
-        lv = self.levels
-        lv["app_busy"].update(t, busy)
-        lv["app_queue"].update(t, waiting)
+        self._set_busy(t, busy)
+        self._set_queue(t, waiting)
         if capacity != self._capacity:  # rare: only when instances come or go
+            lv = self.levels
             self._capacity = capacity
             lv["app_capacity"].update(t, capacity)
             lv["instances"].update(t, instances)
 
     def db_levels(self, t: float, busy: int, waiting: int, connections: int) -> None:
-        lv = self.levels
-        lv["db_busy"].update(t, busy)
-        lv["db_queue"].update(t, waiting)
+        self._set_db_busy(t, busy)
+        self._set_db_queue(t, waiting)
         if connections != self._connections:
             self._connections = connections
-            lv["db_capacity"].update(t, connections)
+            self.levels["db_capacity"].update(t, connections)
 
     def level_mean(self, name: str, from_s: float) -> float:
         """Time average of a level after ``from_s``; ``*_in_system`` is busy plus queue."""
@@ -174,5 +236,19 @@ class Recorder:
         self.levels["room_queue"].update(t, waiting)
 
     def finish(self, end_s: float) -> None:
+        """Close the levels at ``end_s`` and hand buffered counts and latencies over."""
         for level in self.levels.values():
             level.finish(end_s)
+        self._flush(self._buf_wait, self.wait)
+        self._flush(self._buf_response, self.response)
+        self._flush(self._buf_page, self.page_response)
+        self._flush_obs()
+        edges = self._bins.edges
+        self._counts["arrivals"] = self._arrivals.tolist()
+        self._arrivals[:] = 0
+        for name, arr in self._counts.items():
+            self.series.count(name, edges[0], 0)  # the counter exists even if it stayed at 0
+            for b, k in enumerate(arr):
+                if k:
+                    self.series.count(name, edges[b], k)
+        self._counts = {}

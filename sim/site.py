@@ -1,86 +1,131 @@
-"""The site's parts as simpy components: app instances behind a balancer, a database pool.
+"""The site's parts as callback components: app instances behind a balancer, a database pool.
+
+They run on a *clock*: anything with a ``now`` attribute and ``call(delay, fn, arg)``
+that calls ``fn(arg)`` at ``now + delay``. The reference engine's clock is simpy
+(:class:`SimpyClock`); the fast engine's is a plain heap (``sim.fast.HeapClock``). Both
+compute every event time as ``now + delay``, so the same inputs give the same floats.
 
 Queues are plain deques with lazy deletion (a request that leaves is marked gone and
 skipped when reached), so each event costs O(1) whatever the backlog, unlike
 ``simpy.Resource`` whose ``list.pop(0)`` and cancel scans grow with the queue.
-A request's outcome for the visitor (``done``) is decided once, by whichever comes
-first: completion, a 503 from a full backlog, a 504 at the balancer, or the visitor
-giving up before service starts (Palm's model: once started, they wait).
+Balancer (504) deadlines are ``arrival + timeout_s`` with one ``timeout_s``, hence in
+arrival order: they wait in a FIFO and only the earliest holds a timer, so pending
+timers do not grow with the traffic in flight.
+
+A request's outcome for the visitor is decided once, by whichever comes first:
+completion, a 503 from a full backlog, a 504 at the balancer, or the visitor giving
+up before service starts (Palm's model: once started, they wait). The visitor hears
+of it through ``on_done(req, outcome)`` once the component's bookkeeping is done, so a
+visitor who asks again at once never overtakes a request already queued.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from operator import attrgetter
 from typing import Callable
 
 import numpy as np
 import simpy
+from simpy.events import Timeout
 
 from sim.site_config import AppConfig, DbConfig
 
-__all__ = ["Request", "Instance", "AppTier", "DbPool", "OK", "REJECTED", "TIMED_OUT", "ABANDONED"]
+__all__ = ["SimpyClock", "as_clock", "Request", "Instance", "AppTier", "DbPool",
+           "OK", "REJECTED", "TIMED_OUT", "ABANDONED"]
 
 OK, REJECTED, TIMED_OUT, ABANDONED = "ok", "rejected", "timed_out", "abandoned"
 # Request life cycle at an instance.
 QUEUED, SERVING, FINISHED, GONE = range(4)
 
 
+class SimpyClock:
+    """The clock interface on a simpy Environment: one ``Timeout`` per call, no processes."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self._adapters: dict = {}
+
+    # Read many times per event: a C-level getter instead of simpy's Python property.
+    now = property(attrgetter("env._now"))
+
+    def call(self, delay: float, fn: Callable, arg) -> None:
+        adapter = self._adapters.get(fn)
+        if adapter is None:
+            adapter = self._adapters[fn] = lambda ev, fn=fn: fn(ev._value)
+        Timeout(self.env, delay, arg).callbacks.append(adapter)
+
+
+def as_clock(clock_or_env):
+    """A clock as is; a simpy Environment wrapped in :class:`SimpyClock`."""
+    return SimpyClock(clock_or_env) if isinstance(clock_or_env, simpy.Environment) else clock_or_env
+
+
 class Request:
     """One origin request: an HTML document, a submit, or a page's bundle of asset misses."""
 
-    __slots__ = ("kind", "count", "arrival_s", "start_s", "service_s", "query_s", "state", "done",
-                 "outcome", "instance", "measured")
+    __slots__ = ("kind", "count", "arrival_s", "start_s", "service_s", "query_s", "state", "on_done",
+                 "outcome", "instance", "measured", "qi", "owner")
 
-    def __init__(self, env: simpy.Environment, *, kind: int, count: int, service_s: float,
-                 query_s: np.ndarray | None, measured: bool) -> None:
+    def __init__(self, clock, *, kind: int, count: int, service_s: float, query_s: np.ndarray | None,
+                 measured: bool, on_done: Callable[["Request", str], None] | None = None, owner=None) -> None:
         self.kind = kind  # journey.PAGE, journey.SUBMIT, or ASSETS
         self.count = count  # HTTP requests it stands for (a bundle of asset misses counts each)
-        self.arrival_s = env.now
+        self.arrival_s = clock.now
         self.start_s = math.nan
         self.service_s = service_s
-        self.query_s = query_s
+        self.query_s = query_s  # a sequence of query times, or None
         self.state = QUEUED
-        self.done = env.event()
+        self.on_done = on_done
         self.outcome: str | None = None
         self.instance: Instance | None = None
         self.measured = measured  # arrived after the warm-up: counts in the statistics
+        self.qi = 0  # next database query
+        self.owner = owner  # whoever ``on_done`` belongs to (a visitor)
 
     def decide(self, outcome: str) -> bool:
         """Settle what the visitor sees; later outcomes (a wasted completion) change nothing."""
         if self.outcome is not None:
             return False
         self.outcome = outcome
-        self.done.succeed(outcome)
         return True
+
+    def notify(self) -> None:
+        if self.on_done is not None:
+            self.on_done(self, self.outcome)
 
 
 class DbPool:
-    """A pool of connections; an app worker waits for one while holding its worker."""
+    """A pool of connections; an app worker waits for one (FIFO) while holding its worker."""
 
-    def __init__(self, env: simpy.Environment, config: DbConfig, on_change: Callable[[], None]) -> None:
-        self.env = env
+    def __init__(self, clock, config: DbConfig, on_change: Callable[[], None]) -> None:
+        self.clock = clock
         self.connections = config.connections
         self.busy = 0
-        self.waiters: deque[simpy.Event] = deque()
+        self.waiters: deque[Request] = deque()
         self.on_change = on_change
 
-    def query(self, duration_s: float):
-        """A process step: acquire a connection, hold it for ``duration_s``, release it."""
+    def acquire(self, req: Request) -> None:
+        """Query ``req.qi`` of ``req`` starts now or when a connection frees; ``_released`` follows."""
         if self.busy < self.connections:
             self.busy += 1
-        else:
-            grant = self.env.event()
-            self.waiters.append(grant)
             self.on_change()
-            yield grant  # the releaser hands its connection over: busy stays the same
-        self.on_change()
-        yield self.env.timeout(duration_s)
-        if self.waiters:
-            self.waiters.popleft().succeed()
+            self.clock.call(req.query_s[req.qi], self._released, req)
+        else:
+            self.waiters.append(req)
+            self.on_change()
+
+    def _released(self, req: Request) -> None:
+        if self.waiters:  # hand the connection over: busy stays the same
+            nxt = self.waiters.popleft()
+            self.on_change()
+            self.clock.call(nxt.query_s[nxt.qi], self._released, nxt)
         else:
             self.busy -= 1
-        self.on_change()
+            self.on_change()
+        req.qi += 1
+        req.instance.queries_done(req)
 
     @property
     def waiting(self) -> int:
@@ -107,16 +152,17 @@ class Instance:
 
     def arrive(self, req: Request) -> None:
         req.instance = self
+        tier = self.tier
         if self.busy < self.workers:
-            self._start(req)
+            self._start(req, True)
         elif self.waiting < self.queue_limit:
             self.queue.append(req)
             self.waiting += 1
-            self.tier.waiting += 1
-            self.tier.changed()
+            tier.waiting += 1
+            tier.changed()
         else:
             req.state = GONE
-            self.tier.record_rejected(req)
+            tier.record_rejected(req)
 
     def remove(self, req: Request) -> None:
         """The server notices a request whose visitor left and drops it from the queue."""
@@ -126,61 +172,73 @@ class Instance:
             self.tier.waiting -= 1
             self.tier.changed()
 
-    def _start(self, req: Request) -> None:
+    def _start(self, req: Request, levels_changed: bool) -> None:
+        tier = self.tier
         self.busy += 1
-        self.tier.busy += 1
+        tier.busy += 1
         req.state = SERVING
-        req.start_s = self.tier.env.now
-        self.tier.record_started(req)
-        self.tier.changed()
-        if req.query_s is None or len(req.query_s) == 0:
-            self.tier.env.timeout(req.service_s).callbacks.append(lambda _ev, r=req: self._finish(r))
-        else:
-            self.tier.env.process(self._serve_with_db(req))
+        req.start_s = tier.clock.now
+        tier.recorder.request_started(req)
+        if levels_changed:  # else the caller reports the levels once it is done
+            tier.changed()
+        tier.clock.call(req.service_s, self._finish if req.query_s is None else self._serve_queries, req)
 
-    def _serve_with_db(self, req: Request):
-        yield self.tier.env.timeout(req.service_s)
-        for duration in req.query_s:
-            yield from self.tier.db.query(float(duration))
-        self._finish(req)
+    def _serve_queries(self, req: Request) -> None:
+        self.tier.db.acquire(req)
+
+    def queries_done(self, req: Request) -> None:
+        if req.qi < len(req.query_s):
+            self.tier.db.acquire(req)
+        else:
+            self._finish(req)
 
     def _finish(self, req: Request) -> None:
+        tier = self.tier
         self.busy -= 1
-        self.tier.busy -= 1
+        tier.busy -= 1
         req.state = FINISHED
-        self.tier.record_finished(req)
-        while self.queue:
-            nxt = self.queue.popleft()
+        settled = tier.record_finished(req)
+        queue = self.queue
+        while queue:
+            nxt = queue.popleft()
             if nxt.state == QUEUED:
                 self.waiting -= 1
-                self.tier.waiting -= 1
-                self._start(nxt)
+                tier.waiting -= 1
+                self._start(nxt, False)
                 break
-        self.tier.changed()
+        tier.changed()
         if self.retired and self.in_flight == 0:
-            self.tier.instance_drained(self)
+            tier.instance_drained(self)
+        if settled:
+            req.notify()
 
 
 class AppTier:
     """Instances behind a balancer; records every request's fate through ``recorder``."""
 
-    def __init__(self, env: simpy.Environment, config: AppConfig, *, db_config: DbConfig | None,
-                 recorder, rng: np.random.Generator) -> None:
-        self.env = env
+    def __init__(self, clock, config: AppConfig, *, db_config: DbConfig | None,
+                 recorder, rng: np.random.Generator, track_areas: bool = False) -> None:
+        self.clock = clock = as_clock(clock)
         self.config = config
         self.recorder = recorder
         self.rng = rng
-        self.db = DbPool(env, db_config, self._db_changed) if db_config else None
+        self.db = DbPool(clock, db_config, self._db_changed) if db_config else None
         self.instances: list[Instance] = []
         self.routable: list[Instance] = []
         self._next = 0
         self._rr = 0
         self.busy = 0  # over all instances, kept up to date by them
         self.waiting = 0
-        # Areas under the level curves since the autoscaler last looked (busy, in flight, capacity, instances).
+        self._timeout_s = config.timeout_s
+        self._deadlines: deque[Request] = deque()  # requests that may still get a 504, in deadline order
+        self._armed = False
+        # Areas under the level curves since the autoscaler last looked (busy, in flight, capacity, instances);
+        # kept only when an autoscaler reads them.
+        self._track_areas = track_areas
         self._levels = (0, 0, 0, 0)
         self._areas = [0.0, 0.0, 0.0, 0.0]
         self._t_levels = 0.0
+        self._capacity = 0
         for _ in range(config.instances):
             self.add_instance(ready=True)
 
@@ -233,53 +291,74 @@ class AppTier:
         """A request reaches the balancer: route it, and arm its 504 and patience timers."""
         self.recorder.request_arrived(req)
         self.route().arrive(req)
-        if req.state == QUEUED and not math.isinf(patience_s):
+        if req.outcome is not None:
+            req.notify()  # rejected at once
+            return
+        if req.state == QUEUED and patience_s != math.inf:
             # Only a queued request can be given up on; one served at once costs no timer.
-            self.env.timeout(patience_s).callbacks.append(lambda _ev, r=req: self._gave_up(r))
-        timeout_s = self.config.timeout_s
-        if req.outcome is None and not math.isinf(timeout_s):
-            self.env.timeout(timeout_s).callbacks.append(lambda _ev, r=req: self._timed_out(r))
+            self.clock.call(patience_s, self._gave_up, req)
+        if self._timeout_s != math.inf:
+            self._deadlines.append(req)
+            if not self._armed:
+                self._arm()
+
+    def _arm(self) -> None:
+        """Hold a timer for the earliest deadline of a request still unsettled."""
+        dl = self._deadlines
+        while dl and dl[0].outcome is not None:
+            dl.popleft()
+        if dl:
+            self._armed = True
+            self.clock.call(max(dl[0].arrival_s + self._timeout_s - self.clock.now, 0.0), self._deadline, dl[0])
+        else:
+            self._armed = False
+
+    def _deadline(self, req: Request) -> None:
+        self._deadlines.popleft()  # ``req`` is the head: only the head is armed
+        self._timed_out(req)
+        self._arm()
 
     def _timed_out(self, req: Request) -> None:
-        if req.state in (FINISHED, GONE) or req.outcome is not None:
+        if req.state in (FINISHED, GONE) or not req.decide(TIMED_OUT):
             return
-        req.decide(TIMED_OUT)
-        self.recorder.request_timed_out(req)
+        self.recorder.request_timed_out(req, self.clock.now)
         if req.state == QUEUED and self.config.drop_abandoned:
             req.instance.remove(req)
+        req.notify()
 
     def _gave_up(self, req: Request) -> None:
-        if req.state != QUEUED or req.outcome is not None:
+        if req.state != QUEUED or not req.decide(ABANDONED):
             return  # started (Palm: they wait for it now), or already settled
-        req.decide(ABANDONED)
-        self.recorder.request_abandoned(req)
+        self.recorder.request_abandoned(req, self.clock.now)
         if self.config.drop_abandoned:
             req.instance.remove(req)
+        req.notify()
 
     # -- what the instances report ------------------------------------------------------
     def record_rejected(self, req: Request) -> None:
         if req.decide(REJECTED):
-            self.recorder.request_rejected(req)
+            self.recorder.request_rejected(req, self.clock.now)
 
-    def record_started(self, req: Request) -> None:
-        self.recorder.request_started(req)
-
-    def record_finished(self, req: Request) -> None:
+    def record_finished(self, req: Request) -> bool:
+        """Record a completion; True if it settled the request (the visitor still waited)."""
         if req.decide(OK):
-            self.recorder.request_completed(req)
-        else:
-            self.recorder.request_wasted(req)
+            self.recorder.request_completed(req, self.clock.now)
+            return True
+        self.recorder.request_wasted(req)
+        return False
 
     def changed(self) -> None:
-        now = self.env.now
-        if now > self._t_levels:
-            dt = now - self._t_levels
-            for k, level in enumerate(self._levels):
-                self._areas[k] += dt * level
-            self._t_levels = now
-        busy, waiting, n = self.busy, self.waiting, len(self.routable)
-        self._levels = (busy, busy + waiting, n * self.config.workers, n)
-        self.recorder.app_levels(now, busy, waiting, n * self.config.workers, n)
+        now = self.clock.now
+        busy, waiting = self.busy, self.waiting
+        if self._track_areas:
+            if now > self._t_levels:
+                dt = now - self._t_levels
+                for k, level in enumerate(self._levels):
+                    self._areas[k] += dt * level
+                self._t_levels = now
+            n = len(self.routable)
+            self._levels = (busy, busy + waiting, n * self.config.workers, n)
+        self.recorder.app_levels(now, busy, waiting, len(self.routable) * self.config.workers, len(self.routable))
 
     def take_metric(self, metric: str) -> float:
         """The autoscaling metric averaged since the last call: utilization or in-flight per instance."""
@@ -291,4 +370,5 @@ class AppTier:
         return in_flight / instances if instances > 0 else 0.0
 
     def _db_changed(self) -> None:
-        self.recorder.db_levels(self.env.now, self.db.busy, self.db.waiting, self.db.connections)
+        db = self.db
+        self.recorder.db_levels(self.clock.now, db.busy, len(db.waiters), db.connections)

@@ -1,15 +1,20 @@
-"""``surge run SCENARIO [--out DIR] [--seed N] [--replications R]``: simulate the site under the surge."""
+"""``surge run SCENARIO [--out DIR] [--seed N] [--replications R] [--engine E] [--site F] [--time-scale X]``.
+
+Simulate the site under the scenario's surge; with ``--time-scale``/``--scale``, the load test of it."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import math
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
-from sim.engine import replication_seeds, simulate
+from sim.engine import ENGINES, replication_seeds, run_engine
 from sim.errors import ConfigError
 from sim.output import fmt, format_table, out_dir, save_figure, write_csv, write_json
 from sim.plots import plot_instances, plot_latency, plot_queue, plot_throughput
@@ -32,14 +37,22 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, metavar="N", help="seed instead of the scenario's run.seed")
     p.add_argument("--replications", type=int, default=1, metavar="R",
                    help="independent replications (SeedSequence.spawn); figures get 95%% confidence half-widths")
+    p.add_argument("--engine", choices=ENGINES, default="reference",
+                   help="reference: the simpy model (default); fast: the same model on a plain event heap, "
+                   "which refuses [site.autoscale] and [site.waiting_room]")
+    p.add_argument("--site", metavar="FILE", help="a [site] file (as surge calibrate writes): its sections "
+                   "replace the scenario's")
+    p.add_argument("--time-scale", type=float, metavar="X", help="model a load test played X times faster "
+                   "(with --scale; think times shrink, visitors neither give up nor retry, as its clients)")
+    p.add_argument("--scale", type=float, metavar="Y", help="model a load test of Y times the visitors")
     p.set_defaults(func=run)
 
 
-def simulate_replications(scenario, replications: int, *, progress=None):
+def simulate_replications(scenario, replications: int, *, progress=None, engine: str = "reference"):
     """Run the replications in turn; stop early (keeping what is done) on Ctrl-C or an error."""
     results = []
     for i, seed_seq in enumerate(replication_seeds(scenario.run.seed, replications)):
-        result = simulate(scenario, seed_seq=seed_seq)
+        result = run_engine(scenario, seed_seq, engine)
         results.append(result)
         if progress:
             progress(i + 1, replications)
@@ -126,15 +139,33 @@ def run(args: argparse.Namespace) -> int:
         if args.seed < 0:
             raise ConfigError("--seed", f"must be >= 0, got {args.seed}")
         scenario = dataclasses.replace(scenario, run=dataclasses.replace(scenario.run, seed=args.seed))
+    if args.site:
+        scenario = _with_site(scenario, args.site)
     if scenario.site.app is None:
         print(f"note: {args.scenario} has no [site.app]: origin requests are counted, not queued", file=sys.stderr)
+    compressed = args.time_scale is not None or args.scale is not None
+    workdir = tempfile.TemporaryDirectory(prefix="surge-run-") if compressed else None
+    if compressed:
+        from sim.compress import compress
+
+        scenario = compress(scenario, time_scale=args.time_scale or 1.0, scale=args.scale or 1.0,
+                            workdir=Path(workdir.name))
+    engine = getattr(args, "engine", "reference")
+    if engine == "fast":
+        from sim.fast import fast_supported  # a ConfigError (exit 2) names what fast does not model
+
+        reason = fast_supported(scenario)
+        if reason is not None:
+            key, message = reason.split(": ", 1)
+            raise ConfigError(key, message, source=args.scenario)
     results = simulate_replications(
-        scenario, args.replications,
+        scenario, args.replications, engine=engine,
         progress=(lambda i, n: print(f"replication {i}/{n} done", file=sys.stderr)) if args.replications > 1 else None,
     )
     summaries = [summarize(r) for r in results]
     summary = aggregate(summaries) if len(summaries) > 1 else {**summaries[0], "replications": 1}
     summary["seed"] = scenario.run.seed
+    summary["time_scale"], summary["scale"] = args.time_scale or 1.0, args.scale or 1.0
     last = results[-1]
     title = f"{summary['scenario']}: {scenario.run.duration_s / 3600:g} h simulated"
     if len(results) > 1:
@@ -145,8 +176,37 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         out = out_dir(args.out)
         files = write_outputs(out, scenario, summary, _mean_rows([timeseries(r) for r in results]))
+        shutil.copyfile(args.scenario, out / "scenario.toml")  # what was run, for the report
+        files.append("scenario.toml")
         print(f"\nwrote {', '.join(files)} to {out}/")
+    if workdir is not None:
+        workdir.cleanup()
     if last.partial:
         print(f"surge: run stopped early ({last.error}); results above are partial", file=sys.stderr)
         return 130 if last.error == "interrupted" else 1
     return 0
+
+
+def _with_site(scenario, path: str):
+    """The scenario with its [site] replaced by the one in ``path``."""
+    import tomllib
+
+    from sim.site_config import SiteConfig
+    from sim.tables import from_table
+
+    try:
+        with open(path, "rb") as fh:
+            table = tomllib.load(fh)
+    except OSError as err:
+        raise ConfigError("--site", f"cannot read {path}: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError("--site", f"{path} is not valid TOML: {err}") from None
+    if set(table) != {"site"}:
+        raise ConfigError("--site", f"{path} must hold only a [site] section, got {sorted(table)}")
+    try:
+        given = from_table(SiteConfig, table["site"])
+        # The file's sections replace the scenario's; the others (a CDN, say) stay.
+        site = dataclasses.replace(scenario.site, **{k: getattr(given, k) for k in table["site"]})
+    except ConfigError as err:
+        raise err.within("site").at(path) from None
+    return dataclasses.replace(scenario, site=site)

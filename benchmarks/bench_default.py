@@ -1,0 +1,81 @@
+"""The default scenario, whole: scenarios/anca-2020.toml, 48 h, every visitor simulated.
+
+    .venv/bin/python benchmarks/bench_default.py [--scale 10] [--engines reference,fast] [--hours 48]
+
+Each engine runs in its own process, so its peak memory (ru_maxrss) is its own.
+``--scale 10`` multiplies every share's followers and the baseline by 10 (a surge of
+about 10 M visitors). Targets (issue 7): x1 at most 30 s on one core; x10 at most
+5 min and 1 GB on the reference, at most 20 s on the fast engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def scaled(path: str, scale: float, hours: float):
+    from sim.scenario import load_scenario
+
+    sc = load_scenario(path)
+    traffic = sc.traffic
+    shares = tuple(dataclasses.replace(s, followers=s.followers * scale) for s in traffic.shares)
+    changes = {"shares": shares}
+    if traffic.baseline_per_day is not None:
+        changes["baseline_per_day"] = traffic.baseline_per_day * scale
+    run = dataclasses.replace(sc.run, duration_s=min(sc.run.duration_s, hours * 3600))
+    return dataclasses.replace(sc, traffic=dataclasses.replace(traffic, **changes), run=run)
+
+
+def one(args) -> None:
+    """Child process: run one engine, print one JSON line."""
+    from sim.engine import simulate
+    from sim.results import summarize
+
+    sc = scaled(args.scenario, args.scale, args.hours)
+    t0 = time.perf_counter()
+    s = summarize(simulate(sc, engine=args.child))
+    wall = time.perf_counter() - t0
+    print(json.dumps({"engine": args.child, "wall_s": wall, "visitors": s["visitors"]["arrived"],
+                      "requests": s["requests"]["arrived"], "lost": s["visitors"]["lost"],
+                      "p99": s["page_response_s"]["p99"],
+                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scenario", default=os.path.join(ROOT, "scenarios", "anca-2020.toml"))
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--hours", type=float, default=48.0)
+    p.add_argument("--engines", default="reference,fast")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        one(args)
+        return 0
+    out = {}
+    for engine in args.engines.split(","):
+        cmd = [sys.executable, __file__, "--scenario", args.scenario, "--scale", str(args.scale),
+               "--hours", str(args.hours), "--child", engine]
+        res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        out[engine] = res
+        print(f"{engine:9s} x{args.scale:g} {args.hours:g} h: {res['wall_s']:7.1f} s, {res['visitors']:,} visitors "
+              f"({res['visitors'] / res['wall_s']:,.0f}/s), {res['requests']:,} origin requests, "
+              f"lost {res['lost']:,}, page p99 {res['p99']:.3f} s, peak RSS {res['peak_mb']:,.0f} MB")
+    if "reference" in out and "fast" in out:
+        print(f"fast / reference speed: {out['reference']['wall_s'] / out['fast']['wall_s']:.2f}x; "
+              f"same summary figures: {out['reference']['visitors'] == out['fast']['visitors'] and out['reference']['lost'] == out['fast']['lost']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""surge run --time-scale/--scale/--site models a load test; surge compare lays the two side by side."""
+
+import csv
+import json
+
+import numpy as np
+
+from sim.cli import main
+from tests.conftest import SCENARIOS
+
+SITE = """[site.app]
+instances = 1
+workers = 4
+queue_limit = 64
+page_s = { dist = "exponential", mean = 0.02 }
+asset_s = { dist = "exponential", mean = 0.02 }
+"""
+
+
+def test_predicted_and_measured_line_up(tmp_path, capsys):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text((SCENARIOS / "gentle.toml").read_text())
+    (tmp_path / "site.toml").write_text(SITE)
+    flags = ["--time-scale", "240", "--scale", "0.02"]  # 24 h in 6 min would be long: play 1 h of it
+    measured, predicted, out = tmp_path / "m", tmp_path / "p", tmp_path / "c"
+    assert main(["loadtest", str(scenario), *flags, "--duration-s", "15", "--out", str(measured)]) == 0
+    run_scenario = tmp_path / "short.toml"
+    run_scenario.write_text(scenario.read_text().replace("duration_s = 86400", "duration_s = 3600"))
+    assert main(["run", str(run_scenario), *flags, "--site", str(tmp_path / "site.toml"), "--out", str(predicted)]) == 0
+    p = json.loads((predicted / "summary.json").read_text())
+    assert p["time_scale"] == 240 and p["scale"] == 0.02
+    assert p["requests"]["cdn_hits"] > 0  # --site replaced [site.app] only: the scenario's CDN stays
+    assert main(["compare", str(predicted), str(measured), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "predicted vs measured" in text and "p95" in text
+    with open(out / "compare.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 60  # one hour of 60 s bins
+    pred = np.array([float(r["arrivals_predicted"]) for r in rows])
+    meas = np.array([float(r["arrivals_measured"]) for r in rows])
+    # two independent draws of the same Poisson process: totals within noise of each other
+    assert abs(pred.sum() - meas.sum()) < 4 * np.sqrt(pred.sum() + meas.sum())
+    assert (out / "compare.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_refuses_different_scales(tmp_path, capsys):
+    sim, lt = tmp_path / "sim", tmp_path / "lt"
+    for folder, summary in ((sim, {"time_scale": 1, "scale": 1}),
+                            (lt, {"kind": "loadtest", "plan": {"time_scale": 144, "scale": 0.001}})):
+        folder.mkdir()
+        (folder / "summary.json").write_text(json.dumps(summary))
+        (folder / "timeseries.csv").write_text("bin_start_s,bin_end_s,arrivals\n0,60,1\n")
+    assert main(["compare", str(sim), str(lt), "--out", str(tmp_path / "o")]) == 2
+    assert "same --time-scale and --scale" in capsys.readouterr().err
+
+
+def test_bad_site_file(tmp_path, capsys):
+    (tmp_path / "site.toml").write_text("[site.app]\nworkers = 0\npage_s = 1\n")
+    assert main(["run", str(SCENARIOS / "steady.toml"), "--site", str(tmp_path / "site.toml")]) == 2
+    assert capsys.readouterr().err.strip() == f"{tmp_path / 'site.toml'}: site.app.workers: must be a whole number >= 1, got 0"
