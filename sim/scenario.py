@@ -30,6 +30,7 @@ __all__ = [
     "Scenario",
     "load_scenario",
     "parse_scenario",
+    "read_toml",
 ]
 
 _DIST = {PARSE: distribution_from_table}
@@ -234,6 +235,17 @@ def _with_path(scenario: Scenario, path: str) -> Scenario:
     return replace(scenario, traffic=traffic, path=path)
 
 
+def read_toml(path: str | Path, *, key: str) -> dict:
+    """A TOML file that a key or flag names; a problem is a ConfigError under that key."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except OSError as err:
+        raise ConfigError(key, f"cannot read {path}: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(key, f"{path} is not valid TOML: {err}") from None
+
+
 def _merge(base: dict, over: dict) -> dict:
     """Tables merge key by key; anything else in ``over`` replaces what ``base`` had."""
     out = dict(base)
@@ -248,13 +260,7 @@ def _include(table: dict, source: str) -> dict:
     if not isinstance(name, str):
         raise ConfigError("include", f"must be a path, got {name!r}")
     path = Path(source).parent / name
-    try:
-        with open(path, "rb") as fh:
-            included = tomllib.load(fh)
-    except OSError as err:
-        raise ConfigError("include", f"cannot read {path}: {err.strerror}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError("include", f"{path} is not valid TOML: {err}") from None
+    included = read_toml(path, key="include")
     if "include" in included:
         raise ConfigError("include", f"{path} includes another file: one level only")
     return _merge(included, table)

@@ -189,18 +189,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _with_site(scenario, path: str):
     """The scenario with its [site] replaced by the one in ``path``."""
-    import tomllib
-
+    from sim.scenario import read_toml
     from sim.site_config import SiteConfig
     from sim.tables import from_table
 
-    try:
-        with open(path, "rb") as fh:
-            table = tomllib.load(fh)
-    except OSError as err:
-        raise ConfigError("--site", f"cannot read {path}: {err.strerror}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError("--site", f"{path} is not valid TOML: {err}") from None
+    table = read_toml(path, key="--site")
     if set(table) != {"site"}:
         raise ConfigError("--site", f"{path} must hold only a [site] section, got {sorted(table)}")
     try:
