@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_reference.py [--customers 1000000] [--engine reference]
 
 Target (issue 7): the project's model at least 2x the idiomatic simpy figure, both
-measured in this run on this machine.
+measured in this run on this machine. With ``--engine fast`` this scenario takes the
+fast engine's single-FIFO path (``sim/fast_fifo.py``).
 """
 
 from __future__ import annotations

@@ -148,6 +148,16 @@ class _Window:
         self.end_s = end_s
 
 
+def window_end(profile, t0: float, t1: float) -> float:
+    """``t1``, or the first whole second after ``t0`` where the expected arrivals pass the cap."""
+    nodes = np.arange(t0, t1, 1.0)[1:]
+    if nodes.size == 0:
+        return t1
+    expected = profile.cumulative(nodes) - float(profile.cumulative(np.asarray([t0]))[0])
+    k = int(np.searchsorted(expected, _WINDOW_VISITORS))
+    return float(nodes[k]) if k < nodes.size else t1
+
+
 class _Visitor:
     __slots__ = ("w", "s", "end", "patience", "retries", "measured", "intends", "acted")
 
@@ -189,13 +199,7 @@ class _Model:
         self._arrivals(w, 0)
 
     def _window_end(self, t0: float, t1: float) -> float:
-        """``t1``, or the first whole second after ``t0`` where the expected arrivals pass the cap."""
-        nodes = np.arange(t0, t1, 1.0)[1:]
-        if nodes.size == 0:
-            return t1
-        expected = self.profile.cumulative(nodes) - float(self.profile.cumulative(np.asarray([t0]))[0])
-        k = int(np.searchsorted(expected, _WINDOW_VISITORS))
-        return float(nodes[k]) if k < nodes.size else t1
+        return window_end(self.profile, t0, t1)
 
     def _arrivals(self, w: _Window, i: int) -> None:
         """Visitors ``i, i+1, ...`` of the window that are due now, then a timer for the next."""

@@ -6,6 +6,11 @@ at one instant are broken by scheduling order, exactly as simpy's (time, priorit
 id) does for the events the model schedules, and every time is ``now + delay`` as in
 simpy, so one seed gives the reference's results (``tests/test_fast.py``).
 
+A scenario that is a single FIFO queue (one instance, one page per visitor, nothing
+else: ``sim.fast_fifo.fifo_applies``) skips the events altogether: ``sim.fast_fifo``
+computes the same starts and completions by the Kiefer-Wolfowitz recursion, with
+results equal to the reference's to the last bit.
+
 What the engine does not model it refuses, naming the key: the autoscaler (a periodic
 controller reading time-averaged metrics) and the waiting room stay with
 ``--engine reference``.
@@ -20,6 +25,7 @@ import numpy as np
 
 from sim.engine import RunResult, _Model, replication_seeds
 from sim.errors import ConfigError
+from sim.fast_fifo import fifo_applies, simulate_fifo
 from sim.scenario import Scenario
 
 __all__ = ["HeapClock", "simulate_fast", "fast_supported", "UNSUPPORTED"]
@@ -71,4 +77,6 @@ def simulate_fast(scenario: Scenario, *, seed_seq: np.random.SeedSequence | None
         raise ConfigError(key, message, source=scenario.path or None)
     if seed_seq is None:
         seed_seq = replication_seeds(scenario.run.seed, 1)[0]
+    if fifo_applies(scenario):
+        return simulate_fifo(scenario, seed_seq)
     return _Model(scenario, seed_seq, HeapClock()).run("fast")

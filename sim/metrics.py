@@ -368,6 +368,17 @@ class BinnedSeries:
             h = hists[b] = LogHistogram._window(self._layout)
         h.add(value)
 
+    def observe_many(self, name: str, t: float, values: Any) -> None:
+        """Add every value of ``values`` to the histogram ``name`` of bin(t) (as ``observe`` on each)."""
+        b = self._bins.index(t)
+        hists = self._hists.get(name)
+        if hists is None:
+            hists = self._hists[name] = [None] * self._bins.n
+        h = hists[b]
+        if h is None:
+            h = hists[b] = LogHistogram._window(self._layout)
+        h.add_many(values)
+
     def counter(self, name: str) -> np.ndarray:
         arr = self._counters.get(name)
         return np.zeros(self._bins.n) if arr is None else arr.copy()
@@ -464,6 +475,55 @@ class TimeWeighted:
         elif dt != 0.0:
             raise ValueError(f"time must not decrease: {t!r} after {self._t!r}")
         self._level = level
+
+    def update_many(self, times: Any, levels: Any) -> None:
+        """``update(t, level)`` for each pair in order, vectorised (areas may differ in the last bits).
+
+        The piecewise-constant curve is cut at the bin edges it crosses; each piece's area
+        goes to its bin with one ``bincount`` and peaks with one ``maximum.at``.
+        """
+        if self._finished:
+            raise ValueError("TimeWeighted.update after finish()")
+        times = np.asarray(times, dtype=np.float64)
+        levels = np.asarray(levels, dtype=np.float64)
+        if times.size == 0:
+            return
+        bins = self._bins
+        T = np.concatenate(([self._t], times))
+        if (np.diff(T) < 0.0).any() or not T[-1] <= bins.duration_s:
+            raise ValueError("times must be non-decreasing and within the run")
+        t0, t1 = float(T[0]), float(T[-1])
+        if t1 > t0:
+            L = np.concatenate(([self._level], levels))
+            e = bins.edges_array
+            inner = e[(e > t0) & (e < t1)]
+            P = np.concatenate((T, inner))
+            P.sort(kind="mergesort")
+            dt = np.diff(P)
+            start = P[:-1]
+            keep = dt > 0.0
+            start, dt = start[keep], dt[keep]
+            lv = L[np.searchsorted(T, start, side="right") - 1]
+            b = np.searchsorted(e, start, side="right") - 1
+            n = bins.n
+            np.clip(b, 0, n - 1, out=b)
+            area = np.bincount(b, weights=lv * dt, minlength=n)
+            peak = np.full(n, -math.inf)
+            np.maximum.at(peak, b, lv)
+            b0 = self._b
+            self._cur_area += float(area[b0])
+            self._cur_max = max(self._cur_max, float(peak[b0]))
+            k = max(b0, int(np.searchsorted(e, t1, side="left")) - 1)  # e[k] < t1 <= e[k+1]
+            if k > b0:
+                self._flush()
+                if k > b0 + 1:
+                    self._area[b0 + 1:k] = area[b0 + 1:k]
+                    mid = peak[b0 + 1:k]
+                    self._peak[b0 + 1:k] = np.where(np.isinf(mid), math.nan, mid)
+                self._b, self._bin_end = k, bins.edges[k + 1]
+                self._cur_area, self._cur_max = float(area[k]), float(peak[k])
+            self._t = t1
+        self._level = float(levels[-1])
 
     def _advance(self, t: float) -> None:
         """Close the current bin, fill the bins wholly spanned, open the bin holding t."""

@@ -24,6 +24,7 @@ from sim.scenario import Scenario
 __all__ = ["Recorder", "LEVELS"]
 
 _BLOCK = 4096  # latencies buffered before a vectorised histogram add
+_LEVEL_BLOCK = 16384  # level changes buffered before a vectorised fold into the levels
 
 ASSETS = 2
 # Time-weighted levels, each averaged per bin.
@@ -54,9 +55,11 @@ class Recorder:
         self._buf_page: list[float] = []
         self._obs: list[float] = []  # page response times of the current bin
         self._obs_b = 0
-        lv = self.levels
-        self._set_busy, self._set_queue = lv["app_busy"].update, lv["app_queue"].update
-        self._set_db_busy, self._set_db_queue = lv["db_busy"].update, lv["db_queue"].update
+        self._obs_arrays: list = []  # the bulk path's page response times of the current bin
+        self._chunks: dict[str, list] = {}  # the bulk path's buffers (see _blocks)
+        # Level changes, flat (t, busy, queue) triples, folded into the levels a block at a time.
+        self._app_buf: list = []
+        self._db_buf: list = []
         site = scenario.site
         self.modelled = {"app": site.app is not None, "db": site.db is not None,
                          "autoscale": site.autoscale is not None, "waiting_room": site.waiting_room is not None,
@@ -174,10 +177,11 @@ class Recorder:
         buf.clear()
 
     def _flush_obs(self) -> None:
+        if self._obs_arrays:  # the bulk path's (it never mixes with the event path's floats)
+            self.series.observe_many("response_s", self._bins.edges[self._obs_b], np.concatenate(self._obs_arrays))
+            self._obs_arrays.clear()
         if self._obs:
-            t = self._bins.edges[self._obs_b]
-            for x in self._obs:
-                self.series.observe("response_s", t, x)
+            self.series.observe_many("response_s", self._bins.edges[self._obs_b], self._obs)
             self._obs.clear()
 
     def request_wasted(self, req) -> None:
@@ -203,8 +207,12 @@ class Recorder:
 
     # -- levels ---------------------------------------------------------------------------
     def app_levels(self, t: float, busy: int, waiting: int, capacity: int, instances: int) -> None:
-        self._set_busy(t, busy)
-        self._set_queue(t, waiting)
+        buf = self._app_buf  # flat (t, busy, queue) triples: no tuple per change, nothing for the GC to count
+        buf.append(t)
+        buf.append(busy)
+        buf.append(waiting)
+        if len(buf) >= 3 * _LEVEL_BLOCK:
+            self._fold(buf, "app_busy", "app_queue")
         if capacity != self._capacity:  # rare: only when instances come or go
             lv = self.levels
             self._capacity = capacity
@@ -212,11 +220,95 @@ class Recorder:
             lv["instances"].update(t, instances)
 
     def db_levels(self, t: float, busy: int, waiting: int, connections: int) -> None:
-        self._set_db_busy(t, busy)
-        self._set_db_queue(t, waiting)
+        buf = self._db_buf
+        buf.append(t)
+        buf.append(busy)
+        buf.append(waiting)
+        if len(buf) >= 3 * _LEVEL_BLOCK:
+            self._fold(buf, "db_busy", "db_queue")
         if connections != self._connections:
             self._connections = connections
             self.levels["db_capacity"].update(t, connections)
+
+    def _fold(self, buf: list, busy: str, queue: str) -> None:
+        """Buffered ``(t, busy, queue)`` changes into the two levels, one vectorised update each."""
+        if len(buf):
+            a = np.array(buf, dtype=np.float64).reshape(-1, 3)
+            if isinstance(buf, list):
+                buf.clear()
+            self.levels[busy].update_many(a[:, 0], a[:, 1])
+            self.levels[queue].update_many(a[:, 0], a[:, 2])
+
+    def _fold_app(self, rows) -> None:
+        self._fold(rows, "app_busy", "app_queue")
+
+    # -- bulk entry points (sim.fast_fifo): the same buffers, blocks and bins as event by event ---------
+    def _blocks(self, key: str, buf: list, arr: np.ndarray, block: int, flush) -> None:
+        """Rows of ``arr`` as if appended to ``buf`` one by one, with ``flush`` whenever it holds ``block``.
+
+        The bulk path keeps its rows as arrays (``self._chunks[key]``); the values, their order and
+        the block boundaries are the ones appending one by one would give.
+        """
+        chunks = self._chunks.setdefault(key, [])
+        if buf:
+            chunks.append(np.array(buf, dtype=np.float64).reshape(-1, *np.shape(arr)[1:]))
+            buf.clear()
+        chunks.append(np.asarray(arr, dtype=np.float64))
+        total = sum(len(x) for x in chunks)
+        if total >= block:
+            rows = np.concatenate(chunks)
+            full = total // block * block
+            for i in range(0, full, block):
+                flush(rows[i:i + block])
+            chunks[:] = [rows[full:]] if full < total else []
+
+    def _drain(self, key: str, flush) -> None:
+        chunks = self._chunks.pop(key, None)
+        if chunks:
+            rows = np.concatenate(chunks)
+            if len(rows):
+                flush(rows)
+
+    def count_many(self, name: str, times: np.ndarray, k: int = 1) -> None:
+        """``_count(name, t, k)`` for every t of ``times``."""
+        if len(times) == 0:
+            return
+        bins = self._bins
+        idx = np.searchsorted(bins.edges_array, times, side="right") - 1
+        np.clip(idx, 0, bins.n - 1, out=idx)
+        arr = self._counts.get(name)
+        if arr is None:
+            arr = self._counts[name] = [0] * bins.n
+        for b, c in enumerate(np.bincount(idx, minlength=bins.n).tolist()):
+            if c:
+                arr[b] += c * k
+
+    def app_levels_many(self, t: np.ndarray, busy: np.ndarray, waiting: np.ndarray) -> None:
+        """``app_levels`` for each change, the capacity unchanged."""
+        rows = np.column_stack((t, busy, waiting)).astype(np.float64)
+        self._blocks("app", self._app_buf, rows, _LEVEL_BLOCK, self._fold_app)
+
+    def waits_many(self, waits: np.ndarray) -> None:
+        """Waits of measured requests, in the order they started."""
+        self._blocks("wait", self._buf_wait, waits, _BLOCK, self.wait.add_many)
+
+    def completed_many(self, t: np.ndarray, response: np.ndarray, measured: np.ndarray) -> None:
+        """``request_completed`` of page requests finishing at ``t`` (sorted), in that order."""
+        if len(t) == 0:
+            return
+        bins = self._bins
+        idx = np.searchsorted(bins.edges_array, t, side="right") - 1
+        np.clip(idx, 0, bins.n - 1, out=idx)
+        cuts = np.flatnonzero(np.diff(idx)) + 1
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(t)]):
+            b = int(idx[lo])
+            if b != self._obs_b:
+                self._flush_obs()
+                self._obs_b = b
+            self._obs_arrays.append(response[lo:hi])
+        m = response[measured]
+        self._blocks("response", self._buf_response, m, _BLOCK, self.response.add_many)
+        self._blocks("page", self._buf_page, m, _BLOCK, self.page_response.add_many)
 
     def level_mean(self, name: str, from_s: float) -> float:
         """Time average of a level after ``from_s``; ``*_in_system`` is busy plus queue."""
@@ -237,6 +329,12 @@ class Recorder:
 
     def finish(self, end_s: float) -> None:
         """Close the levels at ``end_s`` and hand buffered counts and latencies over."""
+        self._drain("app", self._fold_app)
+        self._drain("wait", self.wait.add_many)
+        self._drain("response", self.response.add_many)
+        self._drain("page", self.page_response.add_many)
+        self._fold(self._app_buf, "app_busy", "app_queue")
+        self._fold(self._db_buf, "db_busy", "db_queue")
         for level in self.levels.values():
             level.finish(end_s)
         self._flush(self._buf_wait, self.wait)

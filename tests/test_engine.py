@@ -150,3 +150,31 @@ def test_same_seed_same_summary_other_seed_other_summary():
     c = summarize(simulate(textbook(servers=3, arrival_rate_per_s=2.5, duration_s=500, seed=5)))
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
     assert json.dumps(a, sort_keys=True) != json.dumps(c, sort_keys=True)
+
+
+def test_time_weighted_update_many_is_update_in_bulk():
+    """The recorder folds buffered level changes with ``update_many``: same areas, peaks and means."""
+    from sim.metrics import TimeWeighted
+
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        duration, bin_s = float(rng.choice([10.0, 97.3])), float(rng.choice([0.3, 1.0, 7.0]))
+        t = np.sort(rng.uniform(0.0, duration, int(rng.integers(1, 300))))
+        if trial % 3 == 0:  # repeated instants and changes exactly on bin edges
+            t = np.sort(np.concatenate([t, np.round(t[: t.size // 3] / bin_s) * bin_s, t[: t.size // 5]]))
+            t = t[t <= duration]
+        levels = rng.integers(0, 20, t.size)
+        one, bulk = TimeWeighted(duration, bin_s), TimeWeighted(duration, bin_s)
+        for x, y in zip(t, levels):
+            one.update(float(x), int(y))
+        cuts = np.sort(rng.integers(0, t.size + 1, 4))
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, t.size]):
+            bulk.update_many(t[lo:hi], levels[lo:hi])
+        one.finish(duration)
+        bulk.finish(duration)
+        assert np.allclose(one.area_per_bin(), bulk.area_per_bin(), rtol=1e-12, atol=1e-9)
+        assert np.array_equal(one.max_per_bin(), bulk.max_per_bin(), equal_nan=True)
+        assert math.isclose(one.mean(3.0), bulk.mean(3.0), rel_tol=1e-12)
+    with pytest.raises(ValueError):
+        bulk = TimeWeighted(10.0, 1.0)
+        bulk.update_many([2.0, 1.0], [1, 2])

@@ -111,3 +111,94 @@ def test_cli_engine_fast_and_refusal(tmp_path, capsys):
     assert main(["run", str(tmp_path / "room.toml"), "--engine", "fast"]) == 2
     assert "room.toml: site.waiting_room: is not modelled by --engine fast" in capsys.readouterr().err
     assert main(["run", str(tmp_path / "room.toml"), "--engine", "reference"]) == 0
+
+
+# -- the single-FIFO path (sim.fast_fifo) ------------------------------------------------------------
+# An M/G/c scenario takes the Kiefer-Wolfowitz path: the same arrival and service draws, the same
+# floats (arrival timers at now + (t - now), completions at start + service), the same recorder
+# buffers and blocks, so its results are equal to the event engines' to the last bit.
+
+def _event_fast(sc):
+    """The fast engine's event path (HeapClock), bypassing the FIFO path."""
+    from sim.engine import _Model, replication_seeds
+    from sim.fast import HeapClock
+
+    return _Model(sc, replication_seeds(sc.run.seed, 1)[0], HeapClock()).run("fast")
+
+
+def _fifo_scenario(*, workers, rate, duration_s, warmup_s, service, seed=5):
+    return parse_scenario({
+        "run": {"duration_s": duration_s, "warmup_s": warmup_s, "seed": seed, "bin_s": 30},
+        "traffic": {"constant_per_s": rate},
+        "visitors": {"pages_per_visit": 1, "requests_per_page": 1, "action_rate": 0},
+        "site": {"app": {"instances": 1, "workers": workers, "page_s": service}},
+    })
+
+
+@pytest.mark.parametrize("workers, rate, duration_s, service", [
+    (1, 0.97, 4_000.0, {"dist": "lognormal", "median": 0.8, "sigma": 0.6}),  # heavy load, one server
+    (10, 9.0, 2_000.0, {"dist": "exponential", "mean": 1.0}),  # the benchmark's M/M/10, rho = 0.9
+    (3, 4.5, 1_500.0, {"dist": "exponential", "mean": 1.0}),  # rho = 1.5: a backlog left at the end
+    (40, 38.0, 1_300.0, {"dist": "gamma", "shape": 4.0, "scale": 0.25}),  # windows cut at 20,000 visitors
+])
+def test_fifo_path_same_as_event_engines(workers, rate, duration_s, service):
+    from sim.fast_fifo import fifo_applies
+
+    sc = _fifo_scenario(workers=workers, rate=rate, duration_s=duration_s, warmup_s=250.0, service=service)
+    assert fifo_applies(sc)
+    fifo = simulate_fast(sc)
+    s = _same(simulate(sc), fifo)
+    _same(_event_fast(sc), fifo)
+    assert s["requests"]["completed"] > 1_000 and s["wait_s"]["mean"] > 0
+
+
+@pytest.mark.parametrize("change", [
+    {"visitors": {"patience_s": {"dist": "exponential", "mean": 5.0}}},
+    {"visitors": {"pages_per_visit": 2}},
+    {"visitors": {"requests_per_page": 3}},
+    {"visitors": {"action_rate": 0.1}},
+    {"site": {"app": {"queue_limit": 50}}},
+    {"site": {"app": {"instances": 2}}},
+    {"site": {"app": {"timeout_s": 30}}},
+    {"site": {"cdn": {"hit_ratio": 0.9}}},
+])
+def test_fifo_path_only_where_it_is_exact(change):
+    from sim.fast_fifo import fifo_applies
+
+    def merged(into, change):
+        for key, value in change.items():
+            if isinstance(value, dict):
+                merged(into.setdefault(key, {}), value)
+            else:
+                into[key] = value
+        return into
+
+    table = {"run": {"duration_s": 100.0, "seed": 1}, **_table(None)}
+    assert fifo_applies(parse_scenario(table))
+    assert not fifo_applies(parse_scenario(merged(table, change)))
+
+
+def test_steady_scenario_takes_the_fifo_path():
+    from sim.fast_fifo import fifo_applies
+    from sim.scenario import load_scenario
+
+    assert fifo_applies(load_scenario(SCENARIOS / "steady.toml"))
+
+
+def test_fifo_path_interrupted_keeps_what_it_computed(monkeypatch):
+    import sim.fast_fifo as fast_fifo
+
+    sc = _fifo_scenario(workers=10, rate=9.0, duration_s=3_000.0, warmup_s=0.0,
+                        service={"dist": "exponential", "mean": 1.0})
+    draw, calls = fast_fifo.draw_journeys, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(fast_fifo, "draw_journeys", interrupted)
+    result = simulate_fast(sc)
+    assert result.partial and result.error == "interrupted" and result.end_s == 1_200.0
+    assert 0 < summarize(result)["visitors"]["arrived"] < 9.0 * 1_500
