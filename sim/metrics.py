@@ -357,8 +357,8 @@ class BinnedSeries:
             arr = self._counters[name] = np.zeros(self._bins.n)
         arr[self._bins.index(t)] += k
 
-    def observe(self, name: str, t: float, value: float) -> None:
-        """Add ``value`` to the histogram ``name`` of bin(t)."""
+    def _hist_at(self, name: str, t: float) -> LogHistogram:
+        """The histogram ``name`` of bin(t), made on first use (bins nobody observes cost nothing)."""
         b = self._bins.index(t)
         hists = self._hists.get(name)
         if hists is None:
@@ -366,18 +366,15 @@ class BinnedSeries:
         h = hists[b]
         if h is None:
             h = hists[b] = LogHistogram._window(self._layout)
-        h.add(value)
+        return h
+
+    def observe(self, name: str, t: float, value: float) -> None:
+        """Add ``value`` to the histogram ``name`` of bin(t)."""
+        self._hist_at(name, t).add(value)
 
     def observe_many(self, name: str, t: float, values: Any) -> None:
         """Add every value of ``values`` to the histogram ``name`` of bin(t) (as ``observe`` on each)."""
-        b = self._bins.index(t)
-        hists = self._hists.get(name)
-        if hists is None:
-            hists = self._hists[name] = [None] * self._bins.n
-        h = hists[b]
-        if h is None:
-            h = hists[b] = LogHistogram._window(self._layout)
-        h.add_many(values)
+        self._hist_at(name, t).add_many(values)
 
     def counter(self, name: str) -> np.ndarray:
         arr = self._counters.get(name)
