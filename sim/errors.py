@@ -7,7 +7,7 @@ so the user sees ``scenarios/x.toml: traffic.shares[1].reach: must be ...``.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError"]
+__all__ = ["ConfigError", "check_url"]
 
 
 class ConfigError(ValueError):
@@ -35,3 +35,9 @@ class ConfigError(ValueError):
     def __str__(self) -> str:
         parts = [p for p in (self.source, self.key) if p]
         return ": ".join(parts + [self.message])
+
+
+def check_url(flag: str, value: str) -> None:
+    """A site's address given on the command line must be an http(s) URL."""
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(flag, f"must be a URL starting with http:// or https://, got {value!r}")

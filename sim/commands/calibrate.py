@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.calibrate import StepResult, fit_site, saturated, site_toml
-from sim.errors import ConfigError
+from sim.errors import ConfigError, check_url
 from sim.output import format_table
 from sim.scenario import LoadtestSiteConfig, load_scenario
 
@@ -56,8 +56,7 @@ def _step(probe, host, rng, kind, method, path, form, rate, duration) -> StepRes
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.host.startswith(("http://", "https://")):
-        raise ConfigError("--host", f"must be a URL starting with http:// or https://, got {args.host!r}")
+    check_url("--host", args.host)
     if not (args.max_rate > 0):
         raise ConfigError("--max-rate", f"must be > 0, got {args.max_rate}")
     if not (20 <= args.duration_s <= 600):

@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sim.errors import ConfigError
+from sim.errors import ConfigError, check_url
 from sim.loadplan import ASSET_MODES, LoadPlan
 from sim.output import fmt, format_table
 from sim.scenario import load_scenario
@@ -100,8 +100,8 @@ def _check(args: argparse.Namespace) -> None:
             raise ConfigError(flag, f"must be >= {low}, got {value}")
     if not (0 <= args.abort_on_error_rate <= 1):
         raise ConfigError("--abort-on-error-rate", f"must be within [0, 1], got {args.abort_on_error_rate}")
-    if args.host is not None and not args.host.startswith(("http://", "https://")):
-        raise ConfigError("--host", f"must be a URL starting with http:// or https://, got {args.host!r}")
+    if args.host is not None:
+        check_url("--host", args.host)
 
 
 def _print_summary(summary: dict) -> None:
