@@ -22,6 +22,7 @@ __all__ = ["Sample", "open_load"]
 @dataclass(frozen=True, kw_only=True)
 class Sample:
     intended_s: float  # since the step's start
+    sent_s: float  # when it really left (a busy client sends late), since the step's start
     response_s: float  # from the intended start to the last byte
     status: int  # 0: no answer (timeout or connection error)
 
@@ -55,10 +56,11 @@ def open_load(base_url: str, *, method: str, path: str, rate_per_s: float, durat
     start = time.monotonic()
 
     def task(intended: float) -> None:
+        sent = time.monotonic() - start
         status = _one(parsed, method, path, body, headers, timeout_s)
         done = time.monotonic() - start
         with lock:
-            samples.append(Sample(intended_s=intended, response_s=done - intended, status=status))
+            samples.append(Sample(intended_s=intended, sent_s=sent, response_s=done - intended, status=status))
 
     with ThreadPoolExecutor(max_workers=max_in_flight) as pool:
         for t in times:

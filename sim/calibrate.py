@@ -9,7 +9,10 @@ the fit. The reasoning, by queueing theory:
   is the service. Its shape is exponential when that fits about as well as a
   lognormal, else lognormal; the Kolmogorov-Smirnov distance states the fit's quality.
 * **Workers** (effective concurrency): at saturation every worker is busy, so the
-  throughput of answered requests is ``c / E[S]`` and ``c = X * E[S]``.
+  throughput of answered requests is ``X = c / E[S]``, and ``X * E[S]`` is within one
+  of ``c``; of its two integer neighbours, the one where responses start to wait (the
+  hinge of response time against requests in flight, ``sim.concurrency``, over every
+  page step) is ``c``. Without per-request send times, ``X * E[S]`` rounded.
 * **Backlog**: by Little's law the mean number waiting is the throughput times the
   mean wait of answered requests, ``L_q = X * (mean response - round trip - E[S])``;
   the backlog limit is the one whose M/M/c/K queue has that ``L_q`` at the offered
@@ -25,8 +28,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim import theory
+from sim.concurrency import ConcurrencyFit, fit_concurrency, in_flight_when_sent
 
-__all__ = ["StepResult", "ServiceFit", "SiteFit", "fit_service", "fit_site", "saturated", "site_toml"]
+__all__ = ["StepResult", "ServiceFit", "SiteFit", "fit_service", "fit_site", "pooled_throughput_per_s", "saturated",
+           "site_toml"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +42,18 @@ class StepResult:
     response_s: np.ndarray  # of answered (2xx/3xx) requests
     done_s: np.ndarray  # when each answered request completed, since the step's start
     statuses: dict = field(default_factory=dict)  # status -> count
+    # Every request, answered or not, in the order sent (None: not measured): when it really
+    # left the client and when its answer or error came back, and whether it was answered.
+    sent_s: np.ndarray | None = None
+    finished_s: np.ndarray | None = None
+    ok: np.ndarray | None = None
+
+    def in_flight_responses(self, round_trip_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """(others in the site when it arrived, response from sending) of each answered request."""
+        if self.sent_s is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        n = in_flight_when_sent(self.sent_s, self.finished_s, round_trip_s=round_trip_s)
+        return n[self.ok], (self.finished_s - self.sent_s)[self.ok]
 
     @property
     def sent(self) -> int:
@@ -51,13 +68,19 @@ class StepResult:
         return self.statuses.get(503, 0) / self.sent if self.sent else 0.0
 
     @property
-    def throughput_per_s(self) -> float:
-        """Answers completed per second within the step, its first quarter (the queue filling) left out.
+    def window_s(self) -> float:
+        """The part of the step whose answers count: all but its first quarter (the queue filling)."""
+        return 0.75 * self.duration_s
 
-        Counting answers that complete after the step would add the drained backlog to the rate."""
-        start = 0.25 * self.duration_s
-        inside = np.count_nonzero((self.done_s >= start) & (self.done_s <= self.duration_s))
-        return inside / (self.duration_s - start)
+    @property
+    def answered_in_window(self) -> int:
+        """Answers that completed within the window; those after the step would add the drained backlog."""
+        start = self.duration_s - self.window_s
+        return int(np.count_nonzero((self.done_s >= start) & (self.done_s <= self.duration_s)))
+
+    @property
+    def throughput_per_s(self) -> float:
+        return self.answered_in_window / self.window_s
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,10 +105,11 @@ class ServiceFit:
 class SiteFit:
     services: dict  # kind -> ServiceFit
     workers: int
-    workers_raw: float
+    workers_raw: float  # saturated throughput x light-load mean service: a check on the hinge
+    concurrency: ConcurrencyFit | None  # the hinge fit (None: no per-request send times measured)
     queue_limit: int
     queue_raw: float
-    max_throughput_per_s: float
+    saturated_throughput_per_s: float
     saturated_at_per_s: float | None
 
 
@@ -124,6 +148,31 @@ def saturated(step: StepResult) -> bool:
     return step.rejected_fraction > 0.05 or step.throughput_per_s < 0.85 * step.rate_per_s
 
 
+def pooled_throughput_per_s(steps: list[StepResult]) -> float:
+    """The saturated throughput: every saturated step's answers over their windows together.
+
+    Each saturated step measures the same capacity; the best of them would pick the
+    luckiest noise (a short step's count is off by several percent), the pool averages it."""
+    return sum(s.answered_in_window for s in steps) / sum(s.window_s for s in steps)
+
+
+def _concurrency(steps: list[StepResult], throughput_per_s: float, round_trip_s: float,
+                 workers_raw: float) -> ConcurrencyFit | None:
+    """The hinge fit over every page step's answers (each step counts its own requests in flight)."""
+    pairs = [s.in_flight_responses(round_trip_s) for s in steps]
+    n = np.concatenate([p[0] for p in pairs])
+    if not len(n):
+        return None
+    # X * E[S] narrows it to two neighbours; the hinge, read where it is (up to about twice
+    # that many in flight), picks one of them.
+    low = max(1, math.floor(workers_raw))
+    try:
+        return fit_concurrency(n, np.concatenate([p[1] for p in pairs]), throughput_per_s=throughput_per_s,
+                               candidates=[low, low + 1], max_in_flight=math.ceil(2 * workers_raw) + 2)
+    except ValueError:
+        return None
+
+
 def fit_site(light: dict, steps: list[StepResult]) -> SiteFit:
     """``light``: kind -> light-load StepResult; ``steps``: the rising page load, in order."""
     services = {kind: fit_service(kind, step.response_s) for kind, step in light.items()}
@@ -132,10 +181,10 @@ def fit_site(light: dict, steps: list[StepResult]) -> SiteFit:
     if not sat:
         raise ValueError(f"the site never saturated up to {steps[-1].rate_per_s:g} requests/s: "
                          "raise --max-rate to find its capacity")
-    best = max(sat, key=lambda s: s.throughput_per_s)
-    x = best.throughput_per_s
+    x = pooled_throughput_per_s(sat)
     workers_raw = x * page.mean_s
-    workers = max(1, round(workers_raw))
+    concurrency = _concurrency([light["page"], *steps], x, page.round_trip_s, workers_raw)
+    workers = concurrency.workers if concurrency else max(1, round(workers_raw))
     # At saturation every worker is busy: the throughput gives the service time under load,
     # round trips of the worker's own (accepting, writing) included, which a light load misses.
     page = dataclasses.replace(page, mean_s=workers / x, median_s=page.median_s * workers / x / page.mean_s)
@@ -154,8 +203,17 @@ def fit_site(light: dict, steps: list[StepResult]) -> SiteFit:
 
     # L_q grows with the limit: the best limit is found by a scan over the plausible range.
     queue_limit = min(range(0, max(8, int(4 * queue_raw) + 8)), key=misfit) if measured else 0
-    return SiteFit(services=services, workers=workers, workers_raw=workers_raw, queue_limit=queue_limit,
-                   queue_raw=queue_raw, max_throughput_per_s=x, saturated_at_per_s=sat[0].rate_per_s)
+    return SiteFit(services=services, workers=workers, workers_raw=workers_raw, concurrency=concurrency,
+                   queue_limit=queue_limit,
+                   queue_raw=queue_raw, saturated_throughput_per_s=x, saturated_at_per_s=sat[0].rate_per_s)
+
+
+def _workers_reason(fit: SiteFit) -> str:
+    check = f"throughput x mean page service at light load = {fit.workers_raw:.2f}"
+    if fit.concurrency is None:
+        return check
+    c = fit.concurrency
+    return f"responses wait from {c.workers} in flight on ({c.samples} responses); {check}"
 
 
 def site_toml(fit: SiteFit, *, host: str, when: str) -> str:
@@ -168,8 +226,9 @@ def site_toml(fit: SiteFit, *, host: str, when: str) -> str:
                      f"{s.mean_s * 1000:.2f} ms, CV {s.cv:.2f} -> {s.law} (Kolmogorov-Smirnov distance "
                      f"{s.ks_distance:.3f})")
     lines += [
-        f"# Saturation from {fit.saturated_at_per_s:g} requests/s: at most {fit.max_throughput_per_s:.1f} answered/s,",
-        f"#   so workers = throughput x mean page service at light load = {fit.workers_raw:.2f} -> {fit.workers},",
+        f"# Saturation from {fit.saturated_at_per_s:g} requests/s: {fit.saturated_throughput_per_s:.1f} answered/s"
+        " over the saturated steps;",
+        f"#   workers = {fit.workers}: {_workers_reason(fit)},",
         f"#   and the page service under load = workers / throughput = {fit.services['page'].mean_s * 1000:.2f} ms;",
         f"#   mean number waiting there (Little: throughput x mean wait) {fit.queue_raw:.1f}",
         f"#   -> backlog limit {fit.queue_limit}, the M/M/c/K limit with that mean number waiting",

@@ -1,5 +1,6 @@
 """Calibration: the fit on synthetic data, and end to end against the demo site of known capacity."""
 
+import heapq
 import json
 import math
 import os
@@ -53,6 +54,44 @@ def test_site_fit_reads_workers_and_backlog_from_saturation(tmp_path):
     (tmp_path / "s.toml").write_text('include = "site.toml"\n[traffic]\nconstant_per_s = 1\n')
     scenario = load_scenario(tmp_path / "s.toml")
     assert scenario.site.app.workers == 4 and scenario.site.app.queue_limit == fit.queue_limit
+
+
+def _simulated_steps(rng, *, workers, mean_s, queue_limit, rates_per_s, step_s, round_trip_s=0.001, jitter_s=0.0):
+    """Page steps against a simulated FIFO site (``workers``, exponential service, backlog limit), with the
+    client's send and finish times; ``jitter_s``: a mean extra client delay, exponential, on every response."""
+    out = []
+    for rate in rates_per_s:
+        sent = np.cumsum(rng.exponential(1 / rate, int(rate * step_s * 1.2)))
+        sent = sent[sent < step_s]
+        free, in_site = [0.0] * workers, []  # servers' next free times; departures of those in the site
+        finished, ok = np.empty_like(sent), np.zeros(len(sent), dtype=bool)
+        for i, t in enumerate(sent):
+            arrive = t + round_trip_s / 2
+            while in_site and in_site[0] <= arrive:
+                heapq.heappop(in_site)
+            if len(in_site) >= workers + queue_limit:
+                finished[i] = arrive + round_trip_s / 2  # a 503 at once
+                continue
+            end = max(arrive, free[0]) + rng.exponential(mean_s)
+            heapq.heapreplace(free, end)
+            heapq.heappush(in_site, end)
+            extra = rng.exponential(jitter_s) if jitter_s else 0.0
+            finished[i], ok[i] = end + round_trip_s / 2 + extra, True
+        out.append(StepResult(kind="page", rate_per_s=rate, duration_s=step_s, response_s=(finished - sent)[ok],
+                              done_s=finished[ok], statuses={200: int(ok.sum()), 503: int((~ok).sum())},
+                              sent_s=sent, finished_s=finished, ok=ok))
+    return out
+
+
+def test_workers_are_where_responses_start_to_wait_not_a_rounded_product():
+    # A light load that overstates the service by a client's jitter (as a busy test machine does):
+    # throughput x service rounds to 5; the hinge of response against requests in flight says 4.
+    rng = np.random.default_rng(7)
+    light, *steps = _simulated_steps(rng, workers=4, mean_s=0.02, queue_limit=32, step_s=10.0, jitter_s=0.004,
+                                     rates_per_s=[40, 50, 100, 150, 200, 250, 300])
+    fit = fit_site({"page": light}, steps)
+    assert round(fit.workers_raw) == 5 and fit.workers == 4 and fit.concurrency.workers == 4
+    assert fit.saturated_throughput_per_s == pytest.approx(200, rel=0.05)
 
 
 def _free_port():

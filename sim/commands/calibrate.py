@@ -52,7 +52,10 @@ def _step(probe, host, rng, kind, method, path, form, rate, duration) -> StepRes
     answered = [s for s in samples if 200 <= s.status < 400]
     return StepResult(kind=kind, rate_per_s=rate, duration_s=duration,
                       response_s=np.array([s.response_s for s in answered]),
-                      done_s=np.array([s.intended_s + s.response_s for s in answered]), statuses=statuses)
+                      done_s=np.array([s.intended_s + s.response_s for s in answered]), statuses=statuses,
+                      sent_s=np.array([s.sent_s for s in samples]),
+                      finished_s=np.array([s.intended_s + s.response_s for s in samples]),
+                      ok=np.array([200 <= s.status < 400 for s in samples], dtype=bool))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,9 +101,10 @@ def run(args: argparse.Namespace) -> int:
     out.write_text(text)
     rows = [(f"{s.kind} service", f"{s.law}, mean {s.mean_s * 1000:.1f} ms (CV {s.cv:.2f}, KS {s.ks_distance:.3f})")
             for s in fit.services.values()]
-    rows += [("workers", f"{fit.workers} (measured {fit.workers_raw:.2f})"),
+    hinge = f"waits from {fit.concurrency.workers} in flight; " if fit.concurrency else ""
+    rows += [("workers", f"{fit.workers} ({hinge}throughput x service {fit.workers_raw:.2f})"),
              ("backlog", f"{fit.queue_limit} (measured {fit.queue_raw:.1f})"),
-             ("capacity", f"{fit.max_throughput_per_s:.1f} pages/s")]
+             ("capacity", f"{fit.saturated_throughput_per_s:.1f} pages/s")]
     print(format_table(rows, title=f"calibrated {host}"))
     print(f"\nwrote {out}: add include = \"{out.name}\" to a scenario", file=sys.stderr)
     return 0
