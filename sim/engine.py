@@ -16,6 +16,7 @@ between slices still returns what was computed so far, marked partial.
 
 from __future__ import annotations
 
+import gc
 import math
 from dataclasses import dataclass
 
@@ -307,6 +308,11 @@ class _Model:
         duration = self.scenario.run.duration_s
         slice_s = max(self.scenario.run.bin_s, duration / 200)
         partial, error = True, None
+        thresholds = gc.get_threshold()
+        # The model allocates millions of short-lived objects and few cycles; with the default
+        # thresholds the cyclic GC runs every 700 allocations and rescans every live request
+        # often (about 10 % of the run, benchmarks/README.md). Restored after the run.
+        gc.set_threshold(100_000, 50, 100)
         try:
             t = 0.0
             while t < duration:
@@ -317,6 +323,8 @@ class _Model:
             error = "interrupted"
         except Exception as exc:  # keep what was computed; the caller reports the error
             error = f"{type(exc).__name__}: {exc}"
+        finally:
+            gc.set_threshold(*thresholds)
         end = float(self.clock.now)
         if self._current is not None:
             self._count_arrivals(self._current)

@@ -178,3 +178,27 @@ def test_time_weighted_update_many_is_update_in_bulk():
     with pytest.raises(ValueError):
         bulk = TimeWeighted(10.0, 1.0)
         bulk.update_many([2.0, 1.0], [1, 2])
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_gc_thresholds_are_restored_after_a_run_even_an_interrupted_one(engine, monkeypatch):
+    import gc
+
+    from sim import engine as engine_module
+
+    before = gc.get_threshold()
+    # 1,300 s: the first 600 s arrival window is counted inside the run
+    scenario = textbook(servers=2, arrival_rate_per_s=1.0, duration_s=1_300.0, warmup_s=0.0, patience=5.0)
+    simulate(scenario, engine=engine)
+    assert gc.get_threshold() == before
+    during = []
+
+    def interrupt_once(self, *args):
+        if not during:
+            during.append(gc.get_threshold())
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine_module.Recorder, "visitors_arrived", interrupt_once)
+    result = simulate(scenario, engine=engine)
+    assert result.partial and result.error == "interrupted"
+    assert during[0][0] > before[0] and gc.get_threshold() == before
