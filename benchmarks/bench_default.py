@@ -57,12 +57,22 @@ def main(argv=None) -> int:
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--hours", type=float, default=48.0)
     p.add_argument("--engines", default="reference,fast")
+    p.add_argument("--yardstick", type=int, default=300_000, metavar="N",
+                   help="customers of the idiomatic simpy M/M/10 measured first (0: none)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         one(args)
         return 0
     out = {}
+    if args.yardstick:
+        # This shared machine's speed drifts by a third from day to day: the same run measures a
+        # yardstick, so a wall time can be read at the speed the figures were taken at.
+        from benchmarks.common import idiomatic_mmc
+
+        rate = idiomatic_mmc(servers=10, rho=0.9, customers=args.yardstick)
+        print(f"yardstick: idiomatic simpy M/M/10 rho=0.9 at {rate:,.0f} customers/s "
+              f"(the issue's machine: about 110,000/s)")
     for engine in args.engines.split(","):
         cmd = [sys.executable, __file__, "--scenario", args.scenario, "--scale", str(args.scale),
                "--hours", str(args.hours), "--child", engine]

@@ -58,7 +58,8 @@ def simulate_fifo(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunRe
     rec = Recorder(scenario)
     app = scenario.site.app
     c = app.workers
-    rec.app_levels(0.0, 0, 0, c, 1)  # the tier's first report, as AppTier's constructor makes it
+    rec.app_capacity(0.0, c, 1)  # the tier's first report, as AppTier's constructor makes it
+    rec.app_levels(0.0, 0, 0)
     duration, warmup = scenario.run.duration_s, scenario.run.warmup_s
     totals = rec.totals
     free = [0.0] * c  # when each worker is next free (a heap)

@@ -44,7 +44,7 @@ class Recorder:
         self.page_response = LogHistogram()  # completed page views and submits: what visitors wait for
         self.totals: Counter[str] = Counter()
         self.abandoned_wait_s = 0.0  # total time abandoned requests waited (for Little's law)
-        self._capacity = self._connections = -1
+        self._capacity = -1
         bins = self.series._bins  # the series' own bin edges, so counts land where it would put them
         self._bins = bins
         self._counts: dict[str, list] = {}
@@ -65,9 +65,11 @@ class Recorder:
                          "autoscale": site.autoscale is not None, "waiting_room": site.waiting_room is not None,
                          "cdn": site.cdn is not None}
         if site.app is not None:
-            self.app_levels(0.0, 0, 0, site.app.instances * site.app.workers, site.app.instances)
+            self.app_levels(0.0, 0, 0)
+            self.app_capacity(0.0, site.app.instances * site.app.workers, site.app.instances)
         if site.db is not None:
-            self.db_levels(0.0, 0, 0, site.db.connections)
+            self.db_levels(0.0, 0, 0)
+            self.levels["db_capacity"].update(0.0, site.db.connections)
 
     # -- per-bin counts ----------------------------------------------------------------
     def _bin(self, t: float) -> int:
@@ -206,29 +208,31 @@ class Recorder:
             self.totals[f"requests.{what}"] += req.count
 
     # -- levels ---------------------------------------------------------------------------
-    def app_levels(self, t: float, busy: int, waiting: int, capacity: int, instances: int) -> None:
+    def app_levels(self, t: float, busy: int, waiting: int) -> None:
+        """Busy workers and waiting requests of the app tier changed (many times per request)."""
         buf = self._app_buf  # flat (t, busy, queue) triples: no tuple per change, nothing for the GC to count
         buf.append(t)
         buf.append(busy)
         buf.append(waiting)
         if len(buf) >= 3 * _LEVEL_BLOCK:
             self._fold(buf, "app_busy", "app_queue")
-        if capacity != self._capacity:  # rare: only when instances come or go
+
+    def app_capacity(self, t: float, capacity: int, instances: int) -> None:
+        """Workers and instances in service, reported when instances come or go (rare)."""
+        if capacity != self._capacity:
             lv = self.levels
             self._capacity = capacity
             lv["app_capacity"].update(t, capacity)
             lv["instances"].update(t, instances)
 
-    def db_levels(self, t: float, busy: int, waiting: int, connections: int) -> None:
+    def db_levels(self, t: float, busy: int, waiting: int) -> None:
+        """Connections in use and queries waiting changed (the pool's size is fixed)."""
         buf = self._db_buf
         buf.append(t)
         buf.append(busy)
         buf.append(waiting)
         if len(buf) >= 3 * _LEVEL_BLOCK:
             self._fold(buf, "db_busy", "db_queue")
-        if connections != self._connections:
-            self._connections = connections
-            self.levels["db_capacity"].update(t, connections)
 
     def _fold(self, buf: list, busy: str, queue: str) -> None:
         """Buffered ``(t, busy, queue)`` changes into the two levels, one vectorised update each."""

@@ -99,31 +99,32 @@ class Request:
 class DbPool:
     """A pool of connections; an app worker waits for one (FIFO) while holding its worker."""
 
-    def __init__(self, clock, config: DbConfig, on_change: Callable[[], None]) -> None:
+    def __init__(self, clock, config: DbConfig, levels: Callable[[float, int, int], None]) -> None:
         self.clock = clock
         self.connections = config.connections
         self.busy = 0
         self.waiters: deque[Request] = deque()
-        self.on_change = on_change
+        self.levels = levels  # levels(now, busy, waiting) after every change
 
     def acquire(self, req: Request) -> None:
         """Query ``req.qi`` of ``req`` starts now or when a connection frees; ``_released`` follows."""
         if self.busy < self.connections:
             self.busy += 1
-            self.on_change()
+            self.levels(self.clock.now, self.busy, len(self.waiters))
             self.clock.call(req.query_s[req.qi], self._released, req)
         else:
             self.waiters.append(req)
-            self.on_change()
+            self.levels(self.clock.now, self.busy, len(self.waiters))
 
     def _released(self, req: Request) -> None:
-        if self.waiters:  # hand the connection over: busy stays the same
-            nxt = self.waiters.popleft()
-            self.on_change()
+        waiters = self.waiters
+        if waiters:  # hand the connection over: busy stays the same
+            nxt = waiters.popleft()
+            self.levels(self.clock.now, self.busy, len(waiters))
             self.clock.call(nxt.query_s[nxt.qi], self._released, nxt)
         else:
             self.busy -= 1
-            self.on_change()
+            self.levels(self.clock.now, self.busy, 0)
         req.qi += 1
         req.instance.queries_done(req)
 
@@ -222,7 +223,7 @@ class AppTier:
         self.config = config
         self.recorder = recorder
         self.rng = rng
-        self.db = DbPool(clock, db_config, self._db_changed) if db_config else None
+        self.db = DbPool(clock, db_config, recorder.db_levels) if db_config else None
         self.instances: list[Instance] = []
         self.routable: list[Instance] = []
         self._next = 0
@@ -238,7 +239,9 @@ class AppTier:
         self._levels = (0, 0, 0, 0)
         self._areas = [0.0, 0.0, 0.0, 0.0]
         self._t_levels = 0.0
-        self._capacity = 0
+        self._app_levels = recorder.app_levels
+        if track_areas:
+            self.changed = self._changed_tracking_areas
         for _ in range(config.instances):
             self.add_instance(ready=True)
 
@@ -254,6 +257,7 @@ class AppTier:
     def make_routable(self, inst: Instance) -> None:
         inst.routable = True
         self.routable.append(inst)
+        self._capacity_changed()
         self.changed()
 
     def retire(self, inst: Instance) -> None:
@@ -263,6 +267,7 @@ class AppTier:
         self.routable.remove(inst)
         if inst.in_flight == 0:
             self.instance_drained(inst)
+        self._capacity_changed()
         self.changed()
 
     def instance_drained(self, inst: Instance) -> None:
@@ -348,17 +353,25 @@ class AppTier:
         return False
 
     def changed(self) -> None:
+        """Busy or waiting changed: report the levels (many times per request, so kept lean)."""
+        self._app_levels(self.clock.now, self.busy, self.waiting)
+
+    def _changed_tracking_areas(self) -> None:
+        """``changed`` when an autoscaler reads the areas under the levels."""
         now = self.clock.now
         busy, waiting = self.busy, self.waiting
-        if self._track_areas:
-            if now > self._t_levels:
-                dt = now - self._t_levels
-                for k, level in enumerate(self._levels):
-                    self._areas[k] += dt * level
-                self._t_levels = now
-            n = len(self.routable)
-            self._levels = (busy, busy + waiting, n * self.config.workers, n)
-        self.recorder.app_levels(now, busy, waiting, len(self.routable) * self.config.workers, len(self.routable))
+        if now > self._t_levels:
+            dt = now - self._t_levels
+            for k, level in enumerate(self._levels):
+                self._areas[k] += dt * level
+            self._t_levels = now
+        n = len(self.routable)
+        self._levels = (busy, busy + waiting, n * self.config.workers, n)
+        self._app_levels(now, busy, waiting)
+
+    def _capacity_changed(self) -> None:
+        n = len(self.routable)
+        self.recorder.app_capacity(self.clock.now, n * self.config.workers, n)
 
     def take_metric(self, metric: str) -> float:
         """The autoscaling metric averaged since the last call: utilization or in-flight per instance."""
@@ -369,6 +382,3 @@ class AppTier:
             return busy / capacity if capacity > 0 else 0.0
         return in_flight / instances if instances > 0 else 0.0
 
-    def _db_changed(self) -> None:
-        db = self.db
-        self.recorder.db_levels(self.clock.now, db.busy, len(db.waiters), db.connections)
