@@ -213,7 +213,7 @@ def _workers_reason(fit: SiteFit) -> str:
     if fit.concurrency is None:
         return check
     c = fit.concurrency
-    return f"responses wait from {c.workers} in flight on ({c.samples} responses); {check}"
+    return f"requests wait once {c.workers} others are in the site (hinge over {c.samples} responses); {check}"
 
 
 def site_toml(fit: SiteFit, *, host: str, when: str) -> str:

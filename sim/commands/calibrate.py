@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     out.write_text(text)
     rows = [(f"{s.kind} service", f"{s.law}, mean {s.mean_s * 1000:.1f} ms (CV {s.cv:.2f}, KS {s.ks_distance:.3f})")
             for s in fit.services.values()]
-    hinge = f"waits from {fit.concurrency.workers} in flight; " if fit.concurrency else ""
+    hinge = f"requests wait once {fit.concurrency.workers} others are in; " if fit.concurrency else ""
     rows += [("workers", f"{fit.workers} ({hinge}throughput x service {fit.workers_raw:.2f})"),
              ("backlog", f"{fit.queue_limit} (measured {fit.queue_raw:.1f})"),
              ("capacity", f"{fit.saturated_throughput_per_s:.1f} pages/s")]
