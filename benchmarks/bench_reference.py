@@ -25,15 +25,19 @@ def main(argv=None) -> int:
     p.add_argument("--customers", type=int, default=1_000_000)
     p.add_argument("--baseline-customers", type=int, default=None, help="default: same as --customers")
     p.add_argument("--engine", choices=ENGINES, default="reference")
+    p.add_argument("--patience-mean-s", type=float, default=None, metavar="S",
+                   help="M/M/10+M: exponential patience of this mean, give-ups dropped (the baseline stays M/M/10)")
     args = p.parse_args(argv)
     base = idiomatic_mmc(servers=10, rho=0.9, customers=args.baseline_customers or args.customers)
-    sc = mmc_scenario(servers=10, rho=0.9, customers=args.customers)
+    sc = mmc_scenario(servers=10, rho=0.9, customers=args.customers, patience_mean_s=args.patience_mean_s)
     result, wall = timed(simulate, sc, engine=args.engine)
     s = summarize(result)
     rate = s["visitors"]["arrived"] / wall
+    model = "M/M/10" if args.patience_mean_s is None else "M/M/10+M"
     print(f"idiomatic simpy M/M/10 rho=0.9 : {base:12,.0f} customers/s")
-    print(f"surge {args.engine:9s} M/M/10 rho=0.9: {rate:12,.0f} customers/s "
-          f"({s['visitors']['arrived']:,} customers in {wall:.2f} s, mean wait {s['wait_s']['mean']:.3f} s)")
+    print(f"surge {args.engine:9s} {model} rho=0.9: {rate:12,.0f} customers/s "
+          f"({s['visitors']['arrived']:,} customers in {wall:.2f} s, mean wait {s['wait_s']['mean']:.3f} s, "
+          f"{s['requests']['abandoned']:,} gave up)")
     print(f"ratio surge / idiomatic        : {rate / base:12.2f}x  (target >= 2x)")
     return 0
 

@@ -42,15 +42,20 @@ def idiomatic_mmc(*, servers: int, rho: float, customers: int, seed: int = 1) ->
     return customers / (time.perf_counter() - t0)
 
 
-def mmc_scenario(*, servers: int, rho: float, customers: int, seed: int = 1, warmup_s: float = 0.0):
-    """The project's model of an M/M/c: one request per visitor, mean service 1 s, no abandonment."""
+def mmc_scenario(*, servers: int, rho: float, customers: int, seed: int = 1, warmup_s: float = 0.0,
+                 patience_mean_s: float | None = None):
+    """The project's model of an M/M/c: one request per visitor, mean service 1 s; no abandonment,
+    or with ``patience_mean_s`` an M/M/c+M (Erlang A: exponential patience, give-ups dropped)."""
     lam = servers * rho
+    visitors = {"pages_per_visit": 1, "requests_per_page": 1, "action_rate": 0}
+    if patience_mean_s is not None:
+        visitors["patience_s"] = {"dist": "exponential", "mean": patience_mean_s}
     return parse_scenario({
         "name": f"M/M/{servers} rho={rho}",
         "run": {"duration_s": customers / lam, "warmup_s": warmup_s, "seed": seed, "bin_s": 60},
         "traffic": {"constant_per_s": lam},
-        "visitors": {"pages_per_visit": 1, "requests_per_page": 1, "action_rate": 0},
-        "site": {"app": {"instances": 1, "workers": servers, "queue_limit": float("inf"),
+        "visitors": visitors,
+        "site": {"app": {"instances": 1, "workers": servers, "queue_limit": float("inf"), "drop_abandoned": True,
                          "page_s": {"dist": "exponential", "mean": 1.0}}},
     })
 

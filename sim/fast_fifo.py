@@ -1,11 +1,14 @@
 """The fast engine's single-FIFO path: one app instance, every visitor one page, nothing else.
 
-When a scenario is an M/G/c queue in the model's terms (one instance with ``workers``
-servers, an unbounded FIFO backlog, no balancer timeout, patience, CDN, database,
-actions, assets or retries: every request is served, in arrival order), a request's
-start is the Kiefer-Wolfowitz recursion ``start = max(arrival, earliest free
-worker)``, ``free = start + service``, over the same arrival and service draws as the
-event engines (same streams, same windows). The floats are the ones the event
+When a scenario is an M/G/c(+G) queue in the model's terms (one instance with
+``workers`` servers, an unbounded FIFO backlog, no balancer timeout, CDN, database,
+actions or assets, and no retries where visitors have patience: every request is
+started in arrival order), a request's start is the Kiefer-Wolfowitz recursion
+``start = max(arrival, earliest free worker)``, ``free = start + service``, over the
+same arrival, service and patience draws as the event engines (same streams, same
+windows). A visitor gives up only while queued (Palm), at ``arrival + patience``, so
+a request whose start would come later is abandoned then: with ``drop_abandoned`` it
+never takes a worker (the recursion skips it), else it is served anyway, wasted. The floats are the ones the event
 engines compute (an arrival at ``now + (t - now)``, a completion at ``start +
 service``), so the starts, waits and completions are identical; the recorder gets
 the same values through the same buffers and blocks (``Recorder.*_many``), so the
@@ -42,13 +45,17 @@ def _never(dist) -> bool:
 
 
 def fifo_applies(scenario: Scenario) -> bool:
-    """True if every request of the scenario is one page served FIFO by one instance."""
+    """True if every request of the scenario is one page served FIFO by one instance.
+
+    Patience is allowed (M/G/c+G): a visitor gives up only while queued (Palm), so whether
+    a request is abandoned is known when it arrives, from the workers' free times; without
+    retries nobody comes back."""
     site, v = scenario.site, scenario.visitors
     app = site.app
     return (app is not None and app.instances == 1 and math.isinf(app.queue_limit) and math.isinf(app.timeout_s)
             and site.db is None and site.cdn is None and site.autoscale is None and site.waiting_room is None
             and v.pages_per_visit <= 1 and v.action_rate == 0 and v.requests_per_page == 1
-            and _never(v.patience_s))
+            and (_never(v.patience_s) or v.retry is None))
 
 
 def simulate_fifo(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunResult:
@@ -64,9 +71,14 @@ def simulate_fifo(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunRe
     totals = rec.totals
     free = [0.0] * c  # when each worker is next free (a heap)
     replace = heapq.heapreplace
-    pend_f = np.empty(0)  # completions after the last window's end: finish, response, measured
+    drop = app.drop_abandoned
+    pend_f = np.empty(0)  # completions after the last window's end: finish, response, measured, wasted
     pend_r = np.empty(0)
     pend_m = np.empty(0, dtype=bool)
+    pend_w = np.empty(0, dtype=bool)
+    pend_g = np.empty(0)  # give-ups after the last window's end: when, waited, measured
+    pend_gw = np.empty(0)
+    pend_gm = np.empty(0, dtype=bool)
     in_system = 0
     now = 0.0  # the event engines' clock at the start of each window
     t0 = recorded_to = 0.0
@@ -77,12 +89,21 @@ def simulate_fifo(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunRe
             times = sample_arrivals(profile, rng_arrivals, t0_s=t0, t1_s=t1)
             plans = draw_journeys(scenario, rng_visitors, len(times))
             service = plans.service_s
-            arrival, start = [], []
-            for t, s in zip(times.tolist(), service.tolist()):
+            arrival, start, gave_up = [], [], []
+            for t, s, p in zip(times.tolist(), service.tolist(), np.asarray(plans.patience_s, dtype=float).tolist()):
                 while t > now:
                     now = now + (t - now)  # the arrival timer, as the clock computes it
                 m = free[0]
                 st = now if m <= now else m
+                g = now + p  # the patience timer, armed only for a queued request
+                if st > g:  # still queued when patience ends: gives up at g
+                    gave_up.append(g)
+                    if drop:  # the server drops it: it never takes a worker
+                        arrival.append(now)
+                        start.append(math.nan)
+                        continue
+                else:
+                    gave_up.append(math.nan)
                 replace(free, st + s)
                 arrival.append(now)
                 start.append(st)
@@ -90,7 +111,9 @@ def simulate_fifo(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunRe
                 now = now + (t1 - now)  # the next window's timer
             a = np.asarray(arrival)
             st = np.asarray(start)
-            f = st + service
+            g = np.asarray(gave_up)
+            ab = ~np.isnan(g)
+            f = st + service  # nan for a dropped give-up: it never finishes
             measured = a >= warmup
             recorded_to = t1  # what is recorded from here on happens before t1
             # arrivals: a page view and an origin request each
@@ -107,15 +130,40 @@ def simulate_fifo(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunRe
             rec.waits_many((st - a)[mw])
             if mw.any():
                 totals["requests.started"] += int(mw.sum())
-            # completions up to this window's end, in time order
-            all_f = np.concatenate((pend_f, f))
-            all_r = np.concatenate((pend_r, f - a))
-            all_m = np.concatenate((pend_m, measured))
             horizon = t1 if t1 < duration else duration
+            # give-ups up to this window's end, in time order (their timers fire at g)
+            all_g = np.concatenate((pend_g, g[ab]))
+            all_gw = np.concatenate((pend_gw, (g - a)[ab]))
+            all_gm = np.concatenate((pend_gm, measured[ab]))
+            due = all_g < horizon
+            order = np.argsort(all_g[due], kind="stable")
+            gt, gw, gm = all_g[due][order], all_gw[due][order], all_gm[due][order]
+            pend_g, pend_gw, pend_gm = all_g[~due], all_gw[~due], all_gm[~due]
+            if len(gt):
+                rec.count_many("abandoned", gt)
+                rec.count_many("visitors_abandoned", gt)
+                k = int(gm.sum())
+                if k:
+                    totals["requests.abandoned"] += k
+                    totals["visitors.abandoned"] += k
+                    totals["actions.lost"] += 0
+                    for w in gw[gm].tolist():  # one by one, in time order: the event engines' float sum
+                        rec.abandoned_wait_s += w
+            # completions up to this window's end, in time order; a give-up's is wasted
+            began_w = ~np.isnan(f)
+            all_f = np.concatenate((pend_f, f[began_w]))
+            all_r = np.concatenate((pend_r, (f - a)[began_w]))
+            all_m = np.concatenate((pend_m, measured[began_w]))
+            all_w = np.concatenate((pend_w, ab[began_w]))
             done = all_f < horizon
             order = np.argsort(all_f[done], kind="stable")
-            cf, cr, cm = all_f[done][order], all_r[done][order], all_m[done][order]
-            pend_f, pend_r, pend_m = all_f[~done], all_r[~done], all_m[~done]
+            df, dr, dm, dw = all_f[done][order], all_r[done][order], all_m[done][order], all_w[done][order]
+            pend_f, pend_r, pend_m, pend_w = all_f[~done], all_r[~done], all_m[~done], all_w[~done]
+            k = int((dw & dm).sum())
+            if k:
+                totals["requests.wasted"] += k
+            ok = ~dw
+            cf, cr, cm = df[ok], dr[ok], dm[ok]
             rec.completed_many(cf, cr, cm)
             rec.count_many("completed", cf)
             k = int(cm.sum())
@@ -126,9 +174,11 @@ def simulate_fifo(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunRe
             k = int((cf >= warmup).sum())
             if k:
                 totals["page_views.completed"] += k
-            # levels: one change per arrival and per completion, in time order
-            ev_t = np.concatenate((a, cf))
-            step = np.concatenate((np.ones(len(a), dtype=np.int64), -np.ones(len(cf), dtype=np.int64)))
+            # levels: one change per arrival, per completion (wasted ones too) and per dropped give-up,
+            # in time order; a queue implies every worker busy, so busy = min(n, c) throughout
+            gone = gt if drop else np.empty(0)
+            ev_t = np.concatenate((a, df, gone))
+            step = np.concatenate((np.ones(len(a), dtype=np.int64), -np.ones(len(df) + len(gone), dtype=np.int64)))
             order = np.argsort(ev_t, kind="stable")
             n = in_system + np.cumsum(step[order])
             if len(n):

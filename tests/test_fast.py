@@ -152,8 +152,34 @@ def test_fifo_path_same_as_event_engines(workers, rate, duration_s, service):
     assert s["requests"]["completed"] > 1_000 and s["wait_s"]["mean"] > 0
 
 
+@pytest.mark.parametrize("drop, workers, rate, patience", [
+    (True, 10, 11.0, {"dist": "exponential", "mean": 2.0}),  # Erlang A at rho = 1.1: the queue lives on give-ups
+    (False, 10, 9.5, {"dist": "exponential", "mean": 2.0}),  # give-ups served anyway: wasted work
+    (False, 2, 1.5, {"dist": "lognormal", "median": 1.0, "sigma": 1.0}),  # one server's waste slows the next
+    (True, 40, 38.0, {"dist": "uniform", "low": 0.0, "high": 3.0}),  # windows cut at 20,000 visitors
+])
+def test_fifo_path_with_patience_same_as_event_engines(drop, workers, rate, patience):
+    from sim.fast_fifo import fifo_applies
+
+    sc = parse_scenario({
+        "run": {"duration_s": 1_300.0, "warmup_s": 200.0, "seed": 9, "bin_s": 30},
+        "traffic": {"constant_per_s": rate},
+        "visitors": {"pages_per_visit": 1, "requests_per_page": 1, "action_rate": 0, "patience_s": patience},
+        "site": {"app": {"instances": 1, "workers": workers, "drop_abandoned": drop,
+                         "page_s": {"dist": "exponential", "mean": 1.0}}},
+    })
+    assert fifo_applies(sc)
+    fifo = simulate_fast(sc)
+    s = _same(simulate(sc), fifo)
+    _same(_event_fast(sc), fifo)
+    assert s["requests"]["abandoned"] > 100 and s["requests"]["completed"] > 1_000
+    assert (s["requests"]["wasted"] > 0) == (not drop)
+
+
 @pytest.mark.parametrize("change", [
-    {"visitors": {"patience_s": {"dist": "exponential", "mean": 5.0}}},
+    # patience with retries: a visitor who gives up comes back, out of arrival order
+    {"visitors": {"patience_s": {"dist": "exponential", "mean": 5.0},
+                  "retry": {"probability": 0.5, "delay_s": {"dist": "constant", "value": 1.0}, "max": 1}}},
     {"visitors": {"pages_per_visit": 2}},
     {"visitors": {"requests_per_page": 3}},
     {"visitors": {"action_rate": 0.1}},
