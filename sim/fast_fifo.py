@@ -1,14 +1,17 @@
 """The fast engine's single-FIFO path: one app instance, every visitor one page, nothing else.
 
-When a scenario is an M/G/c(+G) queue in the model's terms (one instance with
-``workers`` servers, an unbounded FIFO backlog, no balancer timeout, CDN, database,
-actions or assets, and no retries where visitors have patience: every request is
-started in arrival order), a request's start is the Kiefer-Wolfowitz recursion
+When a scenario is an M/G/c/K(+G) queue in the model's terms (one instance with
+``workers`` servers and a FIFO backlog, bounded or not, no balancer timeout, CDN,
+database, actions or assets, and no retries where visitors have patience or can be
+refused: every request is started in arrival order), a request's start is the Kiefer-Wolfowitz recursion
 ``start = max(arrival, earliest free worker)``, ``free = start + service``, over the
 same arrival, service and patience draws as the event engines (same streams, same
 windows). A visitor gives up only while queued (Palm), at ``arrival + patience``, so
 a request whose start would come later is abandoned then: with ``drop_abandoned`` it
-never takes a worker (the recursion skips it), else it is served anyway, wasted. The floats are the ones the event
+never takes a worker (the recursion skips it), else it is served anyway, wasted. With
+a bounded backlog, an arrival that finds every worker busy and ``queue_limit`` requests
+waiting (earlier admitted ones that have not started or been dropped yet, a heap of
+the times they leave the queue) gets a 503. The floats are the ones the event
 engines compute (an arrival at ``now + (t - now)``, a completion at ``start +
 service``), so the starts, waits and completions are identical; the recorder gets
 the same values through the same buffers and blocks (``Recorder.*_many``), so the
@@ -47,15 +50,15 @@ def _never(dist) -> bool:
 def fifo_applies(scenario: Scenario) -> bool:
     """True if every request of the scenario is one page served FIFO by one instance.
 
-    Patience is allowed (M/G/c+G): a visitor gives up only while queued (Palm), so whether
-    a request is abandoned is known when it arrives, from the workers' free times; without
-    retries nobody comes back."""
+    Patience and a bounded backlog are allowed (M/G/c/K+G): a visitor gives up only while
+    queued (Palm), and is refused only on arrival, so a request's fate is known when it
+    arrives, from the workers' free times; without retries nobody comes back."""
     site, v = scenario.site, scenario.visitors
     app = site.app
-    return (app is not None and app.instances == 1 and math.isinf(app.queue_limit) and math.isinf(app.timeout_s)
+    return (app is not None and app.instances == 1 and math.isinf(app.timeout_s)
             and site.db is None and site.cdn is None and site.autoscale is None and site.waiting_room is None
             and v.pages_per_visit <= 1 and v.action_rate == 0 and v.requests_per_page == 1
-            and (_never(v.patience_s) or v.retry is None))
+            and ((_never(v.patience_s) and math.isinf(app.queue_limit)) or v.retry is None))
 
 
 def simulate_fifo(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunResult:
@@ -72,6 +75,10 @@ def simulate_fifo(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunRe
     free = [0.0] * c  # when each worker is next free (a heap)
     replace = heapq.heapreplace
     drop = app.drop_abandoned
+    limit = app.queue_limit  # most requests waiting; another one then gets a 503
+    bounded = not math.isinf(limit)
+    queued: list = []  # bounded only: when each admitted request leaves the queue (starts, or is dropped)
+    push, pop = heapq.heappush, heapq.heappop
     pend_f = np.empty(0)  # completions after the last window's end: finish, response, measured, wasted
     pend_r = np.empty(0)
     pend_m = np.empty(0, dtype=bool)
@@ -89,29 +96,42 @@ def simulate_fifo(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunRe
             times = sample_arrivals(profile, rng_arrivals, t0_s=t0, t1_s=t1)
             plans = draw_journeys(scenario, rng_visitors, len(times))
             service = plans.service_s
-            arrival, start, gave_up = [], [], []
+            arrival, start, gave_up, rejected = [], [], [], []
             for t, s, p in zip(times.tolist(), service.tolist(), np.asarray(plans.patience_s, dtype=float).tolist()):
                 while t > now:
                     now = now + (t - now)  # the arrival timer, as the clock computes it
+                arrival.append(now)
                 m = free[0]
+                if bounded and m > now:  # every worker busy: is there room to wait?
+                    while queued and queued[0] <= now:
+                        pop(queued)
+                    if len(queued) >= limit:
+                        start.append(math.nan)
+                        gave_up.append(math.nan)
+                        rejected.append(True)
+                        continue
+                rejected.append(False)
                 st = now if m <= now else m
                 g = now + p  # the patience timer, armed only for a queued request
                 if st > g:  # still queued when patience ends: gives up at g
                     gave_up.append(g)
                     if drop:  # the server drops it: it never takes a worker
-                        arrival.append(now)
                         start.append(math.nan)
+                        if bounded:
+                            push(queued, g)
                         continue
                 else:
                     gave_up.append(math.nan)
                 replace(free, st + s)
-                arrival.append(now)
                 start.append(st)
+                if bounded and st > now:
+                    push(queued, st)
             if t1 > now:
                 now = now + (t1 - now)  # the next window's timer
             a = np.asarray(arrival)
             st = np.asarray(start)
             g = np.asarray(gave_up)
+            rj = np.asarray(rejected, dtype=bool)
             ab = ~np.isnan(g)
             f = st + service  # nan for a dropped give-up: it never finishes
             measured = a >= warmup
@@ -124,6 +144,15 @@ def simulate_fifo(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunRe
             if n_meas:
                 totals["page_views.attempted"] += n_meas
                 totals["requests.arrived"] += n_meas
+            # 503s at arrival: the visitor fails (no retries here)
+            if rj.any():
+                rec.count_many("rejected", a[rj])
+                rec.count_many("visitors_failed", a[rj])
+                k = int((measured & rj).sum())
+                if k:
+                    totals["requests.rejected"] += k
+                    totals["visitors.failed"] += k
+                    totals["actions.lost"] += 0
             # starts (FIFO: in arrival order), before the run's end
             began = st < duration
             mw = measured & began
@@ -177,8 +206,10 @@ def simulate_fifo(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunRe
             # levels: one change per arrival, per completion (wasted ones too) and per dropped give-up,
             # in time order; a queue implies every worker busy, so busy = min(n, c) throughout
             gone = gt if drop else np.empty(0)
-            ev_t = np.concatenate((a, df, gone))
-            step = np.concatenate((np.ones(len(a), dtype=np.int64), -np.ones(len(df) + len(gone), dtype=np.int64)))
+            came = a[~rj]  # a 503 changes no level
+            ev_t = np.concatenate((came, df, gone))
+            step = np.concatenate((np.ones(len(came), dtype=np.int64),
+                                   -np.ones(len(df) + len(gone), dtype=np.int64)))
             order = np.argsort(ev_t, kind="stable")
             n = in_system + np.cumsum(step[order])
             if len(n):

@@ -152,28 +152,42 @@ def test_fifo_path_same_as_event_engines(workers, rate, duration_s, service):
     assert s["requests"]["completed"] > 1_000 and s["wait_s"]["mean"] > 0
 
 
-@pytest.mark.parametrize("drop, workers, rate, patience", [
-    (True, 10, 11.0, {"dist": "exponential", "mean": 2.0}),  # Erlang A at rho = 1.1: the queue lives on give-ups
-    (False, 10, 9.5, {"dist": "exponential", "mean": 2.0}),  # give-ups served anyway: wasted work
-    (False, 2, 1.5, {"dist": "lognormal", "median": 1.0, "sigma": 1.0}),  # one server's waste slows the next
-    (True, 40, 38.0, {"dist": "uniform", "low": 0.0, "high": 3.0}),  # windows cut at 20,000 visitors
+INF = math.inf
+EXP2 = {"dist": "exponential", "mean": 2.0}
+
+
+@pytest.mark.parametrize("drop, workers, rate, patience, limit", [
+    (True, 10, 11.0, EXP2, INF),  # Erlang A at rho = 1.1: the queue lives on give-ups
+    (False, 10, 9.5, EXP2, INF),  # give-ups served anyway: wasted work
+    (False, 2, 1.5, {"dist": "lognormal", "median": 1.0, "sigma": 1.0}, INF),  # one server's waste slows the next
+    (True, 40, 38.0, {"dist": "uniform", "low": 0.0, "high": 3.0}, INF),  # windows cut at 20,000 visitors
+    (True, 4, 5.0, "inf", 6),  # M/M/4/10 at rho = 1.25: 503s, no patience
+    (False, 3, 2.5, "inf", 0),  # Erlang B: refused whenever every worker is busy
+    (True, 10, 12.0, EXP2, 8),  # 503s and give-ups dropped: both leave the queue
+    (False, 10, 10.5, EXP2, 8),  # give-ups still hold their place in the queue
 ])
-def test_fifo_path_with_patience_same_as_event_engines(drop, workers, rate, patience):
+def test_fifo_path_with_patience_and_backlog_same_as_event_engines(drop, workers, rate, patience, limit):
     from sim.fast_fifo import fifo_applies
 
+    visitors = {"pages_per_visit": 1, "requests_per_page": 1, "action_rate": 0}
+    if patience != "inf":
+        visitors["patience_s"] = patience
     sc = parse_scenario({
         "run": {"duration_s": 1_300.0, "warmup_s": 200.0, "seed": 9, "bin_s": 30},
         "traffic": {"constant_per_s": rate},
-        "visitors": {"pages_per_visit": 1, "requests_per_page": 1, "action_rate": 0, "patience_s": patience},
-        "site": {"app": {"instances": 1, "workers": workers, "drop_abandoned": drop,
+        "visitors": visitors,
+        "site": {"app": {"instances": 1, "workers": workers, "drop_abandoned": drop, "queue_limit": limit,
                          "page_s": {"dist": "exponential", "mean": 1.0}}},
     })
     assert fifo_applies(sc)
     fifo = simulate_fast(sc)
     s = _same(simulate(sc), fifo)
     _same(_event_fast(sc), fifo)
-    assert s["requests"]["abandoned"] > 100 and s["requests"]["completed"] > 1_000
-    assert (s["requests"]["wasted"] > 0) == (not drop)
+    req = s["requests"]
+    assert req["completed"] > 1_000
+    assert (req["abandoned"] > 100) == (patience != "inf")
+    assert (req["rejected"] > 100) == (limit != INF)
+    assert (req["wasted"] > 0) == (not drop and patience != "inf")
 
 
 @pytest.mark.parametrize("change", [
@@ -183,7 +197,8 @@ def test_fifo_path_with_patience_same_as_event_engines(drop, workers, rate, pati
     {"visitors": {"pages_per_visit": 2}},
     {"visitors": {"requests_per_page": 3}},
     {"visitors": {"action_rate": 0.1}},
-    {"site": {"app": {"queue_limit": 50}}},
+    {"site": {"app": {"queue_limit": 50}},  # a 503 with retries: the visitor comes back
+     "visitors": {"retry": {"probability": 0.5, "delay_s": {"dist": "constant", "value": 1.0}, "max": 1}}},
     {"site": {"app": {"instances": 2}}},
     {"site": {"app": {"timeout_s": 30}}},
     {"site": {"cdn": {"hit_ratio": 0.9}}},
