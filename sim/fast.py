@@ -6,8 +6,8 @@ at one instant are broken by scheduling order, exactly as simpy's (time, priorit
 id) does for the events the model schedules, and every time is ``now + delay`` as in
 simpy, so one seed gives the reference's results (``tests/test_fast.py``).
 
-A scenario that is a single FIFO queue (one instance, one page per visitor, patience
-without retries, nothing else: ``sim.fast_fifo.fifo_applies``) skips the events
+A scenario that is a single FIFO queue (one instance, one page per visitor, patience and
+a bounded backlog without retries: ``sim.fast_fifo.fifo_applies``) skips the events
 altogether: ``sim.fast_fifo`` computes the same starts, give-ups and completions by the
 Kiefer-Wolfowitz recursion, with results equal to the reference's to the last bit.
 
