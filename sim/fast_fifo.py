@@ -61,6 +61,31 @@ def fifo_applies(scenario: Scenario) -> bool:
             and ((_never(v.patience_s) and math.isinf(app.queue_limit)) or v.retry is None))
 
 
+def _due(later: list, new: tuple, horizon: float) -> tuple[list, list]:
+    """Events carried over and this window's (columns, the first the time): those before
+    ``horizon`` in time order, and those left for a later window."""
+    merged = [np.concatenate((x, y)) for x, y in zip(later, new)]
+    due = merged[0] < horizon
+    order = np.argsort(merged[0][due], kind="stable")
+    return [m[due][order] for m in merged], [m[~due] for m in merged]
+
+
+def _lost(rec: Recorder, what: str, outcome: str, times: np.ndarray, measured: np.ndarray) -> int:
+    """Requests that failed at ``times`` (``what``: rejected or abandoned), each a visitor lost
+    with ``outcome``, counted as the event engines count them; returns how many were measured."""
+    if len(times) == 0:
+        return 0
+    rec.count_many(what, times)
+    rec.count_many(f"visitors_{outcome}", times)
+    k = int(measured.sum())
+    if k:
+        totals = rec.totals
+        totals[f"requests.{what}"] += k
+        totals[f"visitors.{outcome}"] += k
+        totals["actions.lost"] += 0  # the key exists, as the event engines' += False makes it
+    return k
+
+
 def simulate_fifo(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunResult:
     streams = seed_seq.spawn(5)
     rng_arrivals, rng_visitors = np.random.default_rng(streams[0]), np.random.default_rng(streams[1])
@@ -79,13 +104,9 @@ def simulate_fifo(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunRe
     bounded = not math.isinf(limit)
     queued: list = []  # bounded only: when each admitted request leaves the queue (starts, or is dropped)
     push, pop = heapq.heappush, heapq.heappop
-    pend_f = np.empty(0)  # completions after the last window's end: finish, response, measured, wasted
-    pend_r = np.empty(0)
-    pend_m = np.empty(0, dtype=bool)
-    pend_w = np.empty(0, dtype=bool)
-    pend_g = np.empty(0)  # give-ups after the last window's end: when, waited, measured
-    pend_gw = np.empty(0)
-    pend_gm = np.empty(0, dtype=bool)
+    no_t, no_flag = np.empty(0), np.empty(0, dtype=bool)
+    later_done = [no_t, no_t, no_flag, no_flag]  # completions after the window: finish, response, measured, wasted
+    later_gone = [no_t, no_t, no_flag]  # give-ups after the window: when, waited, measured
     in_system = 0
     now = 0.0  # the event engines' clock at the start of each window
     t0 = recorded_to = 0.0
@@ -144,15 +165,7 @@ def simulate_fifo(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunRe
             if n_meas:
                 totals["page_views.attempted"] += n_meas
                 totals["requests.arrived"] += n_meas
-            # 503s at arrival: the visitor fails (no retries here)
-            if rj.any():
-                rec.count_many("rejected", a[rj])
-                rec.count_many("visitors_failed", a[rj])
-                k = int((measured & rj).sum())
-                if k:
-                    totals["requests.rejected"] += k
-                    totals["visitors.failed"] += k
-                    totals["actions.lost"] += 0
+            _lost(rec, "rejected", "failed", a[rj], measured[rj])  # 503s at arrival; no retries here
             # starts (FIFO: in arrival order), before the run's end
             began = st < duration
             mw = measured & began
@@ -161,33 +174,14 @@ def simulate_fifo(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunRe
                 totals["requests.started"] += int(mw.sum())
             horizon = t1 if t1 < duration else duration
             # give-ups up to this window's end, in time order (their timers fire at g)
-            all_g = np.concatenate((pend_g, g[ab]))
-            all_gw = np.concatenate((pend_gw, (g - a)[ab]))
-            all_gm = np.concatenate((pend_gm, measured[ab]))
-            due = all_g < horizon
-            order = np.argsort(all_g[due], kind="stable")
-            gt, gw, gm = all_g[due][order], all_gw[due][order], all_gm[due][order]
-            pend_g, pend_gw, pend_gm = all_g[~due], all_gw[~due], all_gm[~due]
-            if len(gt):
-                rec.count_many("abandoned", gt)
-                rec.count_many("visitors_abandoned", gt)
-                k = int(gm.sum())
-                if k:
-                    totals["requests.abandoned"] += k
-                    totals["visitors.abandoned"] += k
-                    totals["actions.lost"] += 0
-                    for w in gw[gm].tolist():  # one by one, in time order: the event engines' float sum
-                        rec.abandoned_wait_s += w
+            (gt, gw, gm), later_gone = _due(later_gone, (g[ab], (g - a)[ab], measured[ab]), horizon)
+            if _lost(rec, "abandoned", "abandoned", gt, gm):
+                for w in gw[gm].tolist():  # one by one, in time order: the event engines' float sum
+                    rec.abandoned_wait_s += w
             # completions up to this window's end, in time order; a give-up's is wasted
             began_w = ~np.isnan(f)
-            all_f = np.concatenate((pend_f, f[began_w]))
-            all_r = np.concatenate((pend_r, (f - a)[began_w]))
-            all_m = np.concatenate((pend_m, measured[began_w]))
-            all_w = np.concatenate((pend_w, ab[began_w]))
-            done = all_f < horizon
-            order = np.argsort(all_f[done], kind="stable")
-            df, dr, dm, dw = all_f[done][order], all_r[done][order], all_m[done][order], all_w[done][order]
-            pend_f, pend_r, pend_m, pend_w = all_f[~done], all_r[~done], all_m[~done], all_w[~done]
+            (df, dr, dm, dw), later_done = _due(
+                later_done, (f[began_w], (f - a)[began_w], measured[began_w], ab[began_w]), horizon)
             k = int((dw & dm).sum())
             if k:
                 totals["requests.wasted"] += k
