@@ -187,9 +187,16 @@ def test_gc_thresholds_are_restored_after_a_run_even_an_interrupted_one(engine, 
     from sim import engine as engine_module
 
     before = gc.get_threshold()
-    # 1,300 s: the first 600 s arrival window is counted inside the run; a finite backlog keeps the
-    # fast engine on its event path (the single-FIFO path has no events to collect after)
+    import dataclasses
+
+    from sim.fast_fifo import fifo_applies
+
+    # 1,300 s: the first 600 s arrival window is counted inside the run; a balancer timeout keeps
+    # the fast engine on its event path (the single-FIFO path has no events to collect after)
     scenario = textbook(servers=2, arrival_rate_per_s=1.0, duration_s=1_300.0, warmup_s=0.0, queue_limit=5)
+    app = dataclasses.replace(scenario.site.app, timeout_s=30.0)
+    scenario = dataclasses.replace(scenario, site=dataclasses.replace(scenario.site, app=app))
+    assert not fifo_applies(scenario)
     simulate(scenario, engine=engine)
     assert gc.get_threshold() == before
     during = []
