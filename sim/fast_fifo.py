@@ -3,10 +3,10 @@
 When a scenario is an M/G/c/K(+G) queue in the model's terms (one instance with
 ``workers`` servers and a FIFO backlog, bounded or not, no balancer timeout, CDN,
 database, actions or assets, and no retries where visitors have patience or can be
-refused: every request is started in arrival order), a request's start is the Kiefer-Wolfowitz recursion
-``start = max(arrival, earliest free worker)``, ``free = start + service``, over the
-same arrival, service and patience draws as the event engines (same streams, same
-windows). A visitor gives up only while queued (Palm), at ``arrival + patience``, so
+refused: every request is started in arrival order), a request's start is the
+Kiefer-Wolfowitz recursion ``start = max(arrival, earliest free worker)``,
+``free = start + service``, over the same arrival, service and patience draws as the
+event engines (same streams, same windows). A visitor gives up only while queued (Palm), at ``arrival + patience``, so
 a request whose start would come later is abandoned then: with ``drop_abandoned`` it
 never takes a worker (the recursion skips it), else it is served anyway, wasted. With
 a bounded backlog, an arrival that finds every worker busy and ``queue_limit`` requests
@@ -93,8 +93,7 @@ def simulate_fifo(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunRe
     rec = Recorder(scenario)
     app = scenario.site.app
     c = app.workers
-    rec.app_capacity(0.0, c, 1)  # the tier's first report, as AppTier's constructor makes it
-    rec.app_levels(0.0, 0, 0)
+    rec.app_levels(0.0, 0, 0)  # the tier's first report, as AppTier's constructor makes it
     duration, warmup = scenario.run.duration_s, scenario.run.warmup_s
     totals = rec.totals
     free = [0.0] * c  # when each worker is next free (a heap)

@@ -234,8 +234,7 @@ class AppTier:
         self._deadlines: deque[Request] = deque()  # requests that may still get a 504, in deadline order
         self._armed = False
         # Areas under the level curves since the autoscaler last looked (busy, in flight, capacity, instances);
-        # kept only when an autoscaler reads them.
-        self._track_areas = track_areas
+        # kept only when an autoscaler reads them (``changed`` is then the tracking one).
         self._levels = (0, 0, 0, 0)
         self._areas = [0.0, 0.0, 0.0, 0.0]
         self._t_levels = 0.0
@@ -370,8 +369,7 @@ class AppTier:
         self._app_levels(now, busy, waiting)
 
     def _capacity_changed(self) -> None:
-        n = len(self.routable)
-        self.recorder.app_capacity(self.clock.now, n * self.config.workers, n)
+        self.recorder.app_capacity(self.clock.now, self.capacity, len(self.routable))
 
     def take_metric(self, metric: str) -> float:
         """The autoscaling metric averaged since the last call: utilization or in-flight per instance."""
