@@ -4,20 +4,20 @@ When a scenario is an M/G/c/K(+G) queue in the model's terms (one instance with
 ``workers`` servers and a FIFO backlog, bounded or not, no balancer timeout, CDN,
 database, actions or assets, and no retries where visitors have patience or can be
 refused: every request is started in arrival order), a request's start is the
-Kiefer-Wolfowitz recursion ``start = max(arrival, earliest free worker)``,
-``free = start + service``, over the same arrival, service and patience draws as the
-event engines (same streams, same windows). A visitor gives up only while queued (Palm), at ``arrival + patience``, so
-a request whose start would come later is abandoned then: with ``drop_abandoned`` it
-never takes a worker (the recursion skips it), else it is served anyway, wasted. With
-a bounded backlog, an arrival that finds every worker busy and ``queue_limit`` requests
-waiting (earlier admitted ones that have not started or been dropped yet, a heap of
-the times they leave the queue) gets a 503. The floats are the ones the event
-engines compute (an arrival at ``now + (t - now)``, a completion at ``start +
-service``), so the starts, waits and completions are identical; the recorder gets
-the same values through the same buffers and blocks (``Recorder.*_many``), so the
+Kiefer-Wolfowitz recursion ``start = max(arrival, earliest free worker)``, ``free =
+start + service``, over the same arrival, service and patience draws as the event
+engines (same streams, same windows). A visitor gives up only while queued (Palm), at
+``arrival + patience``, so a request whose start would come later is abandoned then:
+with ``drop_abandoned`` it never takes a worker (the recursion skips it), else it is
+served anyway, wasted. With a bounded backlog, an arrival that finds every worker busy
+and ``queue_limit`` requests waiting (earlier admitted ones that have not started or
+been dropped yet, a heap of the times they leave the queue) gets a 503. The floats are
+the ones the event engines compute (an arrival at ``now + (t - now)``, a completion at
+``start + service``), so the starts, waits and completions are identical; the recorder
+gets the same values through the same buffers and blocks (``Recorder.*_many``), so the
 summary and time series are equal to the reference's unless an arrival and a
-completion fall on the very same float instant (then the event engines' order of
-two same-time events decides the level recorded in between; probability zero with
+completion fall on the very same float instant (then the event engines' order of two
+same-time events decides the level recorded in between; probability zero with
 continuous service times).
 
 One Python loop of a few float operations and a ``heapreplace`` per visitor; all
