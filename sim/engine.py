@@ -24,6 +24,7 @@ import numpy as np
 import simpy
 
 from sim.arrivals import sample_arrivals
+from sim.draws import BlockDraws
 from sim.journey import PAGE, SUBMIT, draw_journeys
 from sim.profile import build_profile
 from sim.recorder import Recorder
@@ -183,6 +184,8 @@ class _Model:
         self.room = WaitingRoom(clock, site.waiting_room, rng_room, self.recorder) if site.waiting_room else None
         self.profile = build_profile(scenario)
         self.retry = scenario.visitors.retry
+        # A retry takes one (uniform, delay) pair whether or not the visitor retries.
+        self.retry_draws = BlockDraws(self.rng_retry, self.retry.delay_s if self.retry else None)
         self.warmup_s = scenario.run.warmup_s
         self.requests_per_page = scenario.visitors.requests_per_page
         self._current = None
@@ -291,10 +294,10 @@ class _Model:
                 self.clock.call(w.think[s], self._step, v)
             else:
                 self._step(v)
-        elif v.retries > 0 and self.rng_retry.random() < self.retry.probability:
+        elif v.retries > 0 and (draw := self.retry_draws.take())[0] < self.retry.probability:
             v.retries -= 1
             self.recorder.retry(now)
-            self.clock.call(float(self.retry.delay_s.sample(self.rng_retry)), self._step, v)
+            self.clock.call(draw[1], self._step, v)
         else:
             self._leave(v, ABANDONED if result == ABANDONED else FAILED)
 

@@ -69,6 +69,11 @@ def fast_supported(scenario: Scenario) -> str | None:
     return None
 
 
+def jit_applies(scenario: Scenario) -> bool:
+    """True if the compiled loop (``sim.fast_jit``) models the scenario: it has an app tier to queue at."""
+    return scenario.site.app is not None and fast_supported(scenario) is None
+
+
 def simulate_fast(scenario: Scenario, *, seed_seq: np.random.SeedSequence | None = None) -> RunResult:
     """One run on the heap clock; ConfigError for a scenario part it does not model."""
     reason = fast_supported(scenario)
@@ -79,4 +84,8 @@ def simulate_fast(scenario: Scenario, *, seed_seq: np.random.SeedSequence | None
         seed_seq = replication_seeds(scenario.run.seed, 1)[0]
     if fifo_applies(scenario):
         return simulate_fifo(scenario, seed_seq)
+    if jit_applies(scenario):
+        from sim.fast_jit import simulate_jit  # imported here: numba loads in about 0.5 s
+
+        return simulate_jit(scenario, seed_seq)
     return _Model(scenario, seed_seq, HeapClock()).run("fast")

@@ -298,21 +298,45 @@ class Recorder:
 
     def completed_many(self, t: np.ndarray, response: np.ndarray, measured: np.ndarray) -> None:
         """``request_completed`` of page requests finishing at ``t`` (sorted), in that order."""
+        self.completions_many(t, response, measured, np.ones(len(t), dtype=bool))
+
+    def completions_many(self, t: np.ndarray, response: np.ndarray, measured: np.ndarray,
+                         is_page: np.ndarray) -> None:
+        """``request_completed`` of requests finishing at ``t`` (sorted), in that order; ``is_page``:
+        a page or a submit (what a visitor waits for), else a bundle of asset misses."""
         if len(t) == 0:
             return
-        bins = self._bins
-        idx = np.searchsorted(bins.edges_array, t, side="right") - 1
-        np.clip(idx, 0, bins.n - 1, out=idx)
-        cuts = np.flatnonzero(np.diff(idx)) + 1
-        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(t)]):
-            b = int(idx[lo])
-            if b != self._obs_b:
-                self._flush_obs()
-                self._obs_b = b
-            self._obs_arrays.append(response[lo:hi])
-        m = response[measured]
-        self._blocks("response", self._buf_response, m, _BLOCK, self.response.add_many)
-        self._blocks("page", self._buf_page, m, _BLOCK, self.page_response.add_many)
+        pt, pr = t[is_page], response[is_page]
+        if len(pt):
+            bins = self._bins
+            idx = np.searchsorted(bins.edges_array, pt, side="right") - 1
+            np.clip(idx, 0, bins.n - 1, out=idx)
+            cuts = np.flatnonzero(np.diff(idx)) + 1
+            for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(pt)]):
+                b = int(idx[lo])
+                if b != self._obs_b:
+                    self._flush_obs()
+                    self._obs_b = b
+                self._obs_arrays.append(pr[lo:hi])
+        self._blocks("response", self._buf_response, response[measured], _BLOCK, self.response.add_many)
+        self._blocks("page", self._buf_page, response[measured & is_page], _BLOCK, self.page_response.add_many)
+
+    def db_levels_many(self, t: np.ndarray, busy: np.ndarray, waiting: np.ndarray) -> None:
+        """``db_levels`` for each change."""
+        rows = np.column_stack((t, busy, waiting)).astype(np.float64)
+        self._blocks("db", self._db_buf, rows, _LEVEL_BLOCK, self._fold_db)
+
+    def _fold_db(self, rows) -> None:
+        self._fold(rows, "db_busy", "db_queue")
+
+    def add_counts(self, name: str, per_bin: np.ndarray) -> None:
+        """Counts per bin of ``name``, added as ``_count`` would have added them one by one."""
+        arr = self._counts.get(name)
+        if arr is None:
+            arr = self._counts[name] = [0] * self._bins.n
+        for b, k in enumerate(np.asarray(per_bin).tolist()):
+            if k:
+                arr[b] += k
 
     def level_mean(self, name: str, from_s: float) -> float:
         """Time average of a level after ``from_s``; ``*_in_system`` is busy plus queue."""
@@ -334,6 +358,7 @@ class Recorder:
     def finish(self, end_s: float) -> None:
         """Close the levels at ``end_s`` and hand buffered counts and latencies over."""
         self._drain("app", self._fold_app)
+        self._drain("db", self._fold_db)
         self._drain("wait", self.wait.add_many)
         self._drain("response", self.response.add_many)
         self._drain("page", self.page_response.add_many)

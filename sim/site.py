@@ -30,6 +30,7 @@ import numpy as np
 import simpy
 from simpy.events import Timeout
 
+from sim.draws import BlockDraws
 from sim.site_config import AppConfig, DbConfig
 
 __all__ = ["SimpyClock", "as_clock", "Request", "Instance", "AppTier", "DbPool",
@@ -223,6 +224,7 @@ class AppTier:
         self.config = config
         self.recorder = recorder
         self.rng = rng
+        self._picks = BlockDraws(rng)  # the random balancer's uniforms
         self.db = DbPool(clock, db_config, recorder.db_levels) if db_config else None
         self.instances: list[Instance] = []
         self.routable: list[Instance] = []
@@ -289,7 +291,7 @@ class AppTier:
             return pool[self._rr]
         if policy == "least_connections":
             return min(pool, key=lambda i: i.in_flight)  # ties go to the first, as nginx does
-        return pool[int(self.rng.integers(len(pool)))]
+        return pool[min(int(self._picks.take()[0] * len(pool)), len(pool) - 1)]
 
     def submit(self, req: Request, *, patience_s: float) -> None:
         """A request reaches the balancer: route it, and arm its 504 and patience timers."""

@@ -180,8 +180,7 @@ def test_time_weighted_update_many_is_update_in_bulk():
         bulk.update_many([2.0, 1.0], [1, 2])
 
 
-@pytest.mark.parametrize("engine", ["reference", "fast"])
-def test_gc_thresholds_are_restored_after_a_run_even_an_interrupted_one(engine, monkeypatch):
+def test_gc_thresholds_are_restored_after_a_run_even_an_interrupted_one(monkeypatch):
     import gc
 
     from sim import engine as engine_module
@@ -191,8 +190,9 @@ def test_gc_thresholds_are_restored_after_a_run_even_an_interrupted_one(engine, 
 
     from sim.fast_fifo import fifo_applies
 
-    # 1,300 s: the first 600 s arrival window is counted inside the run; a balancer timeout keeps
-    # the fast engine on its event path (the single-FIFO path has no events to collect after)
+    # 1,300 s: the first 600 s arrival window is counted inside the run (the fast engine's compiled
+    # loop allocates no Python objects per event, so only the reference raises the thresholds)
+    engine = "reference"
     scenario = textbook(servers=2, arrival_rate_per_s=1.0, duration_s=1_300.0, warmup_s=0.0, queue_limit=5)
     app = dataclasses.replace(scenario.site.app, timeout_s=30.0)
     scenario = dataclasses.replace(scenario, site=dataclasses.replace(scenario.site, app=app))
