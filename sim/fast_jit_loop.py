@@ -489,7 +489,7 @@ def new_visitor(S, i):
     visitor_chain(S, v, STEP, OK)
 
 
-@numba.njit(cache=True, _nrt=False)
+@numba.njit(cache=True, _nrt=False, inline='always')
 def queues_have_room(S):
     (I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, Q, DL, DBW, C, CT, T, TT, edges, out_wait, out_done, out_flag, out_app, out_db, retry_u, retry_d, bal_u, cw_t, cw_first, cw_int, cw_pat) = S
     qcap = Q.shape[1] - 4
@@ -499,7 +499,7 @@ def queues_have_room(S):
     return True
 
 
-@numba.njit(cache=True, _nrt=False)
+@numba.njit(cache=True, _nrt=False, inline='always')
 def room(S):
     (I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, Q, DL, DBW, C, CT, T, TT, edges, out_wait, out_done, out_flag, out_app, out_db, retry_u, retry_d, bal_u, cw_t, cw_first, cw_int, cw_pat) = S
     return (I[I_HN] + HEADROOM <= Ht.shape[0] and I[I_RUSED] + HEADROOM <= Ri.shape[0]

@@ -474,53 +474,22 @@ class TimeWeighted:
         self._level = level
 
     def update_many(self, times: Any, levels: Any) -> None:
-        """``update(t, level)`` for each pair in order, vectorised (areas may differ in the last bits).
-
-        The piecewise-constant curve is cut at the bin edges it crosses; each piece's area
-        goes to its bin with one ``bincount`` and peaks with one ``maximum.at``.
-        """
+        """``update(t, level)`` for each pair in order: the same arithmetic, compiled (``sim.fold``)."""
         if self._finished:
             raise ValueError("TimeWeighted.update after finish()")
-        times = np.asarray(times, dtype=np.float64)
-        levels = np.asarray(levels, dtype=np.float64)
+        times = np.ascontiguousarray(times, dtype=np.float64)
+        levels = np.ascontiguousarray(levels, dtype=np.float64)
         if times.size == 0:
             return
-        bins = self._bins
-        T = np.concatenate(([self._t], times))
-        if (np.diff(T) < 0.0).any() or not T[-1] <= bins.duration_s:
+        if not (times[0] >= self._t and (times.size == 1 or (np.diff(times) >= 0.0).all())
+                and times[-1] <= self._bins.duration_s):
             raise ValueError("times must be non-decreasing and within the run")
-        t0, t1 = float(T[0]), float(T[-1])
-        if t1 > t0:
-            L = np.concatenate(([self._level], levels))
-            e = bins.edges_array
-            inner = e[(e > t0) & (e < t1)]
-            P = np.concatenate((T, inner))
-            P.sort(kind="mergesort")
-            dt = np.diff(P)
-            start = P[:-1]
-            keep = dt > 0.0
-            start, dt = start[keep], dt[keep]
-            lv = L[np.searchsorted(T, start, side="right") - 1]
-            b = np.searchsorted(e, start, side="right") - 1
-            n = bins.n
-            np.clip(b, 0, n - 1, out=b)
-            area = np.bincount(b, weights=lv * dt, minlength=n)
-            peak = np.full(n, -math.inf)
-            np.maximum.at(peak, b, lv)
-            b0 = self._b
-            self._cur_area += float(area[b0])
-            self._cur_max = max(self._cur_max, float(peak[b0]))
-            k = max(b0, int(np.searchsorted(e, t1, side="left")) - 1)  # e[k] < t1 <= e[k+1]
-            if k > b0:
-                self._flush()
-                if k > b0 + 1:
-                    self._area[b0 + 1:k] = area[b0 + 1:k]
-                    mid = peak[b0 + 1:k]
-                    self._peak[b0 + 1:k] = np.where(np.isinf(mid), math.nan, mid)
-                self._b, self._bin_end = k, bins.edges[k + 1]
-                self._cur_area, self._cur_max = float(area[k]), float(peak[k])
-            self._t = t1
-        self._level = float(levels[-1])
+        from sim.fold import fold_levels  # numba loads on first use, not with this module
+
+        st = np.array([self._b, self._bin_end, self._t, self._level, self._cur_area, self._cur_max])
+        fold_levels(times, levels, self._area, self._peak, self._bins.edges_array, self._bins.bin_s, st)
+        self._b, self._bin_end, self._t = int(st[0]), float(st[1]), float(st[2])
+        self._level, self._cur_area, self._cur_max = float(st[3]), float(st[4]), float(st[5])
 
     def _advance(self, t: float) -> None:
         """Close the current bin, fill the bins wholly spanned, open the bin holding t."""

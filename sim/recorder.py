@@ -243,9 +243,6 @@ class Recorder:
             self.levels[busy].update_many(a[:, 0], a[:, 1])
             self.levels[queue].update_many(a[:, 0], a[:, 2])
 
-    def _fold_app(self, rows) -> None:
-        self._fold(rows, "app_busy", "app_queue")
-
     # -- bulk entry points (sim.fast_fifo): the same buffers, blocks and bins as event by event ---------
     def _blocks(self, key: str, buf: list, arr: np.ndarray, block: int, flush) -> None:
         """Rows of ``arr`` as if appended to ``buf`` one by one, with ``flush`` whenever it holds ``block``.
@@ -288,9 +285,11 @@ class Recorder:
                 arr[b] += c * k
 
     def app_levels_many(self, t: np.ndarray, busy: np.ndarray, waiting: np.ndarray) -> None:
-        """``app_levels`` for each change, the capacity unchanged."""
-        rows = np.column_stack((t, busy, waiting)).astype(np.float64)
-        self._blocks("app", self._app_buf, rows, _LEVEL_BLOCK, self._fold_app)
+        """``app_levels`` for each change, the capacity unchanged (folded at once: the fold is
+        change by change, so batching does not change a bit)."""
+        self._fold(self._app_buf, "app_busy", "app_queue")
+        self.levels["app_busy"].update_many(t, busy)
+        self.levels["app_queue"].update_many(t, waiting)
 
     def waits_many(self, waits: np.ndarray) -> None:
         """Waits of measured requests, in the order they started."""
@@ -323,11 +322,9 @@ class Recorder:
 
     def db_levels_many(self, t: np.ndarray, busy: np.ndarray, waiting: np.ndarray) -> None:
         """``db_levels`` for each change."""
-        rows = np.column_stack((t, busy, waiting)).astype(np.float64)
-        self._blocks("db", self._db_buf, rows, _LEVEL_BLOCK, self._fold_db)
-
-    def _fold_db(self, rows) -> None:
-        self._fold(rows, "db_busy", "db_queue")
+        self._fold(self._db_buf, "db_busy", "db_queue")
+        self.levels["db_busy"].update_many(t, busy)
+        self.levels["db_queue"].update_many(t, waiting)
 
     def add_counts(self, name: str, per_bin: np.ndarray) -> None:
         """Counts per bin of ``name``, added as ``_count`` would have added them one by one."""
@@ -357,8 +354,6 @@ class Recorder:
 
     def finish(self, end_s: float) -> None:
         """Close the levels at ``end_s`` and hand buffered counts and latencies over."""
-        self._drain("app", self._fold_app)
-        self._drain("db", self._fold_db)
         self._drain("wait", self.wait.add_many)
         self._drain("response", self.response.add_many)
         self._drain("page", self.page_response.add_many)
