@@ -58,14 +58,13 @@ class _Loop:
     def __init__(self, scenario: Scenario, rec: Recorder, retry: BlockDraws | None, picks: BlockDraws | None) -> None:
         site, v, run = scenario.site, scenario.visitors, scenario.run
         app, db = site.app, site.db
-        self.rec, self.retry, self.picks = rec, retry, picks
+        self.rec, self.retry_source, self.picks = rec, retry, picks
         self.width = int(max(db.queries_per_page, db.queries_per_submit)) if db else 0
         I = self.I = np.zeros(L.I_SIZE, dtype=np.int64)
         F = self.F = np.zeros(L.F_SIZE)
         I[L.I_WORKERS] = app.workers
         I[L.I_QLIM] = 1 << 62 if math.isinf(app.queue_limit) else int(app.queue_limit)
         I[L.I_POLICY] = _POLICIES[app.balancer]
-        I[L.I_NINST] = app.instances
         I[L.I_CONNS] = db.connections if db else 0
         I[L.I_DROP] = int(app.drop_abandoned)
         I[L.I_RPP] = v.requests_per_page
@@ -73,7 +72,6 @@ class _Loop:
         F[L.F_TIMEOUT], F[L.F_WARMUP], F[L.F_DURATION] = app.timeout_s, run.warmup_s, run.duration_s
         F[L.F_RETRY_P] = v.retry.probability if v.retry else 0.0
         self.edges = rec.series._bins.edges_array
-        I[L.I_NBINS] = len(self.edges) - 1
         F[L.F_BIN] = rec.series._bins.bin_s
         n = _START
         self.Ht, self.Hi = np.zeros(n), np.zeros((n, 3), dtype=np.int64)
@@ -86,29 +84,28 @@ class _Loop:
         self.top = 0  # arena rows in use (windows are packed below it)
         self.Q = np.zeros((app.instances, 4 + n), dtype=np.int64)
         self.DL, self.DBW = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-        self.C = np.zeros((len(L.COUNTS), len(self.edges) - 1), dtype=np.int64)
-        self.CT = np.zeros(len(L.COUNTS), dtype=np.int64)
-        self.T, self.TT = np.zeros(len(L.TOTALS), dtype=np.int64), np.zeros(len(L.TOTALS), dtype=np.int64)
-        self.out_wait, self.out_done = np.zeros(_OUT), np.zeros((_OUT, 2))
-        self.out_flag = np.zeros(_OUT, dtype=np.int64)
+        self.C = np.zeros((len(L.COUNTS), len(self.edges)), dtype=np.int64)  # + a touched column
+        self.T = np.zeros((2, len(L.TOTALS)), dtype=np.int64)  # values, touched
+        self.out_wait, self.out_done = np.zeros(_OUT), np.zeros((_OUT, 3))
         self.out_app, self.out_db = np.zeros((_OUT, 3)), np.zeros((_OUT, 3))
-        self.retry_u, self.retry_d = self._draws(retry)
-        self.bal_u, _ = self._draws(picks)
+        self.retry = self._draws(retry)
+        self.bal_u = self._draws(picks)[:, 0].copy()
         I[L.I_CW] = -1
-        self.cw = (np.empty(0), np.zeros(1, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0))
+        self.cw_times, self.cw_f, self.cw_i = np.empty(0), np.zeros((0, 2)), np.zeros((1, 2), dtype=np.int64)
 
     @staticmethod
-    def _draws(source: BlockDraws | None) -> tuple[np.ndarray, np.ndarray]:
+    def _draws(source: BlockDraws | None) -> np.ndarray:
+        """The next block of (uniform, paired draw) rows."""
         if source is None:  # never read: the loop's room check still wants HEADROOM rows
-            return np.zeros(L.HEADROOM), np.zeros(L.HEADROOM)
-        return source.block()
+            return np.zeros((L.HEADROOM, 2))
+        return np.column_stack(source.block())
 
     def run_until(self, until: float, next_window) -> None:
         while True:
             status = L.run_loop(until, self.I, self.F, self.Ht, self.Hi, self.Ri, self.Rf, self.Vi, self.Vf,
-                                self.Wt, self.Si, self.Sf, self.Q, self.DL, self.DBW, self.C, self.CT, self.T,
-                                self.TT, self.edges, self.out_wait, self.out_done, self.out_flag, self.out_app,
-                                self.out_db, self.retry_u, self.retry_d, self.bal_u, *self.cw)
+                                self.Wt, self.Si, self.Sf, self.Q, self.DL, self.DBW, self.C, self.T, self.edges,
+                                self.out_wait, self.out_done, self.out_app, self.out_db, self.retry, self.bal_u,
+                                self.cw_f, self.cw_i)
             if status == L.OK_STATUS:
                 return
             if status == L.ROOM:
@@ -147,14 +144,12 @@ class _Loop:
                 grown[k, :4] = Q[k, :4]
                 grown[k, L.Q_HEAD], grown[k, L.Q_TAIL] = 0, tail - head
             self.Q = grown
-        for src, attr, pos in ((self.retry, "retry", L.I_RETRY_POS), (self.picks, "bal", L.I_BAL_POS)):
-            u = getattr(self, f"{attr}_u")
-            if src is not None and I[pos] + need > len(u):
-                nu, nd = src.block()
-                setattr(self, f"{attr}_u", np.concatenate((u[I[pos]:], nu)))
-                if attr == "retry":
-                    self.retry_d = np.concatenate((self.retry_d[I[pos]:], nd))
-                I[pos] = 0
+        if self.retry_source is not None and I[L.I_RETRY_POS] + need > len(self.retry):
+            self.retry = np.concatenate((self.retry[I[L.I_RETRY_POS]:], self._draws(self.retry_source)))
+            I[L.I_RETRY_POS] = 0
+        if self.picks is not None and I[L.I_BAL_POS] + need > len(self.bal_u):
+            self.bal_u = np.concatenate((self.bal_u[I[L.I_BAL_POS]:], self._draws(self.picks)[:, 0]))
+            I[L.I_BAL_POS] = 0
 
     def hand_over(self) -> None:
         """The loop's output rows, in order, to the recorder's buffers and blocks."""
@@ -164,9 +159,9 @@ class _Loop:
             rec.waits_many(self.out_wait[:n].copy())
         n = I[L.I_NDONE]
         if n:
-            flag = self.out_flag[:n]
-            rec.completions_many(self.out_done[:n, 0].copy(), self.out_done[:n, 1].copy(), (flag & 1) > 0,
-                                 (flag & 2) > 0)
+            done = self.out_done[:n]
+            flag = done[:, 2].astype(np.int64)
+            rec.completions_many(done[:, 0].copy(), done[:, 1].copy(), (flag & 1) > 0, (flag & 2) > 0)
         n = I[L.I_NAPP]
         if n:
             a = self.out_app[:n]
@@ -182,7 +177,7 @@ class _Loop:
         """The current window's visitors that arrived, to the recorder (as ``_Model._count_arrivals``)."""
         k = int(self.I[L.I_ARRIVED])
         if k:
-            self.rec.visitors_arrived(self.cw[0][:k], self.cw[2][:k].astype(bool))
+            self.rec.visitors_arrived(self.cw_times[:k], self.cw_i[:k, 1].astype(bool))
         self.I[L.I_ARRIVED] = 0
 
     def install(self, times: np.ndarray, plans, end_s: float) -> None:
@@ -204,8 +199,11 @@ class _Loop:
         I[L.I_CW], I[L.I_CW_I], I[L.I_CW_N], I[L.I_ARRIVED] = slot, 0, len(times), 0
         I[L.I_PENDING] = L.P_ARRIVALS
         F[L.F_CW_END] = end_s
-        self.cw = (times, plans.first_step.astype(np.int64), plans.intends_action.astype(np.int64),
-                   np.asarray(plans.patience_s, dtype=float))
+        self.cw_times = times
+        self.cw_f = np.column_stack((times, np.asarray(plans.patience_s, dtype=float)))
+        self.cw_i = np.zeros((len(times) + 1, 2), dtype=np.int64)
+        self.cw_i[:, 0] = plans.first_step
+        self.cw_i[:-1, 1] = plans.intends_action
 
     def _in_use(self) -> np.ndarray:
         """Windows whose steps are still needed: visitors on the site, or still arriving."""
@@ -289,9 +287,9 @@ def simulate_jit(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunRes
 def _totals_to(rec: Recorder, loop: _Loop) -> None:
     """Per-bin counts and totals, for the names the model touched (as the recorder's dicts would hold)."""
     for k, name in enumerate(L.COUNTS):
-        if loop.CT[k]:
-            rec.add_counts(name, loop.C[k])
+        if loop.C[k, -1]:
+            rec.add_counts(name, loop.C[k, :-1])
     for k, name in enumerate(L.TOTALS):
-        if loop.TT[k]:
-            rec.totals[name] += int(loop.T[k])
+        if loop.T[1, k]:
+            rec.totals[name] += int(loop.T[0, k])
     rec.abandoned_wait_s += float(loop.F[L.F_ABWAIT])
