@@ -383,7 +383,7 @@ def leave(I, F, Vi, Wt, C, T, edges, v, outcome):
     I[I_VUSED] -= 1
 
 
-@_jit
+@_inline
 def visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, Q, DL, C, T, edges, out_wait, out_app, retry, bal_u,
                   v, act, res):
     """_step / _result of one visitor until it waits for something (each calls the other last)."""
@@ -485,15 +485,16 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, Q, DL, DBW, C, T, 
         I[I_PENDING] = P_NONE
         i = I[I_CW_I]
     while True:
+        v, act, res, rearm = -1, STEP, OK, False  # the visitor to carry on with, if any
         if i >= 0:  # _Model._arrivals: visitors due now, then a timer for the next (or the next window)
-            n = I[I_CW_N]
-            while i < n:
+            if i < I[I_CW_N]:
                 if not room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, bal_u):
                     I[I_PENDING], I[I_CW_I] = P_ARRIVALS, i
                     return ROOM
                 if cw_f[i, 0] > F[F_NOW]:
                     push(I, F, Ht, Hi, cw_f[i, 0] - F[F_NOW], EV_ARRIVAL, i)
-                    break
+                    i = -1
+                    continue
                 v = I[I_VFREE]  # a new visitor (_Model._visitor)
                 I[I_VFREE] = Vi[v, V_NEXT]
                 I[I_VUSED] += 1
@@ -504,71 +505,71 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, Q, DL, DBW, C, T, 
                 Vi[v, V_INT], Vi[v, V_ACTED] = cw_i[i, 1], 0
                 Vf[v] = cw_f[i, 1]
                 Wt[w, W_LIVE] += 1
-                visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, Q, DL, C, T, edges, out_wait, out_app,
-                              retry, bal_u, v, STEP, OK)
                 i += 1
                 I[I_ARRIVED] = i
-            if i == n:
+            else:  # the window's last visitor is in
+                i = -1
                 end = F[F_CW_END]
                 if end > F[F_NOW]:
                     push(I, F, Ht, Hi, end - F[F_NOW], EV_WINDOW, 0)
                 elif end < F[F_DURATION]:
                     F[F_WIN_T0] = end  # _window(end) called at once
                     return WINDOW
-            i = -1
-        if I[I_HN] == 0 or Ht[0] >= until:
-            break
-        if not room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, bal_u):
-            return ROOM
-        F[F_NOW] = Ht[0]
-        kind, arg = Hi[0, 1], Hi[0, 2]
-        pop_root(I, Ht, Hi)
-        v, act, res = -1, STEP, OK  # the visitor to carry on with, if any
-        if kind == EV_ARRIVAL:
-            i = arg
-            continue
-        if kind == EV_WINDOW:
-            F[F_WIN_T0] = F[F_CW_END]
-            if F[F_WIN_T0] < F[F_DURATION]:
-                return WINDOW
-            continue
-        if kind == EV_STEP:
-            v = arg
+                continue
         else:
-            r = arg
-            if kind == EV_FINISH:
-                if finish(I, F, Ht, Hi, Ri, Rf, Q, T, out_wait, out_done, out_app, r):
-                    v, act = Ri[r, R_OWNER], RESULT
-            elif kind == EV_QUERIES:
-                acquire(I, F, Ht, Hi, Ri, Rf, DBW, out_db, r)
-            elif kind == EV_RELEASED:
-                if released(I, F, Ht, Hi, Ri, Rf, Q, DBW, T, out_wait, out_done, out_app, out_db, r):
-                    v, act = Ri[r, R_OWNER], RESULT
-            elif kind == EV_GAVE_UP:  # AppTier._gave_up
-                if Ri[r, R_STATE] == QUEUED and Ri[r, R_OUT] == NONE:
-                    Ri[r, R_OUT] = ABANDONED
-                    failed(F, Ri, C, T, edges, C_ABANDONED, T_ABANDONED, r)
-                    if Ri[r, R_MEAS]:
-                        F[F_ABWAIT] += F[F_NOW] - Rf[r, RF_ARR]
-                    if I[I_DROP]:
-                        remove(I, F, Ri, Q, out_app, r)
-                    v, act, res = Ri[r, R_OWNER], RESULT, ABANDONED
-            else:  # EV_DEADLINE (AppTier._deadline): r is the head of the deadlines
-                I[I_DLH] += 1
-                unref(I, Ri, r)
-                state = Ri[r, R_STATE]
-                if state != FINISHED and state != GONE and Ri[r, R_OUT] == NONE:
-                    Ri[r, R_OUT] = TIMED_OUT
-                    failed(F, Ri, C, T, edges, C_TIMED_OUT, T_TIMED_OUT, r)
-                    if state == QUEUED and I[I_DROP]:
-                        remove(I, F, Ri, Q, out_app, r)
-                    if Ri[r, R_OWNER] >= 0:
-                        visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, Q, DL, C, T, edges, out_wait,
-                                      out_app, retry, bal_u, Ri[r, R_OWNER], RESULT, TIMED_OUT)
-                arm(I, F, Ht, Hi, Ri, Rf, DL)
-            unref(I, Ri, r)  # the heap entry's reference
-        if v >= 0:
+            if I[I_HN] == 0 or Ht[0] >= until:
+                break
+            if not room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, bal_u):
+                return ROOM
+            F[F_NOW] = Ht[0]
+            kind, arg = Hi[0, 1], Hi[0, 2]
+            pop_root(I, Ht, Hi)
+            if kind == EV_ARRIVAL:
+                i = arg
+                continue
+            if kind == EV_WINDOW:
+                F[F_WIN_T0] = F[F_CW_END]
+                if F[F_WIN_T0] < F[F_DURATION]:
+                    return WINDOW
+                continue
+            if kind == EV_STEP:
+                v = arg
+            else:
+                r = arg
+                if kind == EV_FINISH:
+                    if finish(I, F, Ht, Hi, Ri, Rf, Q, T, out_wait, out_done, out_app, r):
+                        v, act = Ri[r, R_OWNER], RESULT
+                elif kind == EV_QUERIES:
+                    acquire(I, F, Ht, Hi, Ri, Rf, DBW, out_db, r)
+                elif kind == EV_RELEASED:
+                    if released(I, F, Ht, Hi, Ri, Rf, Q, DBW, T, out_wait, out_done, out_app, out_db, r):
+                        v, act = Ri[r, R_OWNER], RESULT
+                elif kind == EV_GAVE_UP:  # AppTier._gave_up
+                    if Ri[r, R_STATE] == QUEUED and Ri[r, R_OUT] == NONE:
+                        Ri[r, R_OUT] = ABANDONED
+                        failed(F, Ri, C, T, edges, C_ABANDONED, T_ABANDONED, r)
+                        if Ri[r, R_MEAS]:
+                            F[F_ABWAIT] += F[F_NOW] - Rf[r, RF_ARR]
+                        if I[I_DROP]:
+                            remove(I, F, Ri, Q, out_app, r)
+                        v, act, res = Ri[r, R_OWNER], RESULT, ABANDONED
+                else:  # EV_DEADLINE (AppTier._deadline): r is the head of the deadlines; re-arm after
+                    I[I_DLH] += 1
+                    unref(I, Ri, r)
+                    rearm = True
+                    state = Ri[r, R_STATE]
+                    if state != FINISHED and state != GONE and Ri[r, R_OUT] == NONE:
+                        Ri[r, R_OUT] = TIMED_OUT
+                        failed(F, Ri, C, T, edges, C_TIMED_OUT, T_TIMED_OUT, r)
+                        if state == QUEUED and I[I_DROP]:
+                            remove(I, F, Ri, Q, out_app, r)
+                        if Ri[r, R_OWNER] >= 0:
+                            v, act, res = Ri[r, R_OWNER], RESULT, TIMED_OUT
+                unref(I, Ri, r)  # the heap entry's reference
+        if v >= 0:  # the one place a visitor goes on: inlined here
             visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, Q, DL, C, T, edges, out_wait, out_app, retry,
                           bal_u, v, act, res)
+        if rearm:
+            arm(I, F, Ht, Hi, Ri, Rf, DL)
     F[F_NOW] = until
     return OK_STATUS
