@@ -297,7 +297,7 @@ def failed(F, Ri, C, T, edges, name, total_name, r):
         total(T, total_name, Ri[r, R_COUNT])
 
 
-@_jit
+@_inline
 def finish(I, F, Ht, Hi, Ri, Rf, Q, T, out_wait, out_done, out_app, r):
     """Instance._finish; True if the request's visitor is to hear OK."""
     inst = Ri[r, R_INST]
@@ -344,7 +344,7 @@ def acquire(I, F, Ht, Hi, Ri, Rf, DBW, out_db, r):
         db_level(I, F, out_db, I[I_DBT] - I[I_DBH])
 
 
-@_jit
+@_inline
 def released(I, F, Ht, Hi, Ri, Rf, Q, DBW, T, out_wait, out_done, out_app, out_db, r):
     """DbPool._released then Instance.queries_done; True if the request finished with news for a visitor."""
     if I[I_DBH] < I[I_DBT]:
