@@ -1,15 +1,18 @@
-"""The fast engine: the reference model on a plain heap of ``(time, seq, fn, arg)`` tuples.
+"""The fast engine: the reference model without simpy, on three paths, each with the reference's results.
 
-``sim.engine`` runs the model's callbacks on simpy; here the same callbacks run on
-:class:`HeapClock`, which has no Event objects, no processes and no generators. Ties
-at one instant are broken by scheduling order, exactly as simpy's (time, priority,
-id) does for the events the model schedules, and every time is ``now + delay`` as in
-simpy, so one seed gives the reference's results (``tests/test_fast.py``).
+* A scenario with an app tier runs in a compiled event loop (``sim.fast_jit``, numba):
+  the model's callbacks transcribed over arrays, events on a heap of ``(time, seq)``.
+* A scenario that is a single FIFO queue (one instance, one page per visitor, patience and
+  a bounded backlog without retries: ``sim.fast_fifo.fifo_applies``) skips the events
+  altogether: ``sim.fast_fifo`` computes the same starts, give-ups and completions by the
+  Kiefer-Wolfowitz recursion.
+* A site with no app tier (nothing to queue at) runs the model's own callbacks on
+  :class:`HeapClock`, which has no Event objects, no processes and no generators.
 
-A scenario that is a single FIFO queue (one instance, one page per visitor, patience and
-a bounded backlog without retries: ``sim.fast_fifo.fifo_applies``) skips the events
-altogether: ``sim.fast_fifo`` computes the same starts, give-ups and completions by the
-Kiefer-Wolfowitz recursion, with results equal to the reference's to the last bit.
+On every path ties at one instant are broken by scheduling order, exactly as simpy's
+(time, priority, id) does for the events the model schedules, and every time is
+``now + delay`` as in simpy, so one seed gives the reference's results to the last bit
+(``tests/test_fast.py``, ``tests/test_fast_jit.py``).
 
 What the engine does not model it refuses, naming the key: the autoscaler (a periodic
 controller reading time-averaged metrics) and the waiting room stay with

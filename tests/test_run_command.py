@@ -138,10 +138,33 @@ def test_interrupt_midway_still_writes_partial_results(write_scenario, tmp_path,
 
     monkeypatch.setattr(simpy.Environment, "run", run_then_interrupt)
     out = tmp_path / "out"
-    assert main(["run", str(path), "--out", str(out)]) == 130
+    assert main(["run", str(path), "--out", str(out), "--engine", "reference"]) == 130
     summary = json.loads((out / "summary.json").read_text())
     assert summary["partial"] is True and 0 < summary["end_s"] < 900
     assert summary["visitors"]["arrived"] > 0
+    assert "PARTIAL" in capsys.readouterr().out
+
+
+def test_interrupt_midway_on_the_default_engine_still_writes_partial_results(write_scenario, tmp_path, monkeypatch,
+                                                                             capsys):
+    from sim import fast_jit
+
+    path = write_scenario(SMALL)
+    real = fast_jit._Loop.run_until
+    calls = {"n": 0}
+
+    def run_then_interrupt(self, until, next_window):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(self, until, next_window)
+
+    monkeypatch.setattr(fast_jit._Loop, "run_until", run_then_interrupt)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out)]) == 130  # auto: the compiled loop
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["partial"] is True and 0 < summary["end_s"] < 900
+    assert summary["visitors"]["arrived"] > 0 and calls["n"] == 5
     assert "PARTIAL" in capsys.readouterr().out
 
 

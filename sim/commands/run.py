@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.engine import ENGINES, replication_seeds, run_engine
+from sim.engine import replication_seeds
+from sim.engine_select import ENGINES, run_engine
 from sim.errors import ConfigError
 from sim.output import fmt, format_table, out_dir, save_figure, write_csv, write_json
 from sim.plots import plot_instances, plot_latency, plot_queue, plot_throughput
@@ -37,9 +38,10 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, metavar="N", help="seed instead of the scenario's run.seed")
     p.add_argument("--replications", type=int, default=1, metavar="R",
                    help="independent replications (SeedSequence.spawn); figures get 95%% confidence half-widths")
-    p.add_argument("--engine", choices=ENGINES, default="reference",
-                   help="reference: the simpy model (default); fast: the same model on a plain event heap, "
-                   "which refuses [site.autoscale] and [site.waiting_room]")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="auto (default): fast where it models the scenario, else reference; reference: the "
+                   "model on simpy; fast: the same model compiled (same results), which refuses "
+                   "[site.autoscale] and [site.waiting_room]")
     p.add_argument("--site", metavar="FILE", help="a [site] file (as surge calibrate writes): its sections "
                    "replace the scenario's")
     p.add_argument("--time-scale", type=float, metavar="X", help="model a load test played X times faster "
@@ -48,7 +50,7 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def simulate_replications(scenario, replications: int, *, progress=None, engine: str = "reference"):
+def simulate_replications(scenario, replications: int, *, progress=None, engine: str = "auto"):
     """Run the replications in turn; stop early (keeping what is done) on Ctrl-C or an error."""
     results = []
     for i, seed_seq in enumerate(replication_seeds(scenario.run.seed, replications)):
@@ -150,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
 
         scenario = compress(scenario, time_scale=args.time_scale or 1.0, scale=args.scale or 1.0,
                             workdir=Path(workdir.name))
-    engine = getattr(args, "engine", "reference")
+    engine = getattr(args, "engine", "auto")
     if engine == "fast":
         from sim.fast import fast_supported  # a ConfigError (exit 2) names what fast does not model
 
