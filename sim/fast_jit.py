@@ -1,15 +1,15 @@
 """The fast engine's compiled path: the whole model in a numba loop, fed a window at a time.
 
-``sim.fast_jit_loop`` runs the events; this driver owns its arrays and does what
-stays in Python: drawing each arrival window (the same streams, windows and order as
-``sim.engine._Model``), making room (growing pools and rings, packing the step
-arena), and handing the loop's output to the :class:`~sim.recorder.Recorder` through
-the same buffers and blocks the event engines fill one call at a time. Memory follows
+``sim.fast_jit_loop`` runs the events; this driver owns its arrays (laid out as
+``sim.fast_jit_layout`` says) and does what stays in Python: drawing each arrival
+window (the same streams, windows and order as ``sim.engine._Model``), making room
+(growing pools and rings, packing the step arena), and handing the loop's output to
+the :class:`~sim.recorder.Recorder` through the same buffers and blocks the event
+engines fill one call at a time. Memory follows
 the traffic in flight, never the run's length in requests: outputs are handed over
 whenever a buffer fills, pools grow only to the peak of what is in flight.
 
-It models what ``sim.fast.HeapClock`` runs, except the site without an app tier
-(nothing to queue there) and the parts the fast engine refuses.
+It models every scenario with an app tier, but for the parts the fast engine refuses.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import math
 
 import numpy as np
 
-from sim import fast_jit_loop as L
+from sim import fast_jit_layout as L
+from sim.fast_jit_loop import run_loop
 from sim.arrivals import sample_arrivals
 from sim.draws import BlockDraws
 from sim.engine import _ARRIVAL_WINDOW_S, RunResult, window_end
@@ -102,7 +103,7 @@ class _Loop:
 
     def run_until(self, until: float, next_window) -> None:
         while True:
-            status = L.run_loop(until, self.I, self.F, self.Ht, self.Hi, self.Ri, self.Rf, self.Vi, self.Vf,
+            status = run_loop(until, self.I, self.F, self.Ht, self.Hi, self.Ri, self.Rf, self.Vi, self.Vf,
                                 self.Wt, self.Si, self.Sf, self.Q, self.DL, self.DBW, self.C, self.T, self.edges,
                                 self.out_wait, self.out_done, self.out_app, self.out_db, self.retry, self.bal_u,
                                 self.cw_f, self.cw_i)
