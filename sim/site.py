@@ -2,8 +2,9 @@
 
 They run on a *clock*: anything with a ``now`` attribute and ``call(delay, fn, arg)``
 that calls ``fn(arg)`` at ``now + delay``. The reference engine's clock is simpy
-(:class:`SimpyClock`); the fast engine's is a plain heap (``sim.fast.HeapClock``). Both
-compute every event time as ``now + delay``, so the same inputs give the same floats.
+(:class:`SimpyClock`); the fast engine's is a plain heap (``sim.fast.HeapClock``), and its
+compiled loop transcribes these classes (``sim.fast_jit_site``). All compute every event
+time as ``now + delay``, so the same inputs give the same floats.
 
 Queues are plain deques with lazy deletion (a request that leaves is marked gone and
 skipped when reached), so each event costs O(1) whatever the backlog, unlike
