@@ -104,9 +104,9 @@ class _Loop:
     def run_until(self, until: float, next_window) -> None:
         while True:
             status = run_loop(until, self.I, self.F, self.Ht, self.Hi, self.Ri, self.Rf, self.Vi, self.Vf,
-                                self.Wt, self.Si, self.Sf, self.Q, self.DL, self.DBW, self.C, self.T, self.edges,
-                                self.out_wait, self.out_done, self.out_app, self.out_db, self.retry, self.bal_u,
-                                self.cw_f, self.cw_i)
+                              self.Wt, self.Si, self.Sf, self.Q, self.DL, self.DBW, self.C, self.T, self.edges,
+                              self.out_wait, self.out_done, self.out_app, self.out_db, self.retry, self.bal_u,
+                              self.cw_f, self.cw_i)
             if status == L.OK_STATUS:
                 return
             if status == L.ROOM:
