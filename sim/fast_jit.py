@@ -5,9 +5,9 @@
 window (the same streams, windows and order as ``sim.engine._Model``), making room
 (growing pools and rings, packing the step arena), and handing the loop's output to
 the :class:`~sim.recorder.Recorder` through the same buffers and blocks the event
-engines fill one call at a time. Memory follows
-the traffic in flight, never the run's length in requests: outputs are handed over
-whenever a buffer fills, pools grow only to the peak of what is in flight.
+engines fill one call at a time. Memory follows the traffic in flight, never the run's
+length in requests: outputs are handed over whenever a buffer fills, pools grow only
+to the peak of what is in flight.
 
 It models every scenario with an app tier, but for the parts the fast engine refuses.
 """
@@ -54,7 +54,7 @@ def _ring_grow(ring: np.ndarray, head: int, tail: int) -> np.ndarray:
 
 
 class _Loop:
-    """The loop's arrays (layout in ``sim.fast_jit_loop``) and the Python side of its protocol."""
+    """The loop's arrays (layout in ``sim.fast_jit_layout``) and the Python side of its protocol."""
 
     def __init__(self, scenario: Scenario, rec: Recorder, retry: BlockDraws | None, picks: BlockDraws | None) -> None:
         site, v, run = scenario.site, scenario.visitors, scenario.run

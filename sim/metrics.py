@@ -448,7 +448,7 @@ class TimeWeighted:
         self._peak = np.full(self._bins.n, math.nan)
         self._b, self._bin_end = 0, self._bins.edges[1]
         self._t, self._level = 0.0, initial_level
-        # The current bin accumulates in Python floats; arrays are written on leaving it.
+        # The current bin's area and peak so far; the arrays are written on leaving it (sim.fold).
         self._cur_area, self._cur_max = 0.0, -math.inf
         self._finished = False
 
@@ -457,24 +457,14 @@ class TimeWeighted:
     edges_s = property(lambda self: self._bins.edges_array.copy())
 
     def update(self, t: float, level: float) -> None:
-        if self._finished:
-            raise ValueError("TimeWeighted.update after finish()")
-        dt = t - self._t
-        if dt > 0.0:
-            if t <= self._bin_end:  # fast path: the segment stays in the current bin
-                lvl = self._level
-                self._cur_area += lvl * dt
-                if lvl > self._cur_max:
-                    self._cur_max = lvl
-                self._t = t
-            else:
-                self._advance(t)
-        elif dt != 0.0:
+        """The level becomes ``level`` at ``t`` (one change; the recorder batches its many changes)."""
+        if t < self._t:
             raise ValueError(f"time must not decrease: {t!r} after {self._t!r}")
-        self._level = level
+        self.update_many((t,), (level,))
 
     def update_many(self, times: Any, levels: Any) -> None:
-        """``update(t, level)`` for each pair in order: the same arithmetic, compiled (``sim.fold``)."""
+        """Each ``(t, level)`` change in order, folded by ``sim.fold`` (compiled), the one
+        implementation: batching the changes differently gives the same areas to the last bit."""
         if self._finished:
             raise ValueError("TimeWeighted.update after finish()")
         times = np.ascontiguousarray(times, dtype=np.float64)
@@ -490,27 +480,6 @@ class TimeWeighted:
         fold_levels(times, levels, self._area, self._peak, self._bins.edges_array, self._bins.bin_s, st)
         self._b, self._bin_end, self._t = int(st[0]), float(st[1]), float(st[2])
         self._level, self._cur_area, self._cur_max = float(st[3]), float(st[4]), float(st[5])
-
-    def _advance(self, t: float) -> None:
-        """Close the current bin, fill the bins wholly spanned, open the bin holding t."""
-        bins, lvl = self._bins, self._level
-        k = bins.index(t)  # raises beyond duration_s
-        e = bins.edges
-        if t == e[k]:  # the segment ends on an edge: bin k gets nothing yet
-            k -= 1
-        self._cur_area += lvl * (self._bin_end - self._t)
-        if self._bin_end > self._t:
-            self._cur_max = max(self._cur_max, lvl)
-        self._flush()
-        if k > self._b + 1:  # bins wholly inside the segment
-            self._area[self._b + 1:k] = lvl * bins.lengths[self._b + 1:k]
-            self._peak[self._b + 1:k] = lvl
-        self._b, self._bin_end, self._t = k, e[k + 1], t
-        self._cur_area, self._cur_max = lvl * (t - e[k]), (lvl if t > e[k] else -math.inf)
-
-    def _flush(self) -> None:
-        self._area[self._b] = self._cur_area
-        self._peak[self._b] = self._cur_max if self._cur_max > -math.inf else math.nan
 
     def finish(self, t_end: float | None = None) -> None:
         """Hold the current level until ``t_end`` (default duration_s); later updates are errors."""

@@ -60,6 +60,7 @@ class Recorder:
         # Level changes, flat (t, busy, queue) triples, folded into the levels a block at a time.
         self._app_buf: list = []
         self._db_buf: list = []
+        self._room_buf: list = []
         site = scenario.site
         self.modelled = {"app": site.app is not None, "db": site.db is not None,
                          "autoscale": site.autoscale is not None, "waiting_room": site.waiting_room is not None,
@@ -349,8 +350,13 @@ class Recorder:
         return self.levels[name].mean_per_bin()
 
     def waiting_room_levels(self, t: float, active: int, waiting: int) -> None:
-        self.levels["room_active"].update(t, active)
-        self.levels["room_queue"].update(t, waiting)
+        """Visitors let in and visitors waiting in the room changed (once or twice per visitor)."""
+        buf = self._room_buf
+        buf.append(t)
+        buf.append(active)
+        buf.append(waiting)
+        if len(buf) >= 3 * _LEVEL_BLOCK:
+            self._fold(buf, "room_active", "room_queue")
 
     def finish(self, end_s: float) -> None:
         """Close the levels at ``end_s`` and hand buffered counts and latencies over."""
@@ -359,6 +365,7 @@ class Recorder:
         self._drain("page", self.page_response.add_many)
         self._fold(self._app_buf, "app_busy", "app_queue")
         self._fold(self._db_buf, "db_busy", "db_queue")
+        self._fold(self._room_buf, "room_active", "room_queue")
         for level in self.levels.values():
             level.finish(end_s)
         self._flush(self._buf_wait, self.wait)
