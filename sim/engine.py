@@ -187,11 +187,14 @@ class _Model:
         self.room = WaitingRoom(clock, site.waiting_room, rng_room, self.recorder) if site.waiting_room else None
         self.profile = build_profile(scenario)
         self.retry = scenario.visitors.retry
+        self.retries_max = self.retry.max if self.retry else 0
         # A retry takes one (uniform, delay) pair whether or not the visitor retries.
         self.retry_draws = BlockDraws(self.rng_retry, self.retry.delay_s if self.retry else None)
         self.warmup_s = scenario.run.warmup_s
         self.requests_per_page = scenario.visitors.requests_per_page
         self._current = None
+        self._at_arrival = clock.timer(self._arrivals)
+        self._at_step = clock.timer(self._step)
         self._window(0.0)
 
     # -- arrivals --------------------------------------------------------------------
@@ -203,18 +206,21 @@ class _Model:
         times = sample_arrivals(self.profile, self.rng_arrivals, t0_s=t0, t1_s=t1)
         w = _Window(times, draw_journeys(self.scenario, self.rng_visitors, len(times)), t1)
         self._current = w
-        self._arrivals(w, 0)
+        self._arrivals(0)
 
     def _window_end(self, t0: float, t1: float) -> float:
         return window_end(self.profile, t0, t1)
 
-    def _arrivals(self, w: _Window, i: int) -> None:
-        """Visitors ``i, i+1, ...`` of the window that are due now, then a timer for the next."""
-        clock, times = self.clock, w.times
+    def _arrivals(self, i: int) -> None:
+        """Visitors ``i, i+1, ...`` of the current window that are due now, then a timer for the next.
+
+        Only the current window has an arrival pending: the next is drawn once it is done."""
+        clock, w = self.clock, self._current
+        times = w.times
         while i < len(times):
             t = times[i]
             if t > clock.now:
-                clock.call(t - clock.now, self._arrival, (w, i))
+                self._at_arrival(t - clock.now, i)
                 return
             self._visitor(w, i)
             i += 1
@@ -224,9 +230,6 @@ class _Model:
             clock.call(w.end_s - clock.now, self._window, w.end_s)
         else:
             self._window(w.end_s)
-
-    def _arrival(self, arg) -> None:
-        self._arrivals(*arg)
 
     def _count_arrivals(self, w: _Window) -> None:
         """Arrival counts go to the recorder a window (or, at the end, a part of one) at a time."""
@@ -242,7 +245,7 @@ class _Model:
         v = _Visitor()
         v.w, v.s, v.end = w, w.first[i], w.first[i + 1]
         v.patience = w.patience[i]
-        v.retries = self.retry.max if self.retry else 0
+        v.retries = self.retries_max
         v.measured = now >= self.warmup_s
         v.intends = w.intends[i]
         v.acted = False
@@ -264,7 +267,9 @@ class _Model:
         kind = w.kind[s]
         rec.page_view(now, kind)
         if kind == PAGE:
-            rec.cdn_hits(now, self.requests_per_page - 1 - w.assets[s] + w.html_hit[s])
+            hits = self.requests_per_page - 1 - w.assets[s] + w.html_hit[s]
+            if hits:
+                rec.cdn_hits(now, hits)
             if w.html_hit[s]:
                 self._result(v, OK)
                 return
@@ -272,20 +277,15 @@ class _Model:
             rec.origin_unmodelled(now, kind)  # no app tier modelled: the origin answers at once
             self._result(v, OK)
             return
-        req = Request(self.clock, kind=kind, count=1, service_s=w.service[s], query_s=w.queries[s],
-                      measured=now >= self.warmup_s, on_done=self._settled, owner=v)
+        req = Request(now, kind, 1, w.service[s], w.queries[s], now >= self.warmup_s, self._result, v)
         self.app.submit(req, patience_s=v.patience)
-
-    def _settled(self, req: Request, outcome: str) -> None:
-        self._result(req.owner, outcome)
 
     def _result(self, v: _Visitor, result: str) -> None:
         now, w, s = self.clock.now, v.w, v.s
         kind = w.kind[s]
         if result == OK and kind == PAGE and w.assets[s] > 0 and self.app is not None:
             # The browser fetches the missed assets; the visitor does not wait for them.
-            bundle = Request(self.clock, kind=ASSETS, count=w.assets[s], service_s=w.asset_service[s],
-                             query_s=None, measured=now >= self.warmup_s)
+            bundle = Request(now, ASSETS, w.assets[s], w.asset_service[s], None, now >= self.warmup_s)
             self.app.submit(bundle, patience_s=math.inf)
         self.recorder.page_result(now, kind, result)
         if result == OK:
@@ -294,13 +294,13 @@ class _Model:
             if s == v.end:
                 self._leave(v, SERVED)
             elif w.think[s] > 0:
-                self.clock.call(w.think[s], self._step, v)
+                self._at_step(w.think[s], v)
             else:
                 self._step(v)
         elif v.retries > 0 and (draw := self.retry_draws.take())[0] < self.retry.probability:
             v.retries -= 1
             self.recorder.retry(now)
-            self.clock.call(draw[1], self._step, v)
+            self._at_step(draw[1], v)
         else:
             self._leave(v, ABANDONED if result == ABANDONED else FAILED)
 

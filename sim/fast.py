@@ -53,6 +53,14 @@ class HeapClock:
     def call(self, delay: float, fn, arg) -> None:
         heapq.heappush(self._queue, (self.now + delay, next(self._seq), fn, arg))
 
+    def timer(self, fn):
+        """``call`` bound to ``fn`` (the site's hot paths hold one per callback)."""
+        queue, seq, push = self._queue, self._seq, heapq.heappush
+
+        def schedule(delay: float, arg) -> None:
+            push(queue, (self.now + delay, next(seq), fn, arg))
+        return schedule
+
     def run_until(self, until: float) -> None:
         # Events at exactly ``until`` wait for the next slice, as simpy's run(until=...) leaves them.
         queue, pop = self._queue, heapq.heappop

@@ -13,7 +13,7 @@ the ``BinnedSeries`` and histograms that the results read.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 
 import numpy as np
 
@@ -25,6 +25,7 @@ __all__ = ["Recorder", "LEVELS"]
 
 _BLOCK = 4096  # latencies buffered before a vectorised histogram add
 _LEVEL_BLOCK = 16384  # level changes buffered before a vectorised fold into the levels
+_JOURNAL = 65536  # page views journaled before the journal is handed to the bulk methods
 
 ASSETS = 2
 # Time-weighted levels, each averaged per bin.
@@ -42,7 +43,9 @@ class Recorder:
         self.wait = LogHistogram()  # arrival at the app tier -> start of service
         self.response = LogHistogram()  # every completed origin request
         self.page_response = LogHistogram()  # completed page views and submits: what visitors wait for
-        self.totals: Counter[str] = Counter()
+        # Totals as a defaultdict: ``+=`` on a Counter costs twice a plain dict's, and the hot path does
+        # several per visitor.
+        self.totals: defaultdict[str, int] = defaultdict(int)
         self.abandoned_wait_s = 0.0  # total time abandoned requests waited (for Little's law)
         self._capacity = -1
         bins = self.series._bins  # the series' own bin edges, so counts land where it would put them
@@ -61,6 +64,16 @@ class Recorder:
         self._app_buf: list = []
         self._db_buf: list = []
         self._room_buf: list = []
+        # The event engines' journal (see flush): flat lists, one per report, in event order.
+        self._j_page: list[float] = []  # times of page views
+        self._j_submit: list[float] = []  # times of submits
+        self._j_page_ok: list[float] = []  # times page views were answered
+        self._j_submit_ok: list[float] = []
+        self._j_cdn: list = []  # (t, hits) pairs
+        self._j_origin: list = []  # (arrival, count) pairs
+        self._j_wait: list[float] = []  # waits of measured requests, in the order they started
+        self._j_started = 0  # measured requests started
+        self._j_done: list = []  # (t, arrival, count, kind) of completions
         site = scenario.site
         self.modelled = {"app": site.app is not None, "db": site.db is not None,
                          "autoscale": site.autoscale is not None, "waiting_room": site.waiting_room is not None,
@@ -82,11 +95,16 @@ class Recorder:
         self._b_hi = e[b + 1] if b + 1 < self._bins.n else float("inf")
         return b
 
-    def _count(self, name: str, t: float, k: float = 1) -> None:
+    def _counter(self, name: str) -> list:
+        """The per-bin counts of ``name``, made on first use (only names touched become series)."""
         arr = self._counts.get(name)
         if arr is None:
             arr = self._counts[name] = [0] * self._bins.n
-        arr[self._bin(t)] += k
+        return arr
+
+    def _count(self, name: str, t: float, k: float = 1) -> None:
+        b = self._b if self._b_lo <= t < self._b_hi else self._bin(t)
+        (self._counts.get(name) or self._counter(name))[b] += k
 
     # -- visitors ---------------------------------------------------------------------
     def visitors_arrived(self, times, intends_action) -> None:
@@ -119,60 +137,45 @@ class Recorder:
 
     # -- page views -------------------------------------------------------------------
     def page_view(self, t: float, kind: int) -> None:
-        self._count("page_views" if kind == PAGE else "submits", t)
-        if t >= self.warmup_s:
-            self.totals["page_views.attempted" if kind == PAGE else "actions.submits"] += 1
+        if kind == PAGE:
+            buf = self._j_page
+            buf.append(t)
+            if len(buf) >= _JOURNAL:
+                self.flush()
+        else:
+            self._j_submit.append(t)
 
     def cdn_hits(self, t: float, hits: int) -> None:
         if hits:
-            self._count("cdn_hits", t, hits)
-            if t >= self.warmup_s:
-                self.totals["requests.cdn_hits"] += hits
+            buf = self._j_cdn
+            buf.append(t)
+            buf.append(hits)
 
     def origin_unmodelled(self, t: float, kind: int) -> None:
         if t >= self.warmup_s:
             self.totals["requests.unmodelled"] += 1
 
     def page_result(self, t: float, kind: int, result: str) -> None:
-        if result != "ok":
-            return
-        self._count("completed" if kind == PAGE else "actions_completed", t)
-        if t >= self.warmup_s:
-            self.totals["page_views.completed" if kind == PAGE else "actions.completed"] += 1
+        if result == "ok":
+            (self._j_page_ok if kind == PAGE else self._j_submit_ok).append(t)
 
     # -- origin requests -----------------------------------------------------------------
     def request_arrived(self, req) -> None:
-        self._count("origin_requests", req.arrival_s, req.count)
-        if req.measured:
-            self.totals["requests.arrived"] += req.count
+        buf = self._j_origin
+        buf.append(req.arrival_s)
+        buf.append(req.count)
 
     def request_started(self, req) -> None:
         if req.measured:
-            buf = self._buf_wait
-            buf.append(req.start_s - req.arrival_s)
-            if len(buf) >= _BLOCK:
-                self._flush(buf, self.wait)
-            self.totals["requests.started"] += req.count
+            self._j_wait.append(req.start_s - req.arrival_s)
+            self._j_started += req.count
 
     def request_completed(self, req, now: float) -> None:
-        response = now - req.arrival_s
-        if req.kind != ASSETS:
-            b = self._bin(now)
-            if b != self._obs_b:
-                self._flush_obs()
-                self._obs_b = b
-            self._obs.append(response)
-        if req.measured:
-            self.totals["requests.completed"] += req.count
-            buf = self._buf_response
-            buf.append(response)
-            if len(buf) >= _BLOCK:
-                self._flush(buf, self.response)
-            if req.kind != ASSETS:
-                buf = self._buf_page
-                buf.append(response)
-                if len(buf) >= _BLOCK:
-                    self._flush(buf, self.page_response)
+        buf = self._j_done
+        buf.append(now)
+        buf.append(req.arrival_s)
+        buf.append(req.count)
+        buf.append(req.kind)
 
     @staticmethod
     def _flush(buf: list, hist) -> None:
@@ -214,9 +217,7 @@ class Recorder:
         buf = self._app_buf  # flat (t, busy, queue) triples: no tuple per change, nothing for the GC to count
         buf.append(t)
         buf.append(busy)
-        buf.append(waiting)
-        if len(buf) >= 3 * _LEVEL_BLOCK:
-            self._fold(buf, "app_busy", "app_queue")
+        buf.append(waiting)  # folded by flush(), with the journal
 
     def app_capacity(self, t: float, capacity: int, instances: int) -> None:
         """Workers and instances in service, reported when instances come or go (rare)."""
@@ -271,19 +272,57 @@ class Recorder:
             if len(rows):
                 flush(rows)
 
-    def count_many(self, name: str, times: np.ndarray, k: int = 1) -> None:
-        """``_count(name, t, k)`` for every t of ``times``."""
+    def count_many(self, name: str, times: np.ndarray, k: int = 1, *, weights: np.ndarray | None = None) -> None:
+        """``_count(name, t, k)`` for every t of ``times`` (with ``weights``, each t's own k)."""
         if len(times) == 0:
             return
         bins = self._bins
         idx = np.searchsorted(bins.edges_array, times, side="right") - 1
         np.clip(idx, 0, bins.n - 1, out=idx)
-        arr = self._counts.get(name)
-        if arr is None:
-            arr = self._counts[name] = [0] * bins.n
-        for b, c in enumerate(np.bincount(idx, minlength=bins.n).tolist()):
-            if c:
-                arr[b] += c * k
+        per_bin = np.bincount(idx, weights=weights, minlength=bins.n)
+        if weights is not None:
+            per_bin = per_bin.astype(np.int64)  # whole counts, exact in float64 below 2**53
+        arr = self._counter(name)
+        nz = np.flatnonzero(per_bin)
+        for b, c in zip(nz.tolist(), per_bin[nz].tolist()):
+            arr[b] += c * k
+
+    def flush(self) -> None:
+        """Hand the event engines' journal to the bulk methods: the counts, latencies and blocks
+        reporting each event at once would have given (integers add in any order; latencies keep
+        their order and their blocks of ``_BLOCK``)."""
+        w, tot = self.warmup_s, self.totals
+        for buf, name, total in ((self._j_page, "page_views", "page_views.attempted"),
+                                 (self._j_submit, "submits", "actions.submits"),
+                                 (self._j_page_ok, "completed", "page_views.completed"),
+                                 (self._j_submit_ok, "actions_completed", "actions.completed")):
+            if buf:
+                t = np.array(buf, dtype=np.float64)
+                buf.clear()
+                self.count_many(name, t)
+                tot[total] += int(np.count_nonzero(t >= w))
+        for buf, name, total in ((self._j_cdn, "cdn_hits", "requests.cdn_hits"),
+                                 (self._j_origin, "origin_requests", "requests.arrived")):
+            if buf:
+                a = np.array(buf, dtype=np.float64).reshape(-1, 2)
+                buf.clear()
+                self.count_many(name, a[:, 0], weights=a[:, 1])
+                tot[total] += int(a[a[:, 0] >= w, 1].sum())
+        if self._j_wait:
+            self.waits_many(np.array(self._j_wait, dtype=np.float64))
+            self._j_wait.clear()
+        if self._j_started:
+            tot["requests.started"] += self._j_started
+            self._j_started = 0
+        # Level changes fold change by change, so where the buffer is cut changes nothing.
+        self._fold(self._app_buf, "app_busy", "app_queue")
+        if self._j_done:
+            a = np.array(self._j_done, dtype=np.float64).reshape(-1, 4)
+            self._j_done.clear()
+            t, arrival = a[:, 0], a[:, 1]
+            measured = arrival >= w  # as each request's ``measured``: it arrived after the warm-up
+            self.completions_many(t, t - arrival, measured, a[:, 3] != ASSETS)
+            tot["requests.completed"] += int(a[measured, 2].sum())
 
     def app_levels_many(self, t: np.ndarray, busy: np.ndarray, waiting: np.ndarray) -> None:
         """``app_levels`` for each change, the capacity unchanged (folded at once: the fold is
@@ -360,6 +399,7 @@ class Recorder:
 
     def finish(self, end_s: float) -> None:
         """Close the levels at ``end_s`` and hand buffered counts and latencies over."""
+        self.flush()
         self._drain("wait", self.wait.add_many)
         self._drain("response", self.response.add_many)
         self._drain("page", self.page_response.add_many)

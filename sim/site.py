@@ -1,7 +1,7 @@
 """The site's parts as callback components: app instances behind a balancer, a database pool.
 
 They run on a *clock*: anything with a ``now`` attribute and ``call(delay, fn, arg)``
-that calls ``fn(arg)`` at ``now + delay``. The reference engine's clock is simpy
+that calls ``fn(arg)`` at ``now + delay`` (and ``timer(fn)``, that call bound to ``fn``). The reference engine's clock is simpy
 (:class:`SimpyClock`); the fast engine's is a plain heap (``sim.fast.HeapClock``), and its
 compiled loop transcribes these classes (``sim.fast_jit_site``). All compute every event
 time as ``now + delay``, so the same inputs give the same floats.
@@ -58,6 +58,17 @@ class SimpyClock:
             adapter = self._adapters[fn] = lambda ev, fn=fn: fn(ev._value)
         Timeout(self.env, delay, arg).callbacks.append(adapter)
 
+    def timer(self, fn: Callable) -> Callable[[float, object], None]:
+        """``call`` bound to ``fn`` once: the hot paths hold one per callback and skip the look-up."""
+        env = self.env
+
+        def adapter(ev):
+            fn(ev._value)
+
+        def schedule(delay: float, arg) -> None:
+            Timeout(env, delay, arg).callbacks.append(adapter)
+        return schedule
+
 
 def as_clock(clock_or_env):
     """A clock as is; a simpy Environment wrapped in :class:`SimpyClock`."""
@@ -70,11 +81,12 @@ class Request:
     __slots__ = ("kind", "count", "arrival_s", "start_s", "service_s", "query_s", "state", "on_done",
                  "outcome", "instance", "measured", "qi", "owner")
 
-    def __init__(self, clock, *, kind: int, count: int, service_s: float, query_s: np.ndarray | None,
-                 measured: bool, on_done: Callable[["Request", str], None] | None = None, owner=None) -> None:
+    # Positional: calling a class with keywords costs twice as much, and there is one per page view.
+    def __init__(self, now: float, kind: int, count: int, service_s: float, query_s: np.ndarray | None,
+                 measured: bool, on_done: Callable[[object, str], None] | None = None, owner=None) -> None:
         self.kind = kind  # journey.PAGE, journey.SUBMIT, or ASSETS
         self.count = count  # HTTP requests it stands for (a bundle of asset misses counts each)
-        self.arrival_s = clock.now
+        self.arrival_s = now
         self.start_s = math.nan
         self.service_s = service_s
         self.query_s = query_s  # a sequence of query times, or None
@@ -84,7 +96,7 @@ class Request:
         self.instance: Instance | None = None
         self.measured = measured  # arrived after the warm-up: counts in the statistics
         self.qi = 0  # next database query
-        self.owner = owner  # whoever ``on_done`` belongs to (a visitor)
+        self.owner = owner  # whoever ``on_done(owner, outcome)`` is about (a visitor)
 
     def decide(self, outcome: str) -> bool:
         """Settle what the visitor sees; later outcomes (a wasted completion) change nothing."""
@@ -95,7 +107,7 @@ class Request:
 
     def notify(self) -> None:
         if self.on_done is not None:
-            self.on_done(self, self.outcome)
+            self.on_done(self.owner, self.outcome)
 
 
 class DbPool:
@@ -148,6 +160,9 @@ class Instance:
         self.busy = 0
         self.routable = False
         self.retired = False
+        timer = tier.clock.timer
+        self._at_finish = timer(self._finish)
+        self._at_queries = timer(self._serve_queries)
 
     @property
     def in_flight(self) -> int:
@@ -183,8 +198,8 @@ class Instance:
         req.start_s = tier.clock.now
         tier.recorder.request_started(req)
         if levels_changed:  # else the caller reports the levels once it is done
-            tier.changed()
-        tier.clock.call(req.service_s, self._finish if req.query_s is None else self._serve_queries, req)
+            tier.levels(req.start_s, tier.busy, tier.waiting)
+        (self._at_finish if req.query_s is None else self._at_queries)(req.service_s, req)
 
     def _serve_queries(self, req: Request) -> None:
         self.tier.db.acquire(req)
@@ -197,10 +212,16 @@ class Instance:
 
     def _finish(self, req: Request) -> None:
         tier = self.tier
+        now = tier.clock.now
         self.busy -= 1
         tier.busy -= 1
         req.state = FINISHED
-        settled = tier.record_finished(req)
+        settled = req.outcome is None  # else the visitor had gone: served for nothing
+        if settled:
+            req.outcome = OK
+            tier.recorder.request_completed(req, now)
+        else:
+            tier.recorder.request_wasted(req)
         queue = self.queue
         while queue:
             nxt = queue.popleft()
@@ -209,11 +230,11 @@ class Instance:
                 tier.waiting -= 1
                 self._start(nxt, False)
                 break
-        tier.changed()
+        tier.levels(now, tier.busy, tier.waiting)
         if self.retired and self.in_flight == 0:
             tier.instance_drained(self)
-        if settled:
-            req.notify()
+        if settled and req.on_done is not None:
+            req.on_done(req.owner, OK)
 
 
 class AppTier:
@@ -237,13 +258,14 @@ class AppTier:
         self._deadlines: deque[Request] = deque()  # requests that may still get a 504, in deadline order
         self._armed = False
         # Areas under the level curves since the autoscaler last looked (busy, in flight, capacity, instances);
-        # kept only when an autoscaler reads them (``changed`` is then the tracking one).
+        # kept only when an autoscaler reads them (``levels`` is then the tracking one).
         self._levels = (0, 0, 0, 0)
         self._areas = [0.0, 0.0, 0.0, 0.0]
         self._t_levels = 0.0
         self._app_levels = recorder.app_levels
-        if track_areas:
-            self.changed = self._changed_tracking_areas
+        # levels(now, busy, waiting): the instances report every change straight through it.
+        self.levels = self._levels_tracking_areas if track_areas else recorder.app_levels
+        self._at_gave_up = clock.timer(self._gave_up)
         for _ in range(config.instances):
             self.add_instance(ready=True)
 
@@ -297,13 +319,14 @@ class AppTier:
     def submit(self, req: Request, *, patience_s: float) -> None:
         """A request reaches the balancer: route it, and arm its 504 and patience timers."""
         self.recorder.request_arrived(req)
-        self.route().arrive(req)
+        pool = self.routable
+        (pool[0] if len(pool) == 1 else self.route()).arrive(req)
         if req.outcome is not None:
             req.notify()  # rejected at once
             return
         if req.state == QUEUED and patience_s != math.inf:
             # Only a queued request can be given up on; one served at once costs no timer.
-            self.clock.call(patience_s, self._gave_up, req)
+            self._at_gave_up(patience_s, req)
         if self._timeout_s != math.inf:
             self._deadlines.append(req)
             if not self._armed:
@@ -346,22 +369,12 @@ class AppTier:
         if req.decide(REJECTED):
             self.recorder.request_rejected(req, self.clock.now)
 
-    def record_finished(self, req: Request) -> bool:
-        """Record a completion; True if it settled the request (the visitor still waited)."""
-        if req.decide(OK):
-            self.recorder.request_completed(req, self.clock.now)
-            return True
-        self.recorder.request_wasted(req)
-        return False
-
     def changed(self) -> None:
-        """Busy or waiting changed: report the levels (many times per request, so kept lean)."""
-        self._app_levels(self.clock.now, self.busy, self.waiting)
+        """Busy or waiting changed: report the levels."""
+        self.levels(self.clock.now, self.busy, self.waiting)
 
-    def _changed_tracking_areas(self) -> None:
-        """``changed`` when an autoscaler reads the areas under the levels."""
-        now = self.clock.now
-        busy, waiting = self.busy, self.waiting
+    def _levels_tracking_areas(self, now: float, busy: int, waiting: int) -> None:
+        """``levels`` when an autoscaler reads the areas under the levels."""
         if now > self._t_levels:
             dt = now - self._t_levels
             for k, level in enumerate(self._levels):
