@@ -216,18 +216,29 @@ class _Model:
 
         Only the current window has an arrival pending: the next is drawn once it is done."""
         clock, w = self.clock, self._current
-        times = w.times
+        now = clock.now  # the visitors' first steps run at once: the clock does not move here
+        times, room = w.times, self.room
         while i < len(times):
             t = times[i]
-            if t > clock.now:
-                self._at_arrival(t - clock.now, i)
+            if t > now:
+                self._at_arrival(t - now, i)
                 return
-            self._visitor(w, i)
+            v = _Visitor()
+            v.w, v.s, v.end = w, w.first[i], w.first[i + 1]
+            v.patience = w.patience[i]
+            v.retries = self.retries_max
+            v.measured = now >= self.warmup_s
+            v.intends = w.intends[i]
+            v.acted = False
+            if room is not None:
+                room.enter(v, self._admitted)
+            else:
+                self._step(v)
             i += 1
             w.arrived = i
         self._count_arrivals(w)
-        if w.end_s > clock.now:
-            clock.call(w.end_s - clock.now, self._window, w.end_s)
+        if w.end_s > now:
+            clock.call(w.end_s - now, self._window, w.end_s)
         else:
             self._window(w.end_s)
 
@@ -239,27 +250,12 @@ class _Model:
             w.intends_array = w.intends_array[w.arrived:]
             w.arrived = 0
 
-    # -- a visitor's journey ----------------------------------------------------------
-    def _visitor(self, w: _Window, i: int) -> None:
-        now = self.clock.now
-        v = _Visitor()
-        v.w, v.s, v.end = w, w.first[i], w.first[i + 1]
-        v.patience = w.patience[i]
-        v.retries = self.retries_max
-        v.measured = now >= self.warmup_s
-        v.intends = w.intends[i]
-        v.acted = False
-        if self.room is not None:
-            self.room.enter(v, self._admitted)
-        else:
-            self._step(v)
-
+    # -- a visitor's journey (a visitor arrives in _arrivals) ----------------------------
     def _admitted(self, v: _Visitor, admitted: bool) -> None:
         if admitted:
             self._step(v)
         else:
-            self.recorder.visitor_left(self.clock.now, v.measured, v.intends, ABANDONED, acted=False,
-                                       where="waiting_room")
+            self.recorder.visitor_left(self.clock.now, v.measured, v.intends, ABANDONED, False, "waiting_room")
 
     def _step(self, v: _Visitor) -> None:
         """Start page view or submit ``v.s``; :meth:`_result` follows (at once or when settled)."""
@@ -292,7 +288,7 @@ class _Model:
             v.acted = v.acted or kind == SUBMIT
             v.s = s = s + 1
             if s == v.end:
-                self._leave(v, SERVED)
+                self._leave(v, SERVED, now)
             elif w.think[s] > 0:
                 self._at_step(w.think[s], v)
             else:
@@ -302,10 +298,10 @@ class _Model:
             self.recorder.retry(now)
             self._at_step(draw[1], v)
         else:
-            self._leave(v, ABANDONED if result == ABANDONED else FAILED)
+            self._leave(v, ABANDONED if result == ABANDONED else FAILED, now)
 
-    def _leave(self, v: _Visitor, outcome: str) -> None:
-        self.recorder.visitor_left(self.clock.now, v.measured, v.intends, outcome, acted=v.acted, where="site")
+    def _leave(self, v: _Visitor, outcome: str, now: float) -> None:
+        self.recorder.visitor_left(now, v.measured, v.intends, outcome, v.acted)
         if self.room is not None:
             self.room.leave()
 

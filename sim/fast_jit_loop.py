@@ -161,7 +161,7 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, Q, DL, DBW, C, T, 
                     push(I, F, Ht, Hi, cw_f[i, 0] - F[F_NOW], EV_ARRIVAL, i)
                     i = -1
                     continue
-                v = I[I_VFREE]  # a new visitor (_Model._visitor)
+                v = I[I_VFREE]  # a new visitor (as in _Model._arrivals)
                 I[I_VFREE] = Vi[v, V_NEXT]
                 I[I_VUSED] += 1
                 w = I[I_CW]

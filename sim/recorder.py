@@ -73,6 +73,7 @@ class Recorder:
         self._j_origin: list = []  # (arrival, count) pairs
         self._j_wait: list[float] = []  # waits of measured requests, in the order they started
         self._j_started = 0  # measured requests started
+        self._j_served = 0  # measured visitors served who did not lose an action
         self._j_done: list = []  # (t, arrival, count, kind) of completions
         site = scenario.site
         self.modelled = {"app": site.app is not None, "db": site.db is not None,
@@ -117,8 +118,12 @@ class Recorder:
         self.totals["visitors.arrived"] += int(measured.sum())
         self.totals["actions.attempted"] += int((measured & intends_action).sum())
 
-    def visitor_left(self, t: float, measured: bool, intends_action: bool, outcome: str, *, acted: bool,
-                     where: str) -> None:
+    def visitor_left(self, t: float, measured: bool, intends_action: bool, outcome: str, acted: bool,
+                     where: str = "site") -> None:
+        if outcome == "served" and not (intends_action and not acted):  # the common case, kept lean
+            if measured:
+                self._j_served += 1
+            return
         if outcome != "served":
             self._count(f"visitors_{outcome}", t)
         lost = intends_action and not acted
@@ -314,6 +319,9 @@ class Recorder:
         if self._j_started:
             tot["requests.started"] += self._j_started
             self._j_started = 0
+        if self._j_served:
+            tot["visitors.served"] += self._j_served
+            self._j_served = 0
         # Level changes fold change by change, so where the buffer is cut changes nothing.
         self._fold(self._app_buf, "app_busy", "app_queue")
         if self._j_done:
