@@ -274,7 +274,7 @@ class _Model:
             self._result(v, OK)
             return
         req = Request(now, kind, 1, w.service[s], w.queries[s], now >= self.warmup_s, self._result, v)
-        self.app.submit(req, patience_s=v.patience)
+        self.app.submit(req, v.patience)
 
     def _result(self, v: _Visitor, result: str) -> None:
         now, w, s = self.clock.now, v.w, v.s
@@ -282,7 +282,7 @@ class _Model:
         if result == OK and kind == PAGE and w.assets[s] > 0 and self.app is not None:
             # The browser fetches the missed assets; the visitor does not wait for them.
             bundle = Request(now, ASSETS, w.assets[s], w.asset_service[s], None, now >= self.warmup_s)
-            self.app.submit(bundle, patience_s=math.inf)
+            self.app.submit(bundle, math.inf)
         self.recorder.page_result(now, kind, result)
         if result == OK:
             v.acted = v.acted or kind == SUBMIT
