@@ -133,13 +133,14 @@ class DbPool:
         self.busy = 0
         self.waiters: deque[Request] = deque()
         self.levels = levels  # levels(now, busy, waiting) after every change
+        self._at_released = clock.timer(self._released)
 
     def acquire(self, req: Request) -> None:
         """Query ``req.qi`` of ``req`` starts now or when a connection frees; ``_released`` follows."""
         if self.busy < self.connections:
             self.busy += 1
             self.levels(self.clock.now, self.busy, len(self.waiters))
-            self.clock.call(req.query_s[req.qi], self._released, req)
+            self._at_released(req.query_s[req.qi], req)
         else:
             self.waiters.append(req)
             self.levels(self.clock.now, self.busy, len(self.waiters))
@@ -149,7 +150,7 @@ class DbPool:
         if waiters:  # hand the connection over: busy stays the same
             nxt = waiters.popleft()
             self.levels(self.clock.now, self.busy, len(waiters))
-            self.clock.call(nxt.query_s[nxt.qi], self._released, nxt)
+            self._at_released(nxt.query_s[nxt.qi], nxt)
         else:
             self.busy -= 1
             self.levels(self.clock.now, self.busy, 0)
@@ -191,7 +192,7 @@ class Instance:
             self.queue.append(req)
             self.waiting += 1
             tier.waiting += 1
-            tier.changed()
+            tier.levels(tier.clock.now, tier.busy, tier.waiting)
         else:
             req.state = GONE
             tier.record_rejected(req)
