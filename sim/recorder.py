@@ -25,7 +25,7 @@ __all__ = ["Recorder", "LEVELS"]
 
 _BLOCK = 4096  # latencies buffered before a vectorised histogram add
 _LEVEL_BLOCK = 16384  # level changes buffered before a vectorised fold into the levels
-_JOURNAL = 65536  # page views journaled before the journal is handed to the bulk methods
+_JOURNAL = 16384  # page views journaled before the journal is handed to the bulk methods
 
 ASSETS = 2
 # Time-weighted levels, each averaged per bin.

@@ -68,8 +68,9 @@ class SimpyClock:
         env, free, schedule_event = self.env, [], self.env.schedule
 
         def adapter(ev):
+            arg, ev._value = ev._value, None  # a spare event must not keep its last request alive
             free.append(ev)
-            fn(ev._value)
+            fn(arg)
 
         def schedule(delay: float, arg) -> None:
             if free:

@@ -1,13 +1,15 @@
 """The site's components in tiny worlds: exact sequences of (event, time)."""
 
+import gc
 import math
+import weakref
 
 import numpy as np
 import simpy
 
 from sim.distributions import Constant
 from sim.journey import PAGE
-from sim.site import AppTier, Request
+from sim.site import AppTier, Request, SimpyClock
 from sim.site_config import AppConfig, DbConfig
 
 
@@ -132,3 +134,32 @@ def test_submit_holds_its_worker_while_waiting_for_a_connection():
     _send(env, tier, "c", at=0.5, service_s=0.0)  # no queries, but both workers are held
     env.run()
     assert _send.seen == [("a", "ok", 2), ("c", "ok", 2), ("b", "ok", 4)]
+
+
+class _Arg:
+    pass
+
+
+def test_simpy_timer_fires_in_time_then_call_order_and_lets_its_arguments_go():
+    """Bound timers recycle their events: order as simpy's, and a spare event holds nothing."""
+    env = simpy.Environment()
+    clock = SimpyClock(env)
+    seen = []
+    a_timer = clock.timer(lambda arg: seen.append(("a", arg.n, env.now)))
+    b_timer = clock.timer(lambda arg: seen.append(("b", arg.n, env.now)))
+    args = []
+    for n, (timer, delay) in enumerate([(a_timer, 2.0), (b_timer, 1.0), (a_timer, 1.0), (b_timer, 2.0)]):
+        arg = _Arg()
+        arg.n = n
+        args.append(weakref.ref(arg))
+        timer(delay, arg)
+    del arg
+    env.run()
+    assert seen == [("b", 1, 1.0), ("a", 2, 1.0), ("a", 0, 2.0), ("b", 3, 2.0)]
+    last = _Arg()
+    last.n = 4
+    a_timer(0.5, last)  # takes a recycled event
+    env.run()
+    assert seen[-1] == ("a", 4, 2.5)
+    gc.collect()
+    assert [ref() for ref in args] == [None] * 4
