@@ -7,7 +7,8 @@ visitors), retries, balancer, waiting room. Replication r of seed s uses
 
 The model is written as callbacks on a clock (see :mod:`sim.site`): a visitor is a
 small state machine, not a generator process, and arrivals are chained one timer at
-a time, so an event costs one simpy ``Timeout`` and no process switch. simpy stays the
+a time, so an event costs one simpy event (recycled, see ``SimpyClock.timer``) and no
+process switch. simpy stays the
 clock here; ``sim.fast`` (``engine="fast"``) runs the same model without simpy: these
 callbacks on a plain heap, or their transcription compiled (``sim.fast_jit_loop``),
 with identical results. A change to the model here is a change there too (the tests

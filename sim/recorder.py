@@ -5,10 +5,16 @@ log-bucket histograms), so memory follows the simulated duration, never the numb
 of requests. Totals for the summary cover what happens after ``run.warmup_s``;
 the time series shows every bin.
 
-Events arrive in time order, so the hot path keeps per-bin counts in Python lists
-indexed by a cached current bin, and latencies in short buffers added to the
-histograms a block at a time (vectorised); :meth:`Recorder.finish` hands both over to
-the ``BinnedSeries`` and histograms that the results read.
+Two ways in, one result. The event engines report one event at a time: the frequent
+reports only append to a *journal* of flat Python lists (a page view's time, a
+completion's time, arrival, count and kind, a level change's time and levels), and
+:meth:`Recorder.flush` hands it, every few thousand page views, to the bulk methods
+(``count_many``, ``waits_many``, ``completions_many``, the level fold) that the fast
+engine's paths call with arrays. Per-bin counts are integers (any order gives the same
+sums); latencies reach their histograms in event order and in blocks of ``_BLOCK``
+whichever way they came, so the engines' results agree to the last bit. Rare reports
+(retries, errors, give-ups) count into per-bin lists at once. :meth:`Recorder.finish`
+hands everything over to the ``BinnedSeries`` and histograms that the results read.
 """
 
 from __future__ import annotations
@@ -53,10 +59,6 @@ class Recorder:
         self._counts: dict[str, list] = {}
         self._arrivals = np.zeros(bins.n, dtype=np.int64)
         self._b, self._b_lo, self._b_hi = 0, bins.edges[0], bins.edges[1]
-        self._buf_wait: list[float] = []
-        self._buf_response: list[float] = []
-        self._buf_page: list[float] = []
-        self._obs: list[float] = []  # page response times of the current bin
         self._obs_b = 0
         self._obs_arrays: list = []  # the bulk path's page response times of the current bin
         self._chunks: dict[str, list] = {}  # the bulk path's buffers (see _blocks)
@@ -182,18 +184,10 @@ class Recorder:
         buf.append(req.count)
         buf.append(req.kind)
 
-    @staticmethod
-    def _flush(buf: list, hist) -> None:
-        hist.add_many(buf)
-        buf.clear()
-
     def _flush_obs(self) -> None:
-        if self._obs_arrays:  # the bulk path's (it never mixes with the event path's floats)
+        if self._obs_arrays:
             self.series.observe_many("response_s", self._bins.edges[self._obs_b], np.concatenate(self._obs_arrays))
             self._obs_arrays.clear()
-        if self._obs:
-            self.series.observe_many("response_s", self._bins.edges[self._obs_b], self._obs)
-            self._obs.clear()
 
     def request_wasted(self, req) -> None:
         """Served after its visitor had gone (gave up or got a 504): a worker's time for nothing."""
@@ -250,17 +244,15 @@ class Recorder:
             self.levels[busy].update_many(a[:, 0], a[:, 1])
             self.levels[queue].update_many(a[:, 0], a[:, 2])
 
-    # -- bulk entry points (sim.fast_fifo): the same buffers, blocks and bins as event by event ---------
-    def _blocks(self, key: str, buf: list, arr: np.ndarray, block: int, flush) -> None:
-        """Rows of ``arr`` as if appended to ``buf`` one by one, with ``flush`` whenever it holds ``block``.
+    # -- bulk entry points (the journal, sim.fast_fifo, sim.fast_jit): same blocks and bins as one by one ----
+    def _blocks(self, key: str, arr: np.ndarray, block: int, flush) -> None:
+        """Rows of ``arr`` after those given before under ``key``, handed to ``flush`` ``block`` at a time.
 
-        The bulk path keeps its rows as arrays (``self._chunks[key]``); the values, their order and
-        the block boundaries are the ones appending one by one would give.
+        Latencies go to their histograms in blocks of ``block`` rows in the order they happened,
+        however they were batched on the way (``self._chunks[key]`` holds the rest of a block),
+        so every engine's sums come out of the same additions.
         """
         chunks = self._chunks.setdefault(key, [])
-        if buf:
-            chunks.append(np.array(buf, dtype=np.float64).reshape(-1, *np.shape(arr)[1:]))
-            buf.clear()
         chunks.append(np.asarray(arr, dtype=np.float64))
         total = sum(len(x) for x in chunks)
         if total >= block:
@@ -341,7 +333,7 @@ class Recorder:
 
     def waits_many(self, waits: np.ndarray) -> None:
         """Waits of measured requests, in the order they started."""
-        self._blocks("wait", self._buf_wait, waits, _BLOCK, self.wait.add_many)
+        self._blocks("wait", waits, _BLOCK, self.wait.add_many)
 
     def completed_many(self, t: np.ndarray, response: np.ndarray, measured: np.ndarray) -> None:
         """``request_completed`` of page requests finishing at ``t`` (sorted), in that order."""
@@ -365,8 +357,8 @@ class Recorder:
                     self._flush_obs()
                     self._obs_b = b
                 self._obs_arrays.append(pr[lo:hi])
-        self._blocks("response", self._buf_response, response[measured], _BLOCK, self.response.add_many)
-        self._blocks("page", self._buf_page, response[measured & is_page], _BLOCK, self.page_response.add_many)
+        self._blocks("response", response[measured], _BLOCK, self.response.add_many)
+        self._blocks("page", response[measured & is_page], _BLOCK, self.page_response.add_many)
 
     def db_levels_many(self, t: np.ndarray, busy: np.ndarray, waiting: np.ndarray) -> None:
         """``db_levels`` for each change."""
@@ -416,9 +408,6 @@ class Recorder:
         self._fold(self._room_buf, "room_active", "room_queue")
         for level in self.levels.values():
             level.finish(end_s)
-        self._flush(self._buf_wait, self.wait)
-        self._flush(self._buf_response, self.response)
-        self._flush(self._buf_page, self.page_response)
         self._flush_obs()
         edges = self._bins.edges
         self._counts["arrivals"] = self._arrivals.tolist()

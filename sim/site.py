@@ -43,7 +43,7 @@ QUEUED, SERVING, FINISHED, GONE = range(4)
 
 
 class SimpyClock:
-    """The clock interface on a simpy Environment: one ``Timeout`` per call, no processes."""
+    """The clock interface on a simpy Environment: one simpy event per call, no processes."""
 
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
