@@ -5,14 +5,13 @@ journeys (drawn in arrival order, so every site a sweep compares meets the same
 visitors), retries, balancer, waiting room. Replication r of seed s uses
 ``SeedSequence(s).spawn(r + 1)[r]``, so a single run is replication 0.
 
-The model is written as callbacks on a clock (see :mod:`sim.site`): a visitor is a
-small state machine, not a generator process, and arrivals are chained one timer at
-a time, so an event costs one simpy event (recycled, see ``SimpyClock.timer``) and no
-process switch. simpy stays the
-clock here; ``sim.fast`` (``engine="fast"``) runs the same model without simpy: these
-callbacks on a plain heap, or their transcription compiled (``sim.fast_jit_loop``),
-with identical results. A change to the model here is a change there too (the tests
-compare the engines bit for bit).
+The model is written as callbacks on a clock (see :mod:`sim.site`): a visitor is a small
+state machine, not a generator process, and arrivals are chained one timer at a time, so
+an event costs one simpy event (recycled, see ``SimpyClock.timer``) and no process
+switch. simpy stays the clock here; ``sim.fast`` (``engine="fast"``) runs the same model
+without simpy: these callbacks on a plain heap, or their transcription compiled
+(``sim.fast_jit_loop``), with identical results. A change to the model here is a change
+there too (the tests compare the engines bit for bit).
 
 The run advances in slices of simulated time; an interrupt (Ctrl-C) or an error
 between slices still returns what was computed so far, marked partial.

@@ -23,7 +23,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from sim.journey import PAGE, SUBMIT
+from sim.journey import PAGE
 from sim.metrics import BinnedSeries, LogHistogram, TimeWeighted
 from sim.scenario import Scenario
 

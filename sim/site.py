@@ -1,10 +1,11 @@
 """The site's parts as callback components: app instances behind a balancer, a database pool.
 
-They run on a *clock*: anything with a ``now`` attribute and ``call(delay, fn, arg)``
-that calls ``fn(arg)`` at ``now + delay`` (and ``timer(fn)``, that call bound to ``fn``). The reference engine's clock is simpy
-(:class:`SimpyClock`); the fast engine's is a plain heap (``sim.fast.HeapClock``), and its
-compiled loop transcribes these classes (``sim.fast_jit_site``). All compute every event
-time as ``now + delay``, so the same inputs give the same floats.
+They run on a *clock*: anything with a ``now`` attribute, ``call(delay, fn, arg)`` that
+calls ``fn(arg)`` at ``now + delay``, and ``timer(fn)``, that call bound to ``fn``. The
+reference engine's clock is simpy (:class:`SimpyClock`); the fast engine's is a plain
+heap (``sim.fast.HeapClock``), and its compiled loop transcribes these classes
+(``sim.fast_jit_site``). All compute every event time as ``now + delay``, so the same
+inputs give the same floats.
 
 Queues are plain deques with lazy deletion (a request that leaves is marked gone and
 skipped when reached), so each event costs O(1) whatever the backlog, unlike
@@ -232,6 +233,7 @@ class Instance:
         self.busy -= 1
         tier.busy -= 1
         req.state = FINISHED
+        # req.decide(OK) and, below, req.notify(), written out: this runs once per request.
         settled = req.outcome is None  # else the visitor had gone: served for nothing
         if settled:
             req.outcome = OK
