@@ -106,8 +106,7 @@ class Recorder:
         return arr
 
     def _count(self, name: str, t: float, k: float = 1) -> None:
-        b = self._b if self._b_lo <= t < self._b_hi else self._bin(t)
-        (self._counts.get(name) or self._counter(name))[b] += k
+        self._counter(name)[self._bin(t)] += k
 
     # -- visitors ---------------------------------------------------------------------
     def visitors_arrived(self, times, intends_action) -> None:
@@ -399,11 +398,10 @@ class Recorder:
 
     def finish(self, end_s: float) -> None:
         """Close the levels at ``end_s`` and hand buffered counts and latencies over."""
-        self.flush()
+        self.flush()  # folds the app levels too
         self._drain("wait", self.wait.add_many)
         self._drain("response", self.response.add_many)
         self._drain("page", self.page_response.add_many)
-        self._fold(self._app_buf, "app_busy", "app_queue")
         self._fold(self._db_buf, "db_busy", "db_queue")
         self._fold(self._room_buf, "room_active", "room_queue")
         for level in self.levels.values():
