@@ -24,7 +24,7 @@ sys.path.insert(0, ROOT)
 
 
 def scaled(path: str, scale: float, hours: float):
-    from sim.scenario import load_scenario
+    from sim.config.scenario import load_scenario
 
     sc = load_scenario(path)
     traffic = sc.traffic
@@ -39,7 +39,7 @@ def scaled(path: str, scale: float, hours: float):
 def one(args) -> None:
     """Child process: run one engine, print one JSON line."""
     from sim.engine import simulate
-    from sim.results import summarize
+    from sim.stats.summary import summarize
 
     sc = scaled(args.scenario, args.scale, args.hours)
     t0 = time.perf_counter()

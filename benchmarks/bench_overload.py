@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import idiomatic_mmc, mmc_scenario, timed  # noqa: E402
 from sim.engine import ENGINES, simulate  # noqa: E402
-from sim.results import summarize  # noqa: E402
+from sim.stats.summary import summarize  # noqa: E402
 
 
 def main(argv=None) -> int:

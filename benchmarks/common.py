@@ -11,7 +11,7 @@ import time
 
 import simpy
 
-from sim.scenario import parse_scenario
+from sim.config.scenario import parse_scenario
 
 __all__ = ["idiomatic_mmc", "mmc_scenario", "timed"]
 

@@ -1,4 +1,4 @@
-"""The open-workload driver: carries out a :class:`sim.loadplan.LoadPlan` with gevent.
+"""The open-workload driver: carries out a :class:`sim.loadtest.schedule.LoadPlan` with gevent.
 
 Locust's users are a closed loop (a user waits for its response before its next
 request), so a slow site slows the load and hides itself. Here one driver per
@@ -20,8 +20,8 @@ import gevent.pool
 import numpy as np
 from geventhttpclient import HTTPClient
 
-from sim.loadplan import ASSET, DOCUMENT, FORM, LoadPlan, Visit
-from sim.loadstats import LoadRecorder
+from sim.loadtest.schedule import ASSET, DOCUMENT, FORM, LoadPlan, Visit
+from sim.loadtest.stats import LoadRecorder
 
 __all__ = ["Driver"]
 

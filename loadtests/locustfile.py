@@ -5,8 +5,8 @@
 
 Works with locust's web UI, ``--headless``, ``--processes N`` and ``--master``/``--worker``:
 one driver per process plays its share of the arrivals (see ``loadtests/driver.py``).
-The shape is a thin wrapper over ``sim.loadplan.LoadPlan``, itself over the profile in
-``sim.profile``: the surge is defined in one place.
+The shape is a thin wrapper over ``sim.loadtest.schedule.LoadPlan``, itself over the profile in
+``sim.traffic.profile``: the surge is defined in one place.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from locust.runners import MasterRunner, WorkerRunner
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 from loadtests.driver import Driver  # noqa: E402
-from sim.loadplan import ASSET_MODES, LoadPlan  # noqa: E402
-from sim.loadstats import LOADTEST_COLUMNS, LoadRecorder  # noqa: E402
-from sim.scenario import load_scenario  # noqa: E402
-from sim.slo import evaluate, parse_slo  # noqa: E402
+from sim.loadtest.schedule import ASSET_MODES, LoadPlan  # noqa: E402
+from sim.loadtest.stats import LOADTEST_COLUMNS, LoadRecorder  # noqa: E402
+from sim.config.scenario import load_scenario  # noqa: E402
+from sim.analysis.slo import evaluate, parse_slo  # noqa: E402
 
 log = logging.getLogger("surge")
 DRAIN_S = 30.0
@@ -194,7 +194,7 @@ def _write_results(environment, **_kw) -> None:
     if any(not ok for _, _, ok in verdicts):
         environment.process_exit_code = 1 if environment.process_exit_code in (None, 0) else environment.process_exit_code
     if opts.out:
-        from sim.output import out_dir, write_csv, write_json
+        from sim.files import out_dir, write_csv, write_json
 
         out = out_dir(opts.out)
         write_json(out / "summary.json", summary)

@@ -1,13 +1,18 @@
-"""One error type for bad input, carrying the key it is about.
+"""The errors surge raises on purpose, all in one place.
+
+    ValueError
+    └── ConfigError        bad input: a scenario key, a flag, a file; carries the key
+        └── NotModelled    a scenario part the chosen engine does not model; carries the key
 
 Constructors raise ``ConfigError("reach", "must be within [0, 1], got 1.7")``;
 the scenario loader prefixes the path of the enclosing tables and the file name,
-so the user sees ``scenarios/x.toml: traffic.shares[1].reach: must be ...``.
+so the user sees ``scenarios/x.toml: traffic.shares[1].reach: must be ...``. The
+command line prints such an error as one line and exits with code 2.
 """
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "check_url"]
+__all__ = ["ConfigError", "NotModelled", "check_url"]
 
 
 class ConfigError(ValueError):
@@ -35,6 +40,21 @@ class ConfigError(ValueError):
     def __str__(self) -> str:
         parts = [p for p in (self.source, self.key) if p]
         return ": ".join(parts + [self.message])
+
+
+class NotModelled(ConfigError):
+    """A scenario part (``key``, e.g. ``site.autoscale``) that ``engine`` does not model."""
+
+    def __init__(self, key: str, engine: str, *, instead: str = "reference", source: str | None = None) -> None:
+        self.engine, self.instead = engine, instead
+        super().__init__(key, f"is not modelled by --engine {engine}; use --engine {instead}", source=source)
+
+    def within(self, prefix: str) -> "NotModelled":
+        return NotModelled(ConfigError(self.key, "").within(prefix).key, self.engine, instead=self.instead,
+                           source=self.source)
+
+    def at(self, source: str) -> "NotModelled":
+        return NotModelled(self.key, self.engine, instead=self.instead, source=source)
 
 
 def check_url(flag: str, value: str) -> None:

@@ -2,8 +2,8 @@
 
 import re
 
-from sim.scenario import Scenario
-from sim.tables import field_doc_keys
+from sim.config.scenario import Scenario
+from sim.config.tables import field_doc_keys
 from tests.conftest import ROOT
 
 

@@ -3,7 +3,7 @@
 The store is real, not simulated, because the property a load test must be able
 to check is real: a signature the site acknowledged is a signature it kept. A
 worker commits the row before it answers 2xx, so after any load test
-"acknowledged signatures == rows" holds exactly (see ``tests/test_demo_site.py``).
+"acknowledged signatures == rows" holds exactly (see ``tests/cli/test_demo_site.py``).
 
 WAL mode lets ``count()`` read while workers write; ``synchronous=NORMAL`` is the
 usual production setting with WAL (a commit survives a crash of the process,

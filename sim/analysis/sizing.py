@@ -1,0 +1,171 @@
+"""An instant capacity plan: Erlang C where the site keeps up, a fluid model where it does not.
+
+The app tier is seen as one many-server queue: the scenario's visitors bring documents,
+submits and asset bundles (``sim.traffic.journey``), whose mean work (service plus the time
+their database queries hold the worker) gives the offered load per bin. Where the load
+is below capacity, Erlang C gives waits; the least number of workers meeting a wait or
+response-time objective is taken at the busiest bin. Where the peak exceeds capacity,
+Whitt's fluid approximation of a many-server queue with abandonment (Whitt 2006),
+with the backlog capped at the instances' queue limits (the excess is rejected with a
+503), estimates the requests given up on and rejected; retries turn a lost first
+attempt into a lost visitor with probability about ``1 - retry.probability``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.analysis import theory
+from sim.traffic.journey import per_visitor
+from sim.traffic.profile import build_profile
+from sim.config.scenario import Scenario
+from sim.analysis.slo import Objective
+
+__all__ = ["Workload", "workload", "least_workers", "fluid_losses", "FluidLosses", "PLANNABLE"]
+
+PLANNABLE = ("p50", "p95", "p99", "wait_p50", "wait_p95", "wait_p99")
+_QUANTILE = {"50": 0.5, "95": 0.95, "99": 0.99}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Workload:
+    """The app tier's load: requests per visitor, their mean work, and the visitor rate per bin."""
+
+    bin_s: float
+    visitors_per_s: np.ndarray
+    requests_per_visitor: float
+    document_share: float  # of requests, those a visitor waits for (documents and submits)
+    work_s: float  # mean worker time per request
+    page_work_s: float  # mean worker time of a page's document
+    query_rate_per_visitor: float
+    query_s: float
+
+
+def workload(scenario: Scenario, *, bin_s: float = 10.0) -> Workload:
+    v, site = scenario.visitors, scenario.site
+    app, db, cdn = site.app, site.db, site.cdn
+    profile = build_profile(scenario)
+    edges, counts = profile.binned(bin_s)
+    per = per_visitor(scenario)
+    miss = 1.0 - (cdn.hit_ratio if cdn else 0.0)
+    html_miss = 1.0 - (cdn.html_ratio if cdn else 0.0)
+    assets = v.requests_per_page - 1
+    bundle_p = 1.0 - (1.0 - miss) ** assets if assets else 0.0  # a page has at least one asset miss
+    docs = per.page_views * html_miss
+    bundles = per.page_views * bundle_p
+    q = db.query_s.mean if db else 0.0
+    qpp = db.queries_per_page if db else 0
+    qps = db.queries_per_submit if db else 0
+    page_work = app.page_s.mean + qpp * q
+    submit_work = app.submit_dist.mean + qps * q
+    bundle_work = assets * miss * app.asset_s.mean / bundle_p if bundle_p else 0.0
+    requests = docs + v.action_rate + bundles
+    work = docs * page_work + v.action_rate * submit_work + bundles * bundle_work
+    return Workload(
+        bin_s=bin_s, visitors_per_s=counts / np.diff(edges), requests_per_visitor=requests,
+        document_share=(docs + v.action_rate) / requests if requests else 0.0,
+        work_s=work / requests if requests else 0.0, page_work_s=page_work,
+        query_rate_per_visitor=docs * qpp + v.action_rate * qps, query_s=q,
+    )
+
+
+def least_workers(load: Workload, objective: Objective) -> int:
+    """Least total workers meeting a wait or response-time objective at the busiest bin (Erlang C)."""
+    if objective.metric not in PLANNABLE:
+        raise ValueError(f"the plan handles {', '.join(PLANNABLE)}, not {objective.metric!r}")
+    q = _QUANTILE[objective.metric[-2:]]
+    lam = float(load.visitors_per_s.max()) * load.requests_per_visitor
+    mu = 1.0 / load.work_s
+    # Response = wait + service: budget the wait with the page's mean work taken off.
+    wait_s = objective.limit - (0.0 if objective.metric.startswith("wait") else load.page_work_s)
+    if wait_s < 0:
+        return -1  # no number of workers: the service time alone breaks the objective
+    return theory.min_servers_erlang_c(lam, mu, wait_s=wait_s, max_p=1.0 - q)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FluidLosses:
+    requests_abandoned: float
+    requests_rejected: float
+    visitors_abandoned: float
+    visitors_failed: float
+    overloaded_s: float
+    peak_queue: float
+
+
+def fluid_losses(load: Workload, *, servers: int, queue_limit: float, patience_mean_s: float,
+                 retry_probability: float, iterations: int = 4) -> FluidLosses:
+    """Requests and visitors lost where the peak exceeds capacity (fluid model, bin by bin).
+
+    Retries add load where requests are lost: a document lost with probability l comes
+    back with probability p, so the documents arriving are 1 / (1 - p l) times the first
+    attempts (a fixed point, found in a few passes). A visitor ends lost when a loss is
+    not followed by a retry: lost documents x (1 - p).
+    """
+    docs = load.requests_per_visitor * load.document_share
+    bundles = load.requests_per_visitor - docs
+    boost = np.ones(len(load.visitors_per_s))
+    for _ in range(iterations):
+        doc_rate = load.visitors_per_s * docs * boost
+        totals, lost = _fluid(load, doc_rate, load.visitors_per_s * bundles, servers=servers,
+                              queue_limit=queue_limit, patience_mean_s=patience_mean_s)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            loss = np.where(doc_rate > 0, lost / (doc_rate * load.bin_s), 0.0)
+        boost = 1.0 / (1.0 - retry_probability * np.clip(loss, 0.0, 0.99))
+    abandoned, rejected_docs, rejected, overloaded, peak = totals
+    keep = 1.0 - retry_probability
+    return FluidLosses(requests_abandoned=abandoned, requests_rejected=rejected,
+                       visitors_abandoned=abandoned * keep, visitors_failed=rejected_docs * keep,
+                       overloaded_s=overloaded, peak_queue=peak)
+
+
+def _fluid(load: Workload, doc_rate: np.ndarray, bundle_rate: np.ndarray, *, servers: int, queue_limit: float,
+           patience_mean_s: float):
+    mu = 1.0 / load.work_s
+    theta = 1.0 / patience_mean_s if patience_mean_s > 0 and not math.isinf(patience_mean_s) else 0.0
+    cap = servers * mu
+    q = abandoned = rejected = rejected_docs = overloaded = peak = 0.0
+    lost = np.zeros(len(doc_rate))
+    for i, (lam_d, lam_b) in enumerate(zip(doc_rate, bundle_rate)):
+        lam = lam_d + lam_b
+        # Only documents carry a visitor's patience: the queue's abandonment rate is q * share * theta.
+        share = lam_d / lam if lam > 0 else 0.0
+        gamma = theta * share
+        a0, r0 = abandoned, rejected
+        t_left = load.bin_s
+        while t_left > 1e-12:
+            if q <= 0 and lam <= cap:
+                q = 0.0
+                break  # the servers keep up: no queue in the fluid limit
+            overloaded += t_left
+            excess = lam - cap
+            if q >= queue_limit and excess - gamma * q >= 0:
+                # At the cap: everything the queue cannot hold is rejected.
+                abandoned += gamma * q * t_left
+                rejected += (excess - gamma * q) * t_left
+                break
+            # dq/dt = excess - gamma q: solved exactly until the bin ends, or the cap or zero is reached.
+            if gamma > 0:
+                target = excess / gamma
+                step = _time_to(q, target, gamma, queue_limit if excess > 0 else 0.0, t_left)
+                q_new = target + (q - target) * math.exp(-gamma * step)
+                abandoned += excess * step - (q_new - q)  # arrived beyond capacity and did not stay
+            else:
+                step = min(t_left, (queue_limit - q) / excess if excess > 0 else q / -excess)
+                q_new = q + excess * step
+            q = min(max(q_new, 0.0), queue_limit)
+            peak = max(peak, q)
+            t_left -= step
+        rejected_docs += (rejected - r0) * share
+        lost[i] = (abandoned - a0) + (rejected - r0) * share
+    return (abandoned, rejected_docs, rejected, overloaded, peak), lost
+
+
+def _time_to(q: float, target: float, gamma: float, bound: float, t_left: float) -> float:
+    """Time for q(t) = target + (q - target) e^{-gamma t} to reach ``bound`` (at most t_left)."""
+    if q == target or not (min(q, target) < bound < max(q, target)):
+        return t_left
+    return min(t_left, -math.log((bound - target) / (q - target)) / gamma)

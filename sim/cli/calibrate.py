@@ -1,0 +1,110 @@
+"""``surge calibrate --host URL [--scenario S] [--max-rate R] [--duration-s D] --out site.toml``.
+
+A short open-workload step load against a site: a light load per request kind (for
+service times), then rising page rates until the site saturates (for its workers and
+backlog), never above ``--max-rate`` and stopping soon after saturation. The fit is in
+``sim.analysis.calibrate``; the load comes from ``sim.loadtest.probe`` (plain threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from sim.analysis.calibrate import StepResult, fit_site, saturated, site_toml
+from sim.errors import ConfigError, check_url
+from sim.output.text import format_table
+from sim.config.scenario import LoadtestSiteConfig, load_scenario
+
+__all__ = ["add_parser", "run"]
+
+STEPS = 8  # rising rates: max_rate x k / STEPS
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        help="fit the model's [site] to a real site with a short step load",
+        description="Measure service times at a light load, then raise the page rate step by step until the "
+        "site saturates; fit the service-time distributions, the effective number of workers and the backlog, "
+        "and write a [site] section (include it with include = \"site.toml\").",
+    )
+    p.add_argument("--host", required=True, metavar="URL", help="the site, e.g. http://127.0.0.1:8000")
+    p.add_argument("--scenario", metavar="S", help="scenario whose [loadtest.site] paths to use (default: the "
+                   "demo site's paths)")
+    p.add_argument("--max-rate", type=float, default=400.0, metavar="R", help="most requests per second sent")
+    p.add_argument("--duration-s", type=float, default=120.0, metavar="D", help="most seconds of load in all")
+    p.add_argument("--seed", type=int, default=1, metavar="N", help="seed of the arrival times")
+    p.add_argument("--out", required=True, metavar="FILE", help="where to write the fitted [site] (TOML)")
+    p.set_defaults(func=run)
+
+
+def _step(probe, host, rng, kind, method, path, form, rate, duration) -> StepResult:
+    samples = probe.open_load(host, method=method, path=path, form=form, rate_per_s=rate, duration_s=duration,
+                              rng=rng)
+    statuses: dict[int, int] = {}
+    for s in samples:
+        statuses[s.status] = statuses.get(s.status, 0) + 1
+    answered = [s for s in samples if 200 <= s.status < 400]
+    return StepResult(kind=kind, rate_per_s=rate, duration_s=duration,
+                      response_s=np.array([s.response_s for s in answered]),
+                      done_s=np.array([s.intended_s + s.response_s for s in answered]), statuses=statuses,
+                      sent_s=np.array([s.sent_s for s in samples]),
+                      finished_s=np.array([s.intended_s + s.response_s for s in samples]),
+                      ok=np.array([200 <= s.status < 400 for s in samples], dtype=bool))
+
+
+def run(args: argparse.Namespace) -> int:
+    check_url("--host", args.host)
+    if not (args.max_rate > 0):
+        raise ConfigError("--max-rate", f"must be > 0, got {args.max_rate}")
+    if not (20 <= args.duration_s <= 600):
+        raise ConfigError("--duration-s", f"must be within [20, 600] (a few minutes at most), got {args.duration_s}")
+    paths = load_scenario(args.scenario).loadtest.site if args.scenario else LoadtestSiteConfig()
+    from sim.loadtest import probe  # threads and http.client only: no locust, no gevent
+
+    rng = np.random.default_rng(args.seed)
+    host = args.host.rstrip("/")
+    light_rate = max(2.0, 0.1 * args.max_rate)  # light: requests rarely meet each other
+    light_s = 0.3 * args.duration_s
+    kinds = [("page", "GET", paths.landing_path, None, 0.6),
+             ("submit", "POST", paths.submit_path, dict(paths.submit_fields), 0.2)]
+    if paths.asset_paths:
+        kinds.insert(1, ("asset", "GET", paths.asset_paths[0], None, 0.2))
+    light = {}
+    for kind, method, path, form, share in kinds:
+        light[kind] = _step(probe, host, rng, kind, method, path, form, light_rate, light_s * share)
+        if light[kind].statuses.get(0, 0) == light[kind].sent:
+            raise ConfigError("--host", f"no answer from {host}{path}: is the site up?")
+        print(f"light load, {kind}: {light[kind].answered} answered of {light[kind].sent}", file=sys.stderr)
+    step_s = min(10.0, (args.duration_s - light_s) / STEPS)
+    steps: list[StepResult] = []
+    for k in range(1, STEPS + 1):
+        rate = args.max_rate * k / STEPS
+        steps.append(_step(probe, host, rng, "page", "GET", paths.landing_path, None, rate, step_s))
+        s = steps[-1]
+        print(f"step {k}: {rate:g}/s offered, {s.throughput_per_s:.1f}/s answered, "
+              f"{s.rejected_fraction:.1%} rejected", file=sys.stderr)
+        if sum(saturated(x) for x in steps) >= 2:
+            break  # saturated twice: enough to read the capacity, no need to hammer on
+    try:
+        fit = fit_site(light, steps)
+    except ValueError as err:
+        raise ConfigError("--max-rate", str(err)) from None
+    text = site_toml(fit, host=host, when=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    rows = [(f"{s.kind} service", f"{s.law}, mean {s.mean_s * 1000:.1f} ms (CV {s.cv:.2f}, KS {s.ks_distance:.3f})")
+            for s in fit.services.values()]
+    hinge = f"requests wait once {fit.concurrency.workers} others are in; " if fit.concurrency else ""
+    rows += [("workers", f"{fit.workers} ({hinge}throughput x service {fit.workers_raw:.2f})"),
+             ("backlog", f"{fit.queue_limit} (measured {fit.queue_raw:.1f})"),
+             ("capacity", f"{fit.saturated_throughput_per_s:.1f} pages/s")]
+    print(format_table(rows, title=f"calibrated {host}"))
+    print(f"\nwrote {out}: add include = \"{out.name}\" to a scenario", file=sys.stderr)
+    return 0

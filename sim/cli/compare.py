@@ -1,0 +1,124 @@
+"""``surge compare SIM_DIR LOADTEST_DIR --out DIR``: the prediction laid over the measurement.
+
+SIM_DIR is ``surge run SCENARIO --time-scale X --scale Y`` (the model of the load test),
+LOADTEST_DIR is ``surge loadtest SCENARIO --time-scale X --scale Y``. Both write
+``timeseries.csv`` in the same columns, by bins of simulated time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from sim.errors import ConfigError
+from sim.files import out_dir, write_csv
+from sim.output.text import format_table
+from sim.cli.figures import save_figure
+
+__all__ = ["add_parser", "run", "SERIES"]
+
+# name, how to get it from a timeseries row, axis label
+SERIES = (
+    ("arrivals", lambda r: r["arrivals"], "visitors arriving"),
+    ("completed", lambda r: r["completed"], "page views served"),
+    ("p50_s", lambda r: r["p50_s"], "p50 (s)"),
+    ("p95_s", lambda r: r["p95_s"], "p95 (s)"),
+    ("errors", lambda r: r["rejected"] + r["timed_out"], "errors (503, 504)"),
+    ("dropped", lambda r: r.get("dropped", 0.0), "dropped arrivals"),
+)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="lay a simulated run over a load test of the same scenario, bin by bin",
+        description="Overlay the predicted time series (surge run --time-scale X --scale Y) on the measured one "
+        "(surge loadtest --time-scale X --scale Y): arrivals, throughput, p50/p95, errors and dropped "
+        "arrivals in one figure; print the differences overall and write them per bin to compare.csv.",
+    )
+    p.add_argument("sim_dir", metavar="SIM_DIR", help="a surge run output folder")
+    p.add_argument("loadtest_dir", metavar="LOADTEST_DIR", help="a surge loadtest output folder")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for compare.png and compare.csv")
+    p.set_defaults(func=run)
+
+
+def _read(folder: str, flag: str) -> tuple[dict, list[dict]]:
+    base = Path(folder)
+    try:
+        summary = json.loads((base / "summary.json").read_text())
+        with open(base / "timeseries.csv", newline="") as fh:
+            rows = [{k: (float(v) if v not in ("", None) else math.nan) for k, v in row.items()}
+                    for row in csv.DictReader(fh)]
+    except (OSError, json.JSONDecodeError, ValueError) as err:
+        raise ConfigError(flag, f"{base} is not a surge output folder: {err}") from None
+    return summary, rows
+
+
+def _align(sim: list[dict], sim_scale: float, measured: list[dict]) -> list[tuple[float, float, dict, dict]]:
+    """Pairs of rows whose bins start at the same simulated time."""
+    by_start = {round(r["bin_start_s"] * sim_scale, 3): r for r in sim}
+    pairs = []
+    for m in measured:
+        s = by_start.get(round(m["bin_start_s"], 3))
+        if s is not None:
+            pairs.append((m["bin_start_s"], m["bin_end_s"], s, m))
+    return pairs
+
+
+def _draw(fig, pairs) -> None:
+    axes = fig.subplots(len(SERIES), 1, sharex=True)
+    t = np.array([(a + b) / 2 for a, b, _, _ in pairs]) / 3600
+    for ax, (name, get, label) in zip(axes, SERIES):
+        ax.plot(t, [get(s) for _, _, s, _ in pairs], lw=1.2, label="predicted")
+        ax.plot(t, [get(m) for _, _, _, m in pairs], lw=1.2, ls="--", label="measured")
+        ax.set_ylabel(label, fontsize=8)
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=8, loc="upper right")
+    axes[-1].set_xlabel("simulated time (h)")
+
+
+def _overall(sim_summary: dict, lt_summary: dict, pairs) -> list[tuple[str, str]]:
+    rows = []
+    for name, get, label in SERIES:
+        p = np.array([get(s) for _, _, s, _ in pairs], dtype=float)
+        m = np.array([get(x) for _, _, _, x in pairs], dtype=float)
+        ok = np.isfinite(p) & np.isfinite(m)
+        if name.endswith("_s"):
+            pv, mv = sim_summary["page_response_s"][name[:3]], lt_summary["page_response_s"][name[:3]]
+        else:
+            pv, mv = float(p[ok].sum()), float(m[ok].sum())
+        diff = "-" if not mv else f"{(pv - mv) / mv:+.1%}"
+        mad = float(np.mean(np.abs(p[ok] - m[ok]))) if ok.any() else math.nan
+        rows.append((label, f"predicted {pv:.4g}, measured {mv:.4g} ({diff}); mean |difference| per bin {mad:.3g}"))
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    sim_summary, sim_rows = _read(args.sim_dir, "SIM_DIR")
+    lt_summary, lt_rows = _read(args.loadtest_dir, "LOADTEST_DIR")
+    if lt_summary.get("kind") != "loadtest":
+        raise ConfigError("LOADTEST_DIR", f"{args.loadtest_dir} holds no load test (run surge loadtest)")
+    plan = lt_summary.get("plan", {})
+    if not math.isclose(float(sim_summary.get("scale", 1.0)), float(plan.get("scale", 1.0)), rel_tol=1e-9) or \
+            not math.isclose(float(sim_summary.get("time_scale", 1.0)), float(plan.get("time_scale", 1.0)),
+                             rel_tol=1e-9):
+        raise ConfigError("SIM_DIR", f"was run at time scale {sim_summary.get('time_scale', 1)} and scale "
+                          f"{sim_summary.get('scale', 1)}, the load test at {plan.get('time_scale')} and "
+                          f"{plan.get('scale')}: run surge run with the same --time-scale and --scale")
+    pairs = _align(sim_rows, float(sim_summary.get("time_scale", 1.0)), lt_rows)
+    if not pairs:
+        raise ConfigError("SIM_DIR", "no bins in common with the load test: same scenario and run.bin_s?")
+    out = out_dir(args.out)
+    names = [n for n, _, _ in SERIES]
+    write_csv(out / "compare.csv",
+              ["bin_start_s", "bin_end_s"] + [f"{n}_{w}" for n in names for w in ("predicted", "measured")],
+              ([a, b] + [f"{get(x):.6g}" for _, get, _ in SERIES for x in (s, m)] for a, b, s, m in pairs))
+    save_figure(out / "compare.png", lambda f: _draw(f, pairs), figsize=(10, 11))
+    print(format_table(_overall(sim_summary, lt_summary, pairs), title=f"predicted vs measured, {len(pairs)} bins"))
+    print(f"\nwrote compare.png, compare.csv to {out}/")
+    return 0

@@ -1,0 +1,151 @@
+"""``surge loadtest SCENARIO [--host URL] ...``: replay the surge against a site with locust, headless.
+
+A thin wrapper: it checks the flags, starts the bundled demo site when no ``--host`` is
+given, and runs ``locust -f loadtests/locustfile.py --headless`` in a child process
+(``sim`` itself never imports locust or gevent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from sim.errors import ConfigError, check_url
+from sim.loadtest.schedule import ASSET_MODES, LoadPlan
+from sim.output.summary import slo_rows, summary_rows, verdicts
+from sim.output.text import format_table
+from sim.config.scenario import load_scenario
+from sim.analysis.slo import parse_slo
+
+__all__ = ["add_parser", "run", "locust_command", "locustfile_path"]
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "loadtest",
+        help="replay the scenario's surge against a site with locust (open workload, headless)",
+        description="Play the scenario's arrivals, time-compressed and scaled down, against a site: an open "
+        "workload (visitors keep arriving however slow the site gets). Without --host it starts the bundled "
+        "demo site on a free loopback port. Exit code: 0, 1 when an --slo objective is broken, 3 when the "
+        "safety brake stopped the test, 2 for bad input.",
+    )
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML)")
+    p.add_argument("--host", metavar="URL", help="the site, e.g. http://127.0.0.1:8000 (default: the demo site)")
+    p.add_argument("--time-scale", type=float, default=144.0, metavar="X",
+                   help="simulated seconds per wall second (144: 24 h in 10 min)")
+    p.add_argument("--scale", type=float, default=0.001, metavar="Y", help="fraction of the scenario's visitors")
+    p.add_argument("--duration-s", type=float, metavar="S", help="wall seconds of arrivals (default: all of it)")
+    p.add_argument("--out", metavar="DIR", help="folder for summary.json, timeseries.csv and locust's CSV and HTML")
+    p.add_argument("--slo", metavar="OBJECTIVES", help='e.g. "p95<2s,errors<1%%,dropped<1%%"')
+    p.add_argument("--assets", choices=ASSET_MODES, default="misses",
+                   help="asset requests to send: all, only CDN misses (default), or none")
+    p.add_argument("--max-concurrent-visitors", type=int, default=10_000, metavar="N",
+                   help="visitors in flight before new arrivals are dropped (and counted)")
+    p.add_argument("--processes", type=int, default=0, metavar="N",
+                   help="locust worker processes (0: one process)")
+    p.add_argument("--abort-on-error-rate", type=float, default=0.0, metavar="F",
+                   help="stop early when this fraction of requests fails over --abort-after-s (0: never)")
+    p.add_argument("--abort-after-s", type=float, default=30.0, metavar="S", help="window of the safety brake")
+    p.add_argument("--request-timeout-s", type=float, default=30.0, metavar="S", help="client timeout per request")
+    p.add_argument("--seed", type=int, metavar="N", help="seed instead of the scenario's run.seed")
+    p.add_argument("--demo-workers", type=int, default=4, metavar="N", help="the demo site's workers")
+    p.add_argument("--demo-service-ms", type=float, default=20.0, metavar="MS", help="the demo site's mean service")
+    p.add_argument("--demo-queue-limit", type=int, default=64, metavar="N", help="the demo site's backlog")
+    p.set_defaults(func=run)
+
+
+def locustfile_path() -> Path:
+    import loadtests  # the package alone: no locust, no gevent
+
+    return Path(loadtests.__file__).resolve().parent / "locustfile.py"
+
+
+def locust_command(args: argparse.Namespace, *, host: str, out: Path) -> list[str]:
+    cmd = [
+        sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--headless", "--host", host,
+        "--scenario", str(Path(args.scenario).resolve()), "--time-scale", repr(args.time_scale),
+        "--scale", repr(args.scale), "--assets", args.assets,
+        "--max-concurrent-visitors", str(args.max_concurrent_visitors),
+        "--request-timeout-s", repr(args.request_timeout_s), "--out", str(out),
+        "--exit-code-on-error", "0",  # failures are judged by --slo, not by their mere presence
+        "--csv", str(out / "locust"), "--html", str(out / "locust.html"), "--only-summary",
+    ]
+    if args.duration_s:
+        cmd += ["--duration-s", repr(args.duration_s)]
+    if args.slo:
+        cmd += ["--slo", args.slo]
+    if args.abort_on_error_rate:
+        cmd += ["--abort-on-error-rate", repr(args.abort_on_error_rate), "--abort-after-s", repr(args.abort_after_s)]
+    if args.seed is not None:
+        cmd += ["--surge-seed", str(args.seed)]
+    if args.processes:
+        cmd += ["--processes", str(args.processes)]
+    return cmd
+
+
+def _check(args: argparse.Namespace) -> None:
+    scenario = load_scenario(args.scenario)
+    LoadPlan(scenario, time_scale=args.time_scale, scale=args.scale, duration_s=args.duration_s,
+             assets=args.assets)
+    if args.slo:
+        parse_slo(args.slo)
+    for flag, value, low in (("--max-concurrent-visitors", args.max_concurrent_visitors, 1),
+                             ("--processes", args.processes, 0), ("--demo-workers", args.demo_workers, 1),
+                             ("--demo-queue-limit", args.demo_queue_limit, 0)):
+        if value < low:
+            raise ConfigError(flag, f"must be >= {low}, got {value}")
+    if not (0 <= args.abort_on_error_rate <= 1):
+        raise ConfigError("--abort-on-error-rate", f"must be within [0, 1], got {args.abort_on_error_rate}")
+    if args.host is not None:
+        check_url("--host", args.host)
+
+
+def _print_summary(summary: dict) -> None:
+    rows = summary_rows(summary)
+    rows += slo_rows(verdicts(summary))
+    if summary.get("aborted"):
+        rows.append(("ABORTED", summary["aborted"]))
+    print(format_table(rows, title="load test (measured)"))
+
+
+def run(args: argparse.Namespace) -> int:
+    _check(args)
+    site = None
+    host = args.host
+    if host is None:
+        from loadtests.demo_site import DemoSite  # imports no locust: the demo site is plain threads
+
+        site = DemoSite(port=0, workers=args.demo_workers, service_ms=args.demo_service_ms,
+                        queue_limit=args.demo_queue_limit)
+        site.start()
+        host = site.url
+        print(f"started the demo site at {host}", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(args.out) if args.out else Path(tmp)
+        out.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(locustfile_path().parent.parent),
+                                                                         os.environ.get("PYTHONPATH")]))}
+        try:
+            code = subprocess.call(locust_command(args, host=host, out=out), env=env)
+        except KeyboardInterrupt:
+            code = 130
+        finally:
+            if site is not None:
+                stored = site.signatures()
+                site.stop()
+                print(f"stopped the demo site ({stored} signatures stored)", file=sys.stderr)
+        summary_path = out / "summary.json"
+        if summary_path.exists():
+            summary = json.loads(summary_path.read_text())
+            if site is not None:
+                summary["demo_site"] = {"signatures_stored": stored}
+                summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+            _print_summary(summary)
+        if args.out:
+            print(f"\nwrote summary.json, timeseries.csv, locust_*.csv, locust.html to {out}/")
+    return code

@@ -1,0 +1,129 @@
+"""``surge sweep SCENARIO --vary KEY=VALUES ... --out DIR``: capacity curves and the least capacity for an SLO."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from sim.analysis.capacity import least_capacity, load_table, parse_vary, plan_points, run_points
+from sim.engine import ENGINES, pick_engine
+from sim.errors import ConfigError
+from sim.files import out_dir, write_csv, write_json
+from sim.output.text import format_table
+from sim.cli.figures import save_figure
+from sim.output.plots import plot_capacity
+from sim.config.scenario import load_scenario, parse_scenario
+from sim.analysis.slo import parse_slo
+
+__all__ = ["add_parser", "run"]
+
+PLOTS = (  # file, figure, axis label, scale, SLO metric drawn on it
+    ("p95.png", "page_response_s.p95", "page response p95 (s)", 1.0, "p95"),
+    ("lost_visitors.png", "visitors.lost_fraction", "visitors lost (%)", 100.0, "lost_visitors"),
+    ("lost_actions.png", "actions.lost_fraction", "actions lost (%)", 100.0, "lost_actions"),
+)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="sweep capacity against surge size; find the least capacity that meets an SLO",
+        description="Run the scenario at every point of a grid. The first --vary is the capacity (x axis), "
+        "the others surge sizes (one line each). Values: FIRST:LAST[:STEP] (inclusive), V1,V2,..., or "
+        "log:FIRST:LAST:COUNT. Writes sweep.csv, sweep.json and plots; prints the least capacity per surge size.",
+    )
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML)")
+    p.add_argument("--vary", action="append", default=[], metavar="KEY=VALUES", required=True,
+                   help="a numeric scenario key by its dotted path (list items by index), e.g. "
+                   "site.app.instances=1:24 or traffic.shares.0.followers=50e6,188e6,400e6")
+    p.add_argument("--slo", metavar="OBJECTIVES", help='e.g. "p95<2s,lost_actions<1%%"')
+    p.add_argument("--replications", type=int, default=1, metavar="R", help="replications per point (CI bands)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                   help="local processes (default: one per core); results do not depend on it")
+    p.add_argument("--dask", metavar="ADDRESS", help="run the points on an existing Dask cluster instead "
+                   "(pip install .[dask])")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="auto (default): the fast engine where it models the scenario, else the reference")
+    p.add_argument("--seed", type=int, metavar="N", help="seed instead of the scenario's run.seed")
+    p.add_argument("--out", metavar="DIR", required=True, help="folder for sweep.csv, sweep.json and plots")
+    p.set_defaults(func=run)
+
+
+def _progress(done: int, total: int) -> None:
+    width = 30
+    filled = int(width * done / total)
+    end = "\n" if done == total else ""
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} points", end=end, file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario)
+    varies = [parse_vary(v) for v in args.vary]
+    objectives = parse_slo(args.slo) if args.slo else ()
+    if args.replications < 1:
+        raise ConfigError("--replications", f"must be >= 1, got {args.replications}")
+    if args.jobs < 1:
+        raise ConfigError("--jobs", f"must be >= 1, got {args.jobs}")
+    if args.seed is not None and args.seed < 0:
+        raise ConfigError("--seed", f"must be >= 0, got {args.seed}")
+    points = plan_points(load_table(args.scenario), scenario.path, varies)  # every point checked before any runs
+    engine = pick_engine(parse_scenario(points[0].table, path=scenario.path), args.engine)
+    out = out_dir(args.out)
+    shutil.copyfile(args.scenario, out / "scenario.toml")
+    print(f"{len(points)} points x {args.replications} replications, engine {engine}", file=sys.stderr)
+    rows = run_points(points, replications=args.replications, seed=args.seed, engine=engine,
+                      jobs=args.jobs, dask_address=args.dask, progress=_progress)
+    partial = len(rows) < len(points) or any(r["partial"] for r in rows)
+    capacity_key, surge_keys = varies[0].key, [v.key for v in varies[1:]]
+    least = least_capacity(rows, capacity_key, surge_keys, objectives) if objectives else []
+    _write(out, args, rows, varies, least, partial, engine)
+    _plots(out, rows, capacity_key, surge_keys, objectives, least)
+    _print(least, capacity_key, objectives, partial, len(rows), len(points))
+    print(f"\nwrote sweep.csv, sweep.json, {', '.join(p[0] for p in PLOTS)} to {out}/")
+    return 130 if len(rows) < len(points) else 0
+
+
+def _write(out: Path, args, rows, varies, least, partial: bool, engine: str) -> None:
+    keys = [v.key for v in varies]
+    figures = sorted({k for r in rows for k in r["figures"]})
+    write_csv(out / "sweep.csv", keys + figures,
+              ([r["values"][k] for k in keys] + [_cell(r["figures"].get(f)) for f in figures] for r in rows))
+    write_json(out / "sweep.json", {
+        "scenario": args.scenario, "vary": [{"key": v.key, "values": list(v.values)} for v in varies],
+        "slo": args.slo, "least_capacity": least, "points": len(rows),
+        "replications": args.replications, "engine": engine, "partial": partial,
+    })
+
+
+def _cell(value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.6g}" if isinstance(value, float) else value
+
+
+def _plots(out: Path, rows, capacity_key, surge_keys, objectives, least) -> None:
+    marks = {tuple(item["surge"][k] for k in surge_keys): item["least"] for item in least}
+    for name, figure, label, scale, metric in PLOTS:
+        limit = next((o.limit for o in objectives if o.metric == metric), None)
+        save_figure(out / name, lambda f, fig=figure, lab=label, sc=scale, lim=limit: plot_capacity(
+            f.add_subplot(), rows, capacity_key=capacity_key, surge_keys=surge_keys, figure=fig, ylabel=lab,
+            slo_limit=lim, least=marks or None, scale=sc))
+
+
+def _print(least, capacity_key, objectives, partial, done, total) -> None:
+    if partial:
+        print(f"PARTIAL: {done} of {total} points done", file=sys.stderr)
+    if not objectives:
+        print("no --slo given: see the curves for the capacity you need")
+        return
+    slo = ",".join(o.text for o in objectives)
+    rows = []
+    for item in least:
+        surge = ", ".join(f"{k}={v:g}" for k, v in item["surge"].items()) or "the scenario's surge"
+        answer = f"{capacity_key} = {item['least']:g}" if item["least"] is not None else "none in the range"
+        rows.append((surge, answer))
+    print(format_table(rows, title=f"least capacity meeting {slo}"))

@@ -1,0 +1,1 @@
+"""Reading a scenario: TOML tables to frozen, validated dataclasses (distributions, kernels, the site)."""

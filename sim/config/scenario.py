@@ -1,0 +1,296 @@
+"""Scenario files: TOML → frozen, keyword-only dataclasses, validated on construction.
+
+Every field is documented, with its unit and default, in ``docs/scenario-format.md``
+(a test keeps the two in step). A bad value raises :class:`ConfigError` naming the
+file, the dotted key and the value.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim.config.distributions import Constant, Distribution, distribution_from_table
+from sim.errors import ConfigError
+from sim.config.kernels import Kernel, kernel_from_table
+from sim.config.site import SiteConfig
+from sim.config.tables import INTERNAL, PARSE, from_table
+
+__all__ = [
+    "RunConfig",
+    "Share",
+    "TrafficConfig",
+    "RetryConfig",
+    "VisitorsConfig",
+    "LoadtestSiteConfig",
+    "LoadtestConfig",
+    "Scenario",
+    "load_scenario",
+    "parse_scenario",
+    "read_toml",
+]
+
+_DIST = {PARSE: distribution_from_table}
+
+
+def _within(key: str, value: float, low: float, high: float) -> None:
+    if not (low <= value <= high):
+        raise ConfigError(key, f"must be within [{low:g}, {high:g}], got {value!r}")
+
+
+def _at_least(key: str, value: float, low: float, *, finite: bool = True) -> None:
+    if not (value >= low) or (finite and math.isinf(value)):
+        raise ConfigError(key, f"must be >= {low:g}{' and finite' if finite else ''}, got {value!r}")
+
+
+def _greater(key: str, value: float, low: float, *, finite: bool = True) -> None:
+    if not (value > low) or (finite and math.isinf(value)):
+        raise ConfigError(key, f"must be > {low:g}{' and finite' if finite else ''}, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    duration_s: float = 86_400.0
+    warmup_s: float = 0.0
+    seed: int = 1
+    bin_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        _greater("duration_s", self.duration_s, 0)
+        _at_least("warmup_s", self.warmup_s, 0)
+        if self.warmup_s >= self.duration_s:
+            raise ConfigError("warmup_s", f"must be < duration_s ({self.duration_s:g}), got {self.warmup_s!r}")
+        _at_least("seed", self.seed, 0)
+        _greater("bin_s", self.bin_s, 0)
+        if self.duration_s / self.bin_s > 1_000_000:
+            raise ConfigError("bin_s", f"gives more than 1e6 bins over duration_s, got {self.bin_s!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Share:
+    """One post of the link: a celebrity's, a sibling's, another account's."""
+
+    name: str = ""
+    at_s: float
+    followers: float
+    reach: float
+    click_through: float
+    reshare_factor: float = 1.0
+    decay: Kernel = field(metadata={PARSE: kernel_from_table})
+
+    def __post_init__(self) -> None:
+        _at_least("at_s", self.at_s, 0)
+        _at_least("followers", self.followers, 0)
+        _within("reach", self.reach, 0, 1)
+        _within("click_through", self.click_through, 0, 1)
+        _at_least("reshare_factor", self.reshare_factor, 1)
+
+    @property
+    def direct_clicks(self) -> float:
+        return self.followers * self.reach * self.click_through
+
+    @property
+    def branching_ratio(self) -> float:
+        """Mean reshared visitors each visitor brings (Hawkes branching ratio)."""
+        return 1.0 - 1.0 / self.reshare_factor
+
+    @property
+    def expected_visitors(self) -> float:
+        """All visitors the share ever brings: direct clicks and the reshare cascade."""
+        return self.direct_clicks * self.reshare_factor
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrafficConfig:
+    baseline_per_day: float | None = None
+    constant_per_s: float | None = None
+    diurnal_amplitude: float = 0.5
+    diurnal_peak_hour: float = 20.0
+    hourly_weights: tuple[float, ...] | None = None
+    start_hour: float = 0.0
+    shares: tuple[Share, ...] = ()
+    trace: str | None = None
+
+    def __post_init__(self) -> None:
+        given = [k for k in ("baseline_per_day", "constant_per_s", "trace") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ConfigError(given[1], f"cannot be given together with {given[0]}: choose one baseline")
+        if self.trace is not None and self.shares:
+            raise ConfigError("trace", "replaces the model: remove [[traffic.shares]] or the trace")
+        if self.baseline_per_day is not None:
+            _at_least("baseline_per_day", self.baseline_per_day, 0)
+        if self.constant_per_s is not None:
+            _at_least("constant_per_s", self.constant_per_s, 0)
+        _within("diurnal_amplitude", self.diurnal_amplitude, 0, 1)
+        _within("diurnal_peak_hour", self.diurnal_peak_hour, 0, 24)
+        _within("start_hour", self.start_hour, 0, 24)
+        if self.hourly_weights is not None:
+            if len(self.hourly_weights) != 24:
+                raise ConfigError("hourly_weights", f"must hold 24 weights, got {len(self.hourly_weights)}")
+            for i, w in enumerate(self.hourly_weights):
+                _at_least(f"hourly_weights[{i}]", w, 0)
+            if sum(self.hourly_weights) <= 0:
+                raise ConfigError("hourly_weights", "must not all be 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryConfig:
+    probability: float
+    delay_s: Distribution = field(metadata=_DIST)
+    max: int = 3
+
+    def __post_init__(self) -> None:
+        _within("probability", self.probability, 0, 1)
+        _at_least("max", self.max, 0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VisitorsConfig:
+    pages_per_visit: float = 1.0
+    requests_per_page: int = 1
+    think_s: Distribution = field(default=Constant(value=0.0), metadata=_DIST)
+    action_rate: float = 0.0
+    patience_s: Distribution = field(default=Constant(value=math.inf), metadata=_DIST)
+    retry: RetryConfig | None = None
+
+    def __post_init__(self) -> None:
+        _at_least("pages_per_visit", self.pages_per_visit, 1)
+        _at_least("requests_per_page", self.requests_per_page, 1)
+        _within("action_rate", self.action_rate, 0, 1)
+
+
+def _string_table(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise ConfigError("", f"must be a table of strings, got {value!r}")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise ConfigError(key, f"must be a string, got {item!r}")
+    return tuple(value.items())
+
+
+def _path(key: str, value: str) -> None:
+    if not value.startswith("/"):
+        raise ConfigError(key, f"must be a path starting with '/', got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadtestSiteConfig:
+    """The staging site's paths for a load test (defaults match the bundled demo site)."""
+
+    landing_path: str = "/"
+    page_paths: tuple[str, ...] = ("/",)
+    asset_paths: tuple[str, ...] = ("/static/site.css", "/static/app.js")
+    action_path: str = "/act"
+    submit_path: str = "/sign"
+    submit_fields: tuple[tuple[str, str], ...] = field(
+        default=(("name", "A. Visitor"), ("email", "visitor@example.org"), ("zip", "10001")),
+        metadata={PARSE: _string_table},
+    )
+
+    def __post_init__(self) -> None:
+        for key in ("landing_path", "action_path", "submit_path"):
+            _path(key, getattr(self, key))
+        for key in ("page_paths", "asset_paths"):
+            for i, item in enumerate(getattr(self, key)):
+                _path(f"{key}[{i}]", item)
+        if not self.page_paths:
+            raise ConfigError("page_paths", "must hold at least one path")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadtestConfig:
+    site: LoadtestSiteConfig = field(default_factory=LoadtestSiteConfig)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scenario:
+    name: str = ""
+    description: str = ""
+    run: RunConfig = field(default_factory=RunConfig)
+    traffic: TrafficConfig = field(default_factory=TrafficConfig)
+    visitors: VisitorsConfig = field(default_factory=VisitorsConfig)
+    site: SiteConfig = field(default_factory=SiteConfig)
+    loadtest: LoadtestConfig = field(default_factory=LoadtestConfig)
+    # Where the scenario was read from; relative paths inside it (a trace) resolve against its folder.
+    path: str = field(default="", compare=False, metadata={INTERNAL: True})
+
+
+def parse_scenario(table: dict, *, path: str = "") -> Scenario:
+    """Build a scenario from an already-parsed TOML table (errors name the key, not the file)."""
+    scenario = from_table(Scenario, table)
+    if path:
+        scenario = _with_path(scenario, path)
+    return scenario
+
+
+def _with_path(scenario: Scenario, path: str) -> Scenario:
+    from dataclasses import replace
+
+    traffic = scenario.traffic
+    if traffic.trace is not None and not Path(traffic.trace).is_absolute():
+        traffic = replace(traffic, trace=str(Path(path).parent / traffic.trace))
+    return replace(scenario, traffic=traffic, path=path)
+
+
+def read_toml(path: str | Path, *, key: str) -> dict:
+    """A TOML file that a key or flag names; a problem is a ConfigError under that key."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except OSError as err:
+        raise ConfigError(key, f"cannot read {path}: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(key, f"{path} is not valid TOML: {err}") from None
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """Tables merge key by key; anything else in ``over`` replaces what ``base`` had."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _include(table: dict, source: str) -> dict:
+    """``include = "site.toml"``: that file's tables first, this file's on top (paths relative to this file)."""
+    name = table.pop("include")
+    if not isinstance(name, str):
+        raise ConfigError("include", f"must be a path, got {name!r}")
+    path = Path(source).parent / name
+    included = read_toml(path, key="include")
+    if "include" in included:
+        raise ConfigError("include", f"{path} includes another file: one level only")
+    return _merge(included, table)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; every error names the file, key and value."""
+    source = str(path)
+    try:
+        with open(path, "rb") as fh:
+            table: dict[str, Any] = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError("", "no such file").at(source) from None
+    except IsADirectoryError:
+        raise ConfigError("", "is a folder, not a scenario file").at(source) from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError("", f"not valid TOML: {err}").at(source) from None
+    except OSError as err:
+        raise ConfigError("", f"cannot be read: {err.strerror}").at(source) from None
+    try:
+        if "include" in table:
+            table = _include(table, source)
+        scenario = parse_scenario(table, path=source)
+        if scenario.traffic.trace is not None:
+            from sim.config.trace import read_trace
+
+            try:
+                read_trace(scenario.traffic.trace)  # fail now, naming the key, not midway through a run
+            except ConfigError as err:
+                raise err.within("traffic.trace") from None
+    except ConfigError as err:
+        raise (err if err.source else err.at(source)) from None
+    return scenario

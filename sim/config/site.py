@@ -1,0 +1,169 @@
+"""The ``[site]`` section: the tiers a visitor's requests pass through.
+
+A section that is absent is not modelled (no CDN, no database, no autoscaling, no
+waiting room): no default adds a tier or a behaviour silently.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from sim.config.distributions import Constant, Distribution, distribution_from_table
+from sim.errors import ConfigError
+from sim.config.tables import PARSE
+
+__all__ = [
+    "CdnConfig",
+    "AppConfig",
+    "DbConfig",
+    "AutoscaleConfig",
+    "WaitingRoomConfig",
+    "SiteConfig",
+    "BALANCERS",
+    "AUTOSCALE_METRICS",
+]
+
+_DIST = {PARSE: distribution_from_table}
+BALANCERS = ("round_robin", "least_connections", "random")
+AUTOSCALE_METRICS = ("utilization", "in_flight")
+
+
+def _ratio(key: str, value: float | None) -> None:
+    if value is not None and not (0 <= value <= 1):
+        raise ConfigError(key, f"must be within [0, 1], got {value!r}")
+
+
+def _count(key: str, value: float, low: int, *, allow_inf: bool = False) -> None:
+    whole = math.isinf(value) if allow_inf else False
+    if not whole and not (value >= low and float(value).is_integer() and not math.isinf(value)):
+        extra = " or inf" if allow_inf else ""
+        raise ConfigError(key, f"must be a whole number >= {low}{extra}, got {value!r}")
+
+
+def _positive(key: str, value: float, *, allow_inf: bool = False) -> None:
+    if not (value > 0) or (math.isinf(value) and not allow_inf):
+        raise ConfigError(key, f"must be > 0{' (inf allowed)' if allow_inf else ' and finite'}, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CdnConfig:
+    hit_ratio: float
+    html_hit_ratio: float | None = None
+    edge_capacity_per_s: float = math.inf
+
+    def __post_init__(self) -> None:
+        _ratio("hit_ratio", self.hit_ratio)
+        _ratio("html_hit_ratio", self.html_hit_ratio)
+        _positive("edge_capacity_per_s", self.edge_capacity_per_s, allow_inf=True)
+
+    @property
+    def html_ratio(self) -> float:
+        """Hit ratio of HTML documents (defaults to ``hit_ratio``)."""
+        return self.hit_ratio if self.html_hit_ratio is None else self.html_hit_ratio
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppConfig:
+    instances: int = 1
+    workers: int = 1
+    queue_limit: float = math.inf
+    balancer: str = "round_robin"
+    page_s: Distribution = field(metadata=_DIST)
+    asset_s: Distribution = field(default=Constant(value=0.0), metadata=_DIST)
+    submit_s: Distribution | None = field(default=None, metadata=_DIST)
+    timeout_s: float = math.inf
+    drop_abandoned: bool = False
+
+    def __post_init__(self) -> None:
+        _count("instances", self.instances, 1)
+        _count("workers", self.workers, 1)
+        _count("queue_limit", self.queue_limit, 0, allow_inf=True)
+        if self.balancer not in BALANCERS:
+            raise ConfigError("balancer", f"must be one of {', '.join(BALANCERS)}, got {self.balancer!r}")
+        _positive("timeout_s", self.timeout_s, allow_inf=True)
+        for key in ("page_s", "asset_s", "submit_s"):
+            dist = getattr(self, key)
+            if dist is not None and math.isinf(dist.mean):
+                raise ConfigError(key, "must have a finite mean")
+
+    @property
+    def submit_dist(self) -> Distribution:
+        """Service time of a form submit (defaults to ``page_s``)."""
+        return self.page_s if self.submit_s is None else self.submit_s
+
+
+@dataclass(frozen=True, kw_only=True)
+class DbConfig:
+    connections: int
+    query_s: Distribution = field(metadata=_DIST)
+    queries_per_page: int = 1
+    queries_per_submit: int = 1
+
+    def __post_init__(self) -> None:
+        _count("connections", self.connections, 1)
+        _count("queries_per_page", self.queries_per_page, 0)
+        _count("queries_per_submit", self.queries_per_submit, 0)
+        if math.isinf(self.query_s.mean):
+            raise ConfigError("query_s", "must have a finite mean")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutoscaleConfig:
+    metric: str = "utilization"
+    target: float
+    period_s: float = 60.0
+    warmup_s: float = 180.0
+    min: int = 1
+    max: int
+    step: int = 1
+    cooldown_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.metric not in AUTOSCALE_METRICS:
+            raise ConfigError("metric", f"must be one of {', '.join(AUTOSCALE_METRICS)}, got {self.metric!r}")
+        _positive("target", self.target)
+        if self.metric == "utilization" and self.target > 1:
+            raise ConfigError("target", f"must be within (0, 1] for metric = 'utilization', got {self.target!r}")
+        _positive("period_s", self.period_s)
+        if not (0 <= self.warmup_s < math.inf):
+            raise ConfigError("warmup_s", f"must be >= 0 and finite, got {self.warmup_s!r}")
+        if not (0 <= self.cooldown_s < math.inf):
+            raise ConfigError("cooldown_s", f"must be >= 0 and finite, got {self.cooldown_s!r}")
+        _count("min", self.min, 1)
+        _count("max", self.max, 1)
+        if self.max < self.min:
+            raise ConfigError("max", f"must be >= min ({self.min}), got {self.max!r}")
+        _count("step", self.step, 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitingRoomConfig:
+    active_limit: int
+    session_s: Distribution = field(metadata=_DIST)
+    queue_patience_s: Distribution = field(default=Constant(value=math.inf), metadata=_DIST)
+
+    def __post_init__(self) -> None:
+        _count("active_limit", self.active_limit, 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiteConfig:
+    cdn: CdnConfig | None = None
+    app: AppConfig | None = None
+    db: DbConfig | None = None
+    autoscale: AutoscaleConfig | None = None
+    waiting_room: WaitingRoomConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.db is not None and self.app is None:
+            raise ConfigError("db", "needs [site.app]: database queries are made by app workers")
+        if self.autoscale is not None:
+            if self.app is None:
+                raise ConfigError("autoscale", "needs [site.app]: it scales app instances")
+            if not (self.autoscale.min <= self.app.instances <= self.autoscale.max):
+                raise ConfigError(
+                    "app.instances",
+                    f"must be within autoscale [min, max] = [{self.autoscale.min}, {self.autoscale.max}], "
+                    f"got {self.app.instances}",
+                )

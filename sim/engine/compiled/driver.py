@@ -1,0 +1,288 @@
+"""The fast engine's compiled path: the whole model in a numba loop, fed a window at a time.
+
+``sim.engine.compiled.loop`` runs the events; this driver owns its arrays (laid out as
+``sim.engine.compiled.layout`` says) and does what stays in Python: drawing each arrival
+window (the same streams, windows and order as ``sim.engine.reference.model.Model``), making room
+(growing pools and rings, packing the step arena), and handing the loop's output to
+the :class:`~sim.engine.recorder.Recorder` through the same buffers and blocks the event
+engines fill one call at a time. Memory follows the traffic in flight, never the run's
+length in requests: outputs are handed over whenever a buffer fills, pools grow only
+to the peak of what is in flight.
+
+It models every scenario with an app tier, but for the parts the fast engine refuses.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.config.scenario import Scenario
+from sim.engine.compiled import layout as L
+from sim.engine.compiled.loop import run_loop
+from sim.engine.draws import BlockDraws
+from sim.engine.recorder import Recorder
+from sim.engine.run import ArrivalWindows, RunResult, Streams, run_in_slices
+from sim.traffic.profile import build_profile
+
+__all__ = ["simulate_compiled"]
+
+_POLICIES = {"round_robin": L.ROUND_ROBIN, "least_connections": L.LEAST_CONNECTIONS, "random": L.RANDOM}
+_START = 1 << 12  # first size of every pool, ring and buffer (each doubles when short)
+_OUT = 1 << 16  # output rows handed to the recorder at a time
+
+
+def _free_list(next_col: np.ndarray, lo: int, hi: int, head: int) -> int:
+    """Chain slots lo..hi-1 in front of ``head``; returns the new head."""
+    if hi <= lo:
+        return head
+    next_col[lo:hi - 1] = np.arange(lo + 1, hi)
+    next_col[hi - 1] = head
+    return lo
+
+
+def _ring_grow(ring: np.ndarray, head: int, tail: int) -> np.ndarray:
+    """A ring twice the size with the live entries head..tail-1 at 0..n-1."""
+    cap = len(ring)
+    live = ring[np.arange(head, tail) % cap]
+    out = np.zeros(2 * cap, dtype=ring.dtype)
+    out[:len(live)] = live
+    return out
+
+
+class _Loop:
+    """The loop's arrays (layout in ``sim.engine.compiled.layout``) and the Python side of its protocol."""
+
+    def __init__(self, scenario: Scenario, rec: Recorder, retry: BlockDraws | None, picks: BlockDraws | None) -> None:
+        site, v, run = scenario.site, scenario.visitors, scenario.run
+        app, db = site.app, site.db
+        self.rec, self.retry_source, self.picks = rec, retry, picks
+        self.width = int(max(db.queries_per_page, db.queries_per_submit)) if db else 0
+        I = self.I = np.zeros(L.I_SIZE, dtype=np.int64)
+        F = self.F = np.zeros(L.F_SIZE)
+        I[L.I_WORKERS] = app.workers
+        I[L.I_QLIM] = 1 << 62 if math.isinf(app.queue_limit) else int(app.queue_limit)
+        I[L.I_POLICY] = _POLICIES[app.balancer]
+        I[L.I_CONNS] = db.connections if db else 0
+        I[L.I_DROP] = int(app.drop_abandoned)
+        I[L.I_RPP] = v.requests_per_page
+        I[L.I_RMAX] = v.retry.max if v.retry else 0
+        F[L.F_TIMEOUT], F[L.F_WARMUP], F[L.F_DURATION] = app.timeout_s, run.warmup_s, run.duration_s
+        F[L.F_RETRY_P] = v.retry.probability if v.retry else 0.0
+        self.edges = rec.bins.edges_array
+        F[L.F_BIN] = rec.bins.bin_s
+        n = _START
+        self.Ht, self.Hi = np.zeros(n), np.zeros((n, 3), dtype=np.int64)
+        self.Ri, self.Rf = np.zeros((n, L.R_INTS), dtype=np.int64), np.zeros((n, L.RF_Q + self.width))
+        self.Vi, self.Vf = np.zeros((n, L.V_INTS), dtype=np.int64), np.zeros(n)
+        I[L.I_RFREE] = _free_list(self.Ri[:, L.R_NEXT], 0, n, -1)
+        I[L.I_VFREE] = _free_list(self.Vi[:, L.V_NEXT], 0, n, -1)
+        self.Wt = np.zeros((64, 3), dtype=np.int64)
+        self.Si, self.Sf = np.zeros((n, 4), dtype=np.int64), np.zeros((n, L.SF_Q + self.width))
+        self.top = 0  # arena rows in use (windows are packed below it)
+        self.Q = np.zeros((app.instances, 4 + n), dtype=np.int64)
+        self.DL, self.DBW = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        self.C = np.zeros((len(L.COUNTS), len(self.edges)), dtype=np.int64)  # + a touched column
+        self.T = np.zeros((2, len(L.TOTALS)), dtype=np.int64)  # values, touched
+        self.out_wait, self.out_done = np.zeros(_OUT), np.zeros((_OUT, 3))
+        self.out_app, self.out_db = np.zeros((_OUT, 3)), np.zeros((_OUT, 3))
+        self.retry = self._draws(retry)
+        self.bal_u = self._draws(picks)[:, 0].copy()
+        I[L.I_CW] = -1
+        self.cw_times, self.cw_f, self.cw_i = np.empty(0), np.zeros((0, 2)), np.zeros((1, 2), dtype=np.int64)
+
+    @staticmethod
+    def _draws(source: BlockDraws | None) -> np.ndarray:
+        """The next block of (uniform, paired draw) rows."""
+        if source is None:  # never read: the loop's room check still wants HEADROOM rows
+            return np.zeros((L.HEADROOM, 2))
+        return np.column_stack(source.block())
+
+    def run_until(self, until: float, next_window) -> None:
+        while True:
+            status = run_loop(until, self.I, self.F, self.Ht, self.Hi, self.Ri, self.Rf, self.Vi, self.Vf,
+                              self.Wt, self.Si, self.Sf, self.Q, self.DL, self.DBW, self.C, self.T, self.edges,
+                              self.out_wait, self.out_done, self.out_app, self.out_db, self.retry, self.bal_u,
+                              self.cw_f, self.cw_i)
+            if status == L.OK_STATUS:
+                return
+            if status == L.ROOM:
+                self.make_room()
+            else:
+                next_window(float(self.F[L.F_WIN_T0]))
+
+    # -- room ----------------------------------------------------------------------------
+    def make_room(self) -> None:
+        I, need = self.I, L.HEADROOM
+        self.hand_over()
+        if I[L.I_HN] + need > len(self.Ht):
+            self.Ht = np.concatenate((self.Ht, np.zeros(len(self.Ht))))
+            self.Hi = np.concatenate((self.Hi, np.zeros_like(self.Hi)))
+        if I[L.I_RUSED] + need > len(self.Ri):
+            n = len(self.Ri)
+            self.Ri = np.concatenate((self.Ri, np.zeros_like(self.Ri)))
+            self.Rf = np.concatenate((self.Rf, np.zeros_like(self.Rf)))
+            I[L.I_RFREE] = _free_list(self.Ri[:, L.R_NEXT], n, 2 * n, I[L.I_RFREE])
+        if I[L.I_VUSED] + need > len(self.Vi):
+            n = len(self.Vi)
+            self.Vi = np.concatenate((self.Vi, np.zeros_like(self.Vi)))
+            self.Vf = np.concatenate((self.Vf, np.zeros_like(self.Vf)))
+            I[L.I_VFREE] = _free_list(self.Vi[:, L.V_NEXT], n, 2 * n, I[L.I_VFREE])
+        for ring, h, t in (("DL", L.I_DLH, L.I_DLT), ("DBW", L.I_DBH, L.I_DBT)):
+            if I[t] - I[h] + need > len(getattr(self, ring)):
+                setattr(self, ring, _ring_grow(getattr(self, ring), I[h], I[t]))
+                I[t], I[h] = I[t] - I[h], 0
+        Q = self.Q
+        qcap = Q.shape[1] - 4
+        if (Q[:, L.Q_TAIL] - Q[:, L.Q_HEAD] + need > qcap).any():
+            grown = np.zeros((Q.shape[0], 4 + 2 * qcap), dtype=np.int64)
+            for k in range(Q.shape[0]):
+                head, tail = Q[k, L.Q_HEAD], Q[k, L.Q_TAIL]
+                grown[k, 4:4 + tail - head] = _ring_grow(Q[k, 4:], head, tail)[:tail - head]
+                grown[k, :4] = Q[k, :4]
+                grown[k, L.Q_HEAD], grown[k, L.Q_TAIL] = 0, tail - head
+            self.Q = grown
+        if self.retry_source is not None and I[L.I_RETRY_POS] + need > len(self.retry):
+            self.retry = np.concatenate((self.retry[I[L.I_RETRY_POS]:], self._draws(self.retry_source)))
+            I[L.I_RETRY_POS] = 0
+        if self.picks is not None and I[L.I_BAL_POS] + need > len(self.bal_u):
+            self.bal_u = np.concatenate((self.bal_u[I[L.I_BAL_POS]:], self._draws(self.picks)[:, 0]))
+            I[L.I_BAL_POS] = 0
+
+    def hand_over(self) -> None:
+        """The loop's output rows, in order, to the recorder's buffers and blocks."""
+        I, rec = self.I, self.rec
+        n = I[L.I_NWAIT]
+        if n:
+            rec.waits_many(self.out_wait[:n].copy())
+        n = I[L.I_NDONE]
+        if n:
+            done = self.out_done[:n]
+            flag = done[:, 2].astype(np.int64)
+            rec.completions_many(done[:, 0].copy(), done[:, 1].copy(), (flag & 1) > 0, (flag & 2) > 0)
+        n = I[L.I_NAPP]
+        if n:
+            a = self.out_app[:n]
+            rec.app_levels_many(a[:, 0], a[:, 1], a[:, 2])
+        n = I[L.I_NDB]
+        if n:
+            a = self.out_db[:n]
+            rec.db_levels_many(a[:, 0], a[:, 1], a[:, 2])
+        I[L.I_NWAIT] = I[L.I_NDONE] = I[L.I_NAPP] = I[L.I_NDB] = 0
+
+    # -- windows ---------------------------------------------------------------------------------
+    def count_arrivals(self) -> None:
+        """The current window's visitors that arrived, to the recorder (as ``Model._count_arrivals``)."""
+        k = int(self.I[L.I_ARRIVED])
+        if k:
+            self.rec.visitors_arrived(self.cw_times[:k], self.cw_i[:k, 1].astype(bool))
+        self.I[L.I_ARRIVED] = 0
+
+    def install(self, times: np.ndarray, plans, end_s: float) -> None:
+        """A new arrival window: its steps into the arena, its visitors ready to arrive."""
+        self.count_arrivals()
+        steps = len(plans.kind)
+        slot = self._window_slot()
+        base = self._arena_rows(steps)
+        Si, Sf = self.Si, self.Sf
+        rows = slice(base, base + steps)
+        Si[rows, L.S_KIND], Si[rows, L.S_HTML] = plans.kind, plans.html_hit
+        Si[rows, L.S_ASSETS], Si[rows, L.S_NQ] = plans.assets, plans.queries
+        Sf[rows, L.SF_THINK], Sf[rows, L.SF_SERV], Sf[rows, L.SF_ASERV] = plans.think_s, plans.service_s, plans.asset_service_s
+        if self.width:
+            Sf[rows, L.SF_Q:] = plans.query_s[:, :self.width]
+        self.top = base + steps
+        self.Wt[slot] = (base, 0, steps)
+        I, F = self.I, self.F
+        I[L.I_CW], I[L.I_CW_I], I[L.I_CW_N], I[L.I_ARRIVED] = slot, 0, len(times), 0
+        I[L.I_PENDING] = L.P_ARRIVALS
+        F[L.F_CW_END] = end_s
+        self.cw_times = times
+        self.cw_f = np.column_stack((times, np.asarray(plans.patience_s, dtype=float)))
+        self.cw_i = np.zeros((len(times) + 1, 2), dtype=np.int64)
+        self.cw_i[:, 0] = plans.first_step
+        self.cw_i[:-1, 1] = plans.intends_action
+
+    def _in_use(self) -> np.ndarray:
+        """Windows whose steps are still needed: visitors on the site, or still arriving."""
+        used = (self.Wt[:, L.W_STEPS] > 0) & (self.Wt[:, L.W_LIVE] > 0)
+        if self.I[L.I_CW] >= 0:
+            used[self.I[L.I_CW]] = True
+        return used
+
+    def _window_slot(self) -> int:
+        used = self._in_use()
+        self.Wt[~used] = 0
+        free = np.flatnonzero(~used)
+        if len(free):
+            return int(free[0])
+        n = len(self.Wt)
+        self.Wt = np.concatenate((self.Wt, np.zeros_like(self.Wt)))
+        return n
+
+    def _arena_rows(self, steps: int) -> int:
+        """First of ``steps`` free arena rows; packs the windows in use, or grows, when short."""
+        if self.top + steps <= len(self.Si):
+            return self.top
+        used = np.flatnonzero(self.Wt[:, L.W_STEPS] > 0)
+        used = used[np.argsort(self.Wt[used, L.W_SBASE], kind="stable")]
+        need = int(self.Wt[used, L.W_STEPS].sum()) + steps
+        cap = len(self.Si)
+        while cap < 2 * need:  # keep the arena at most half full after packing, so packing stays rare
+            cap *= 2
+        Si, Sf = np.zeros((cap, self.Si.shape[1]), dtype=np.int64), np.zeros((cap, self.Sf.shape[1]))
+        top = 0
+        for w in used.tolist():
+            base, n = int(self.Wt[w, L.W_SBASE]), int(self.Wt[w, L.W_STEPS])
+            Si[top:top + n], Sf[top:top + n] = self.Si[base:base + n], self.Sf[base:base + n]
+            self.Wt[w, L.W_SBASE] = top
+            top += n
+        self.Si, self.Sf, self.top = Si, Sf, top
+        return top
+
+
+def simulate_compiled(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunResult:
+    """One run on the compiled loop: the reference's results, to the last bit."""
+    streams = Streams.spawn(seed_seq)
+    v, app = scenario.visitors, scenario.site.app
+    rec = Recorder(scenario)
+    for k in range(1, app.instances + 1):  # what AppTier's constructor reports, instance by instance
+        rec.app_capacity(0.0, k * app.workers, k)
+        rec.app_levels(0.0, 0, 0)
+    retry = BlockDraws(streams.retry, v.retry.delay_s) if v.retry else None
+    picks = BlockDraws(streams.balancer) if app.balancer == "random" and app.instances > 1 else None
+    loop = _Loop(scenario, rec, retry, picks)
+    windows = ArrivalWindows(scenario, build_profile(scenario), streams)
+
+    def next_window(t0: float) -> None:
+        loop.install(*windows.draw(t0))
+
+    started = False
+
+    def advance(t: float) -> None:
+        nonlocal started
+        if not started:
+            started = True
+            next_window(0.0)
+        loop.run_until(t, next_window)
+
+    error = run_in_slices(scenario.run, advance)
+    end = float(loop.F[L.F_NOW])
+    loop.hand_over()
+    loop.count_arrivals()
+    _totals_to(rec, loop)
+    rec.finish(end)
+    return RunResult(scenario=scenario, recorder=rec, end_s=end, partial=error is not None, error=error,
+                     engine="fast")
+
+
+def _totals_to(rec: Recorder, loop: _Loop) -> None:
+    """Per-bin counts and totals, for the names the model touched (as the recorder's dicts would hold)."""
+    for k, name in enumerate(L.COUNTS):
+        if loop.C[k, -1]:
+            rec.add_counts(name, loop.C[k, :-1])
+    for k, name in enumerate(L.TOTALS):
+        if loop.T[1, k]:
+            rec.add_total(name, int(loop.T[0, k]))
+    rec.abandoned_wait_s += float(loop.F[L.F_ABWAIT])

@@ -1,0 +1,68 @@
+"""The compiled loop's memory layout: what each slot of its arrays holds, and its codes.
+
+``sim.engine.compiled.driver`` allocates the arrays, ``sim.engine.compiled.site`` and ``sim.engine.compiled.loop``
+read and write them by these names. The codes mirror ``sim.engine.reference.app_tier`` and ``sim.engine.reference.model``
+(request kinds, states, outcomes; a visitor's end; the balancer policies).
+"""
+
+from __future__ import annotations
+
+import numba
+
+jit = numba.njit(cache=True, _nrt=False)  # nothing is allocated in the loop: no reference counting
+inline = numba.njit(cache=True, _nrt=False, inline="always")  # small helpers, inlined into callers
+
+OK_STATUS, ROOM, WINDOW = 0, 1, 2
+HEADROOM = 64  # free entries every array keeps before an event or a visitor is processed
+
+# Scalars: I (int64) and F (float64).
+I_SEQ, I_HN, I_RR, I_TBUSY, I_TWAIT, I_DBBUSY, I_ARMED, I_DLH, I_DLT, I_DBH, I_DBT = range(11)
+I_RFREE, I_RUSED, I_VFREE, I_VUSED, I_RETRY_POS, I_BAL_POS, I_NWAIT, I_NDONE, I_NAPP, I_NDB = range(11, 21)
+I_PENDING, I_CW, I_CW_I, I_CW_N, I_ARRIVED = range(21, 26)
+I_WORKERS, I_QLIM, I_POLICY, I_CONNS, I_DROP, I_RPP, I_RMAX = range(30, 37)
+I_SIZE = 40
+F_NOW, F_ABWAIT, F_WIN_T0, F_CW_END = range(4)
+F_TIMEOUT, F_WARMUP, F_DURATION, F_BIN, F_RETRY_P = range(10, 15)
+F_SIZE = 16
+# Request slots: int fields, float fields (arrival, service, then the queries).
+R_KIND, R_COUNT, R_NQ, R_QI, R_STATE, R_OUT, R_INST, R_MEAS, R_OWNER, R_REFS, R_NEXT = range(11)
+R_INTS = 11
+RF_ARR, RF_SERV, RF_Q = 0, 1, 2
+# Visitor slots.
+V_WIN, V_S, V_END, V_RET, V_MEAS, V_INT, V_ACTED, V_NEXT = range(8)
+V_INTS = 8
+# Arrival windows: the arena block of their steps, and their visitors still on the site.
+W_SBASE, W_LIVE, W_STEPS = range(3)  # W_STEPS 0: a free slot
+# Step arena: int fields, float fields (think, service, asset service, then the queries).
+S_KIND, S_HTML, S_ASSETS, S_NQ = range(4)
+SF_THINK, SF_SERV, SF_ASERV, SF_Q = range(4)
+# Instance queue rings: head, tail, busy, waiting.
+Q_HEAD, Q_TAIL, Q_BUSY, Q_WAIT = range(4)
+# Pending work when the loop was left: arrivals of the current window to go on with.
+P_NONE, P_ARRIVALS = 0, 2
+
+# Events (the model's callbacks), request kinds, states and outcomes (as sim.engine.reference.app_tier).
+EV_ARRIVAL, EV_WINDOW, EV_STEP, EV_FINISH, EV_QUERIES, EV_RELEASED, EV_GAVE_UP, EV_DEADLINE = range(8)
+PAGE, SUBMIT, ASSETS = 0, 1, 2
+QUEUED, SERVING, FINISHED, GONE = range(4)
+NONE, OK, REJECTED, TIMED_OUT, ABANDONED = range(5)
+SERVED, FAILED = 1, 2  # a visitor's end (ABANDONED as above)
+ROUND_ROBIN, LEAST_CONNECTIONS, RANDOM = range(3)
+STEP, RESULT = 0, 1
+
+# Per-bin counters (C: a row per name, the last column says the name was touched) and totals
+# (T: row 0 the value, row 1 touched), named as the recorder names them.
+COUNTS = ("page_views", "submits", "cdn_hits", "completed", "actions_completed", "origin_requests",
+          "rejected", "timed_out", "abandoned", "visitors_failed", "visitors_abandoned", "actions_lost",
+          "retries")
+(C_PAGE_VIEWS, C_SUBMITS, C_CDN_HITS, C_COMPLETED, C_ACTIONS_COMPLETED, C_ORIGIN, C_REJECTED, C_TIMED_OUT,
+ C_ABANDONED, C_V_FAILED, C_V_ABANDONED, C_ACTIONS_LOST, C_RETRIES) = range(len(COUNTS))
+TOTALS = ("page_views.attempted", "actions.submits", "requests.cdn_hits", "page_views.completed",
+          "actions.completed", "requests.arrived", "requests.started", "requests.completed", "requests.wasted",
+          "requests.rejected", "requests.timed_out", "requests.abandoned", "visitors.retries", "visitors.served",
+          "visitors.failed", "visitors.abandoned", "actions.lost")
+(T_PV_ATTEMPTED, T_SUBMITS, T_CDN_HITS, T_PV_COMPLETED, T_ACT_COMPLETED, T_ARRIVED, T_STARTED, T_COMPLETED,
+ T_WASTED, T_REJECTED, T_TIMED_OUT, T_ABANDONED, T_RETRIES, T_SERVED, T_V_FAILED, T_V_ABANDONED,
+ T_LOST) = range(len(TOTALS))
+
+__all__ = [name for name in dict(globals()) if name.isupper()] + ["jit", "inline"]

@@ -1,0 +1,52 @@
+"""The fast engine: the reference model without simpy, with the reference's results to the last bit.
+
+* A scenario with an app tier runs in a compiled event loop (``sim.engine.compiled``,
+  numba): the model's callbacks transcribed over arrays, events on a heap of
+  ``(time, seq)``.
+* A site with no app tier (nothing to queue at) runs the model's own callbacks on
+  :class:`~sim.engine.clock.HeapClock`, which has no Event objects, no processes and no
+  generators.
+
+On both paths ties at one instant are broken by scheduling order, exactly as simpy's
+(time, priority, id) does for the events the model schedules, and every time is
+``now + delay`` as in simpy, so one seed gives the reference's results to the last bit
+(``tests/engine/test_fast.py``, ``tests/engine/test_compiled.py``).
+
+What it does not model it refuses (:class:`~sim.errors.NotModelled`, naming the key): the
+autoscaler (a periodic controller reading time-averaged metrics) and the waiting room
+stay with the reference engine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.config.scenario import Scenario
+from sim.engine.clock import HeapClock
+from sim.engine.reference.model import Model
+from sim.engine.run import RunResult
+from sim.errors import NotModelled
+
+__all__ = ["FastEngine", "NOT_MODELLED"]
+
+# Scenario parts the fast engine refuses, by key.
+NOT_MODELLED = ("site.autoscale", "site.waiting_room")
+
+
+class FastEngine:
+    name = "fast"
+
+    def check(self, scenario: Scenario) -> None:
+        site = scenario.site
+        for key, present in (("site.autoscale", site.autoscale is not None),
+                             ("site.waiting_room", site.waiting_room is not None)):
+            if present:
+                raise NotModelled(key, self.name, source=scenario.path or None)
+
+    def run(self, scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunResult:
+        self.check(scenario)
+        if scenario.site.app is not None:
+            from sim.engine.compiled.driver import simulate_compiled  # numba loads in about 0.5 s
+
+            return simulate_compiled(scenario, seed_seq)
+        return Model(scenario, seed_seq, HeapClock()).run(self.name)

@@ -1,0 +1,204 @@
+"""The model: arrivals, journeys and the site wired together on a clock; the readable specification.
+
+Visitors arrive by the traffic profile (drawn a window at a time, ``sim.engine.run``),
+follow their journeys through the CDN, the waiting room and the app tier, retry after
+errors, and leave served, failed or having given up; every event goes to the
+:class:`~sim.engine.recorder.Recorder`.
+
+The model is written as callbacks on a clock (``sim.engine.clock``): a visitor is a small
+state machine, not a generator process, and arrivals are chained one timer at a time, so
+an event costs one clock event and no process switch. The reference engine runs it on
+simpy; the fast engine runs it on a plain heap where there is no app tier, and otherwise
+runs its transcription compiled (``sim.engine.compiled``), with identical results. A
+change to the model here is a change there too (the tests compare the engines bit for bit).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.config.scenario import Scenario
+from sim.engine.draws import BlockDraws
+from sim.engine.recorder import Recorder
+from sim.engine.reference.app_tier import ABANDONED, OK, AppTier, Request
+from sim.engine.reference.waiting_room import WaitingRoom
+from sim.engine.run import ArrivalWindows, RunResult, Streams, run_in_slices
+from sim.traffic.journey import PAGE, SUBMIT
+from sim.traffic.profile import build_profile
+
+__all__ = ["Model", "ASSETS", "SERVED", "FAILED"]
+
+ASSETS = 2  # request kind of a page's bundle of asset misses (PAGE = 0, SUBMIT = 1)
+SERVED, FAILED = "served", "failed"
+
+
+class _Window:
+    """One arrival window's visitors, their plans as Python lists (cheap to index per event)."""
+
+    __slots__ = ("times", "first", "intends", "patience", "kind", "think", "html_hit", "service",
+                 "assets", "asset_service", "queries", "end_s", "times_array", "intends_array", "arrived")
+
+    def __init__(self, times: np.ndarray, plans, end_s: float) -> None:
+        self.times_array, self.intends_array = times, plans.intends_action
+        self.arrived = 0  # visitors of the window started so far
+        self.times = times.tolist()
+        self.first = plans.first_step.tolist()
+        self.intends = plans.intends_action.tolist()
+        self.patience = np.asarray(plans.patience_s, dtype=float).tolist()
+        self.kind = plans.kind.tolist()
+        self.think = plans.think_s.tolist()
+        self.html_hit = plans.html_hit.tolist()
+        self.service = plans.service_s.tolist()
+        self.assets = plans.assets.tolist()
+        self.asset_service = plans.asset_service_s.tolist()
+        n_q = plans.queries.tolist()
+        rows = plans.query_s.tolist()
+        self.queries = [row[:q] if q else None for row, q in zip(rows, n_q)]
+        self.end_s = end_s
+
+
+class _Visitor:
+    __slots__ = ("w", "s", "end", "patience", "retries", "measured", "intends", "acted")
+
+
+class Model:
+    """Arrivals, journeys and the site on a clock (``now``, ``call``, ``run_until``)."""
+
+    def __init__(self, scenario: Scenario, seed_seq: np.random.SeedSequence, clock) -> None:
+        self.scenario = scenario
+        streams = Streams.spawn(seed_seq)
+        self.clock = clock
+        self.recorder = Recorder(scenario)
+        site = scenario.site
+        self.app = None
+        if site.app is not None:
+            self.app = AppTier(clock, site.app, db_config=site.db, recorder=self.recorder, rng=streams.balancer,
+                               track_areas=site.autoscale is not None)
+        self.room = WaitingRoom(clock, site.waiting_room, streams.room, self.recorder) if site.waiting_room else None
+        self.windows = ArrivalWindows(scenario, build_profile(scenario), streams)
+        self.retry = scenario.visitors.retry
+        self.retries_max = self.retry.max if self.retry else 0
+        # A retry takes one (uniform, delay) pair whether or not the visitor retries.
+        self.retry_draws = BlockDraws(streams.retry, self.retry.delay_s if self.retry else None)
+        self.warmup_s = scenario.run.warmup_s
+        self.requests_per_page = scenario.visitors.requests_per_page
+        self._current = None
+        self._at_arrival = clock.timer(self._arrivals)
+        self._at_step = clock.timer(self._step)
+        self._window(0.0)
+
+    # -- arrivals --------------------------------------------------------------------
+    def _window(self, t0: float) -> None:
+        duration = self.scenario.run.duration_s
+        if t0 >= duration:
+            return
+        w = _Window(*self.windows.draw(t0))
+        self._current = w
+        self._arrivals(0)
+
+    def _arrivals(self, i: int) -> None:
+        """Visitors ``i, i+1, ...`` of the current window that are due now, then a timer for the next.
+
+        Only the current window has an arrival pending: the next is drawn once it is done."""
+        clock, w = self.clock, self._current
+        now = clock.now  # the visitors' first steps run at once: the clock does not move here
+        times, room = w.times, self.room
+        while i < len(times):
+            t = times[i]
+            if t > now:
+                self._at_arrival(t - now, i)
+                return
+            v = _Visitor()
+            v.w, v.s, v.end = w, w.first[i], w.first[i + 1]
+            v.patience = w.patience[i]
+            v.retries = self.retries_max
+            v.measured = now >= self.warmup_s
+            v.intends = w.intends[i]
+            v.acted = False
+            if room is not None:
+                room.enter(v, self._admitted)
+            else:
+                self._step(v)
+            i += 1
+            w.arrived = i
+        self._count_arrivals(w)
+        if w.end_s > now:
+            clock.call(w.end_s - now, self._window, w.end_s)
+        else:
+            self._window(w.end_s)
+
+    def _count_arrivals(self, w: _Window) -> None:
+        """Arrival counts go to the recorder a window (or, at the end, a part of one) at a time."""
+        if w.arrived:
+            self.recorder.visitors_arrived(w.times_array[:w.arrived], w.intends_array[:w.arrived])
+            w.times_array = w.times_array[w.arrived:]
+            w.intends_array = w.intends_array[w.arrived:]
+            w.arrived = 0
+
+    # -- a visitor's journey (a visitor arrives in _arrivals) ----------------------------
+    def _admitted(self, v: _Visitor, admitted: bool) -> None:
+        if admitted:
+            self._step(v)
+        else:
+            self.recorder.visitor_left(self.clock.now, v.measured, v.intends, ABANDONED, False, "waiting_room")
+
+    def _step(self, v: _Visitor) -> None:
+        """Start page view or submit ``v.s``; :meth:`_result` follows (at once or when settled)."""
+        now, rec, w, s = self.clock.now, self.recorder, v.w, v.s
+        kind = w.kind[s]
+        rec.page_view(now, kind)
+        if kind == PAGE:
+            hits = self.requests_per_page - 1 - w.assets[s] + w.html_hit[s]
+            if hits:
+                rec.cdn_hits(now, hits)
+            if w.html_hit[s]:
+                self._result(v, OK)
+                return
+        if self.app is None:
+            rec.origin_unmodelled(now, kind)  # no app tier modelled: the origin answers at once
+            self._result(v, OK)
+            return
+        req = Request(now, kind, 1, w.service[s], w.queries[s], now >= self.warmup_s, self._result, v)
+        self.app.submit(req, v.patience)
+
+    def _result(self, v: _Visitor, result: str) -> None:
+        now, w, s = self.clock.now, v.w, v.s
+        kind = w.kind[s]
+        if result == OK and kind == PAGE and w.assets[s] > 0 and self.app is not None:
+            # The browser fetches the missed assets; the visitor does not wait for them.
+            bundle = Request(now, ASSETS, w.assets[s], w.asset_service[s], None, now >= self.warmup_s)
+            self.app.submit(bundle, math.inf)
+        self.recorder.page_result(now, kind, result)
+        if result == OK:
+            v.acted = v.acted or kind == SUBMIT
+            v.s = s = s + 1
+            if s == v.end:
+                self._leave(v, SERVED, now)
+            elif w.think[s] > 0:
+                self._at_step(w.think[s], v)
+            else:
+                self._step(v)
+        elif v.retries > 0 and (draw := self.retry_draws.take())[0] < self.retry.probability:
+            v.retries -= 1
+            self.recorder.retry(now)
+            self._at_step(draw[1], v)
+        else:
+            self._leave(v, ABANDONED if result == ABANDONED else FAILED, now)
+
+    def _leave(self, v: _Visitor, outcome: str, now: float) -> None:
+        self.recorder.visitor_left(now, v.measured, v.intends, outcome, v.acted)
+        if self.room is not None:
+            self.room.leave()
+
+    # -- running ------------------------------------------------------------------------
+    def run(self, engine: str) -> RunResult:
+        """Run to the scenario's end (or an interrupt) and hand over what was recorded."""
+        error = run_in_slices(self.scenario.run, self.clock.run_until)
+        end = float(self.clock.now)
+        if self._current is not None:
+            self._count_arrivals(self._current)
+        self.recorder.finish(end)
+        return RunResult(scenario=self.scenario, recorder=self.recorder, end_s=end, partial=error is not None,
+                         error=error, engine=engine)

@@ -1,0 +1,1 @@
+"""The load test's pure parts: the schedule of visits, the measured statistics, the calibration probe."""

@@ -1,0 +1,149 @@
+"""What a load test measured, in the model's units and columns.
+
+Each driver (one per locust worker) records into a :class:`LoadRecorder`; workers
+send theirs to the master as a dict, which merges them. Response times are the raw
+ones, measured from each request's *intended* start (no coordinated omission), and
+kept in log-bucketed histograms (0.5 % relative error), not locust's two-digit
+buckets. Bins are of simulated time (``run.bin_s``), so the series lines up with
+``surge run``'s.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.stats.histogram import LogHistogram
+from sim.stats.summary import TIMESERIES_COLUMNS
+
+__all__ = ["LoadRecorder", "LOADTEST_COLUMNS", "COUNTERS"]
+
+COUNTERS = ("arrivals", "dropped", "page_views", "completed", "rejected", "timed_out", "errors",
+            "actions_completed", "actions_lost", "requests", "requests_ok", "visitors_served", "visitors_failed")
+# The model's columns, then what only a load test has.
+LOADTEST_COLUMNS = TIMESERIES_COLUMNS + ["target_arrivals", "dropped", "errors", "requests"]
+
+
+class LoadRecorder:
+    def __init__(self, *, edges_s: np.ndarray, time_scale: float) -> None:
+        self.edges_s = np.asarray(edges_s, dtype=float)  # simulated seconds
+        self.time_scale = time_scale
+        n = len(self.edges_s) - 1
+        self.counts = {name: np.zeros(n) for name in COUNTERS}
+        self.bin_response: dict[int, LogHistogram] = {}
+        self.response = LogHistogram()  # documents and submits: what visitors wait for
+        self.all_response = LogHistogram()  # every request, assets included
+        self.status: dict[str, int] = {}
+
+    def _bin(self, t_wall_s: float) -> int:
+        i = int(np.searchsorted(self.edges_s, t_wall_s * self.time_scale, side="right")) - 1
+        return min(max(i, 0), len(self.edges_s) - 2)
+
+    def count(self, name: str, t_wall_s: float, k: int = 1) -> None:
+        self.counts[name][self._bin(t_wall_s)] += k
+
+    def request(self, t_wall_s: float, *, response_s: float, status: str, document: bool) -> None:
+        """One finished request: its latency from the intended start, and its fate."""
+        self.count("requests", t_wall_s)
+        self.status[status] = self.status.get(status, 0) + 1
+        ok = status.startswith("2") or status.startswith("3")
+        if ok:
+            self.count("requests_ok", t_wall_s)
+            self.all_response.add(response_s)
+            if document:
+                self.response.add(response_s)
+                b = self._bin(t_wall_s)
+                self.bin_response.setdefault(b, LogHistogram()).add(response_s)
+        elif status == "503":
+            self.count("rejected", t_wall_s)
+        elif status in ("504", "timeout"):
+            self.count("timed_out", t_wall_s)
+        else:
+            self.count("errors", t_wall_s)
+        return ok
+
+    # -- across processes -----------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "edges_s": self.edges_s.tolist(), "time_scale": self.time_scale,
+            "counts": {k: v.tolist() for k, v in self.counts.items()},
+            "bin_response": {str(b): h.to_dict() for b, h in self.bin_response.items()},
+            "response": self.response.to_dict(), "all_response": self.all_response.to_dict(),
+            "status": dict(self.status),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LoadRecorder":
+        rec = cls(edges_s=np.asarray(d["edges_s"]), time_scale=d["time_scale"])
+        rec.counts = {k: np.asarray(v, dtype=float) for k, v in d["counts"].items()}
+        rec.bin_response = {int(b): LogHistogram.from_dict(h) for b, h in d["bin_response"].items()}
+        rec.response = LogHistogram.from_dict(d["response"])
+        rec.all_response = LogHistogram.from_dict(d["all_response"])
+        rec.status = dict(d["status"])
+        return rec
+
+    def merge(self, other: "LoadRecorder") -> "LoadRecorder":
+        for k in self.counts:
+            self.counts[k] += other.counts[k]
+        for b, h in other.bin_response.items():
+            self.bin_response.setdefault(b, LogHistogram()).merge(h)
+        self.response.merge(other.response)
+        self.all_response.merge(other.all_response)
+        for k, v in other.status.items():
+            self.status[k] = self.status.get(k, 0) + v
+        return self
+
+    # -- results ------------------------------------------------------------------------
+    def summary(self, *, target_visitors: float, plan: dict) -> dict:
+        c = {k: int(v.sum()) for k, v in self.counts.items()}
+        arrived_or_dropped = c["arrivals"] + c["dropped"]
+
+        def frac(a, b):
+            return a / b if b > 0 else math.nan
+
+        def quantiles(h):
+            return {"mean": h.mean, "p50": h.quantile(0.5), "p95": h.quantile(0.95), "p99": h.quantile(0.99),
+                    "count": h.count}
+
+        lost = c["visitors_failed"]
+        return {
+            "kind": "loadtest",
+            "plan": plan,
+            "visitors": {
+                "target": target_visitors, "arrived": c["arrivals"], "dropped": c["dropped"],
+                "dropped_fraction": frac(c["dropped"], arrived_or_dropped),
+                "achieved_fraction": frac(arrived_or_dropped, target_visitors),
+                "served": c["visitors_served"], "failed": lost,
+                "lost": lost + c["dropped"], "lost_fraction": frac(lost + c["dropped"], arrived_or_dropped),
+            },
+            "page_views": {"attempted": c["page_views"], "completed": c["completed"]},
+            "requests": {
+                "arrived": c["requests"], "completed": c["requests_ok"], "rejected": c["rejected"],
+                "timed_out": c["timed_out"], "errors_other": c["errors"],
+                "error_fraction": frac(c["requests"] - c["requests_ok"], c["requests"]),
+                "by_status": dict(sorted(self.status.items())),
+            },
+            "response_s": quantiles(self.all_response),
+            "page_response_s": quantiles(self.response),
+            "actions": {
+                "completed": c["actions_completed"], "lost": c["actions_lost"],
+                "attempted": c["actions_completed"] + c["actions_lost"],
+                "lost_fraction": frac(c["actions_lost"], c["actions_completed"] + c["actions_lost"]),
+            },
+        }
+
+    def timeseries(self, target: np.ndarray) -> list[list]:
+        rows = []
+        nan = math.nan
+        for i in range(len(self.edges_s) - 1):
+            h = self.bin_response.get(i)
+            q = [h.quantile(p) if h else nan for p in (0.5, 0.95, 0.99)]
+            c = {k: int(v[i]) for k, v in self.counts.items()}
+            rows.append([
+                self.edges_s[i], self.edges_s[i + 1], c["arrivals"], c["page_views"], c["completed"], c["rejected"],
+                c["timed_out"], 0, 0, c["actions_completed"], c["actions_lost"], *q,
+                nan, nan, nan, nan, nan, nan, nan, nan,
+                float(target[i]) if i < len(target) else nan, c["dropped"], c["errors"], c["requests"],
+            ])
+        return rows

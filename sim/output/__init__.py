@@ -1,0 +1,1 @@
+"""What a person reads: text tables, plots on a given ``ax``, the HTML report."""

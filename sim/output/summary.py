@@ -1,0 +1,141 @@
+"""The one summary formatter: a run's or a load test's ``summary.json`` as rows a person reads.
+
+``surge run``, ``surge loadtest`` and ``surge report`` all show a summary through
+:func:`summary_rows`; a figure the summary does not hold is left out, a figure with a
+confidence half-width (``<key>_ci``, from replications) shows it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from sim.analysis.slo import METRICS, evaluate, parse_slo
+from sim.output.text import fmt
+
+__all__ = ["summary_rows", "slo_rows", "verdicts", "metric_text", "count_text", "time_text", "pct_text", "figure", "get", "number",
+           "with_ci"]
+
+
+def number(x) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x):
+        return None
+    return x
+
+
+def get(d, dotted: str):
+    for part in dotted.split("."):
+        if not isinstance(d, dict) or part not in d:
+            return None
+        d = d[part]
+    return d
+
+
+def count_text(x) -> str:
+    return "-" if number(x) is None else fmt(x)
+
+
+def time_text(x) -> str:
+    x = number(x)
+    return "-" if x is None else (f"{x * 1000:.0f} ms" if abs(x) < 1 else f"{x:,.2f} s")
+
+
+def pct_text(x) -> str:
+    x = number(x)
+    return "-" if x is None else f"{100 * x:.1f} %"
+
+
+def with_ci(value, ci, f=count_text) -> str | None:
+    """A figure with its ± 95 % half-width when there is one; None when the figure is missing."""
+    if number(value) is None:
+        return None
+    return f(value) + (f" ± {f(ci)}" if number(ci) else "")  # a zero half-width: all replications agreed
+
+
+def figure(d: dict, key: str, f=count_text) -> str | None:
+    """``with_ci`` of a figure in a nested summary, by dotted key (``visitors.lost``)."""
+    return with_ci(get(d, key), get(d, f"{key}_ci"), f)
+
+
+def metric_text(objective: str, value) -> str:
+    m = re.match(r"\s*([a-z_0-9]+)", objective or "")
+    kind = METRICS.get(m.group(1), (None, None))[1] if m else None
+    if number(value) is None:
+        return "not measured"
+    return time_text(value) if kind == "time" else pct_text(value) if kind == "fraction" else fmt(value)
+
+
+def _joined(parts: list[tuple[str | None, str]], sep: str = ", ") -> str | None:
+    present = [f"{value} {label}".strip() for value, label in parts if value is not None]
+    return sep.join(present) or None
+
+
+def _with_share(d: dict, key: str, share_key: str) -> str | None:
+    """``1,234 (5.6 %)``: a count and the fraction it makes."""
+    text = figure(d, key)
+    return None if text is None else f"{text} ({pct_text(get(d, share_key))})"
+
+
+def _of_each(d: dict, keys: tuple[str, ...], sep: str = " / ", f=count_text) -> str | None:
+    """Figures side by side (``p50 / p95 / p99``), ``-`` for missing ones; None when all are missing."""
+    texts = [figure(d, k, f) for k in keys]
+    return sep.join(t or "-" for t in texts) if any(texts) else None
+
+
+def _visitor_rows(s: dict) -> list[tuple[str, str | None]]:
+    lost = _with_share(s, "visitors.lost", "visitors.lost_fraction")
+    why = _joined([(figure(s, "visitors.abandoned"), "gave up"), (figure(s, "visitors.failed"), "got errors"),
+                   (figure(s, "visitors.dropped"), "dropped by the load generator")])
+    return [("visitors targeted", figure(s, "visitors.target")),
+            ("visitors arrived", figure(s, "visitors.arrived")),
+            ("visitors served (saw every page)", figure(s, "visitors.served")),
+            ("visitors lost", f"{lost}: {why}" if lost and why else lost),
+            ("retries (refresh storm)", figure(s, "visitors.retries"))]
+
+
+def _action_rows(s: dict) -> list[tuple[str, str | None]]:
+    done = figure(s, "actions.completed")
+    if done is not None and number(get(s, "actions.attempted")) is not None:
+        done += f" of {count_text(get(s, 'actions.attempted'))} attempted"
+    return [("actions completed", done), ("actions lost", _with_share(s, "actions.lost", "actions.lost_fraction")),
+            ("page response p50 / p95 / p99", _of_each(s, tuple(f"page_response_s.{q}" for q in ("p50", "p95", "p99")),
+                                                       f=time_text))]
+
+
+def _request_rows(s: dict) -> list[tuple[str, str | None]]:
+    errors = _joined([(figure(s, "requests.rejected"), "rejected (503)"),
+                      (figure(s, "requests.timed_out"), "timed out (504)"),
+                      (figure(s, "requests.abandoned"), "abandoned while queued"),
+                      (figure(s, "requests.errors_other"), "other errors")])
+    if errors is not None and number(get(s, "requests.error_fraction")) is not None:
+        errors += f"; {pct_text(get(s, 'requests.error_fraction'))} of origin requests"
+    status = get(s, "requests.by_status")
+    return [("origin requests", figure(s, "requests.arrived")),
+            ("served by the CDN", figure(s, "requests.cdn_hits")),
+            ("errors", errors),
+            ("responses by status", ", ".join(f"{k}: {count_text(v)}" for k, v in status.items())
+             if isinstance(status, dict) and status else None),
+            ("utilization app / db", _of_each(s, ("utilization.app", "utilization.db"), f=pct_text)),
+            ("peak app backlog", figure(s, "peak_queue.app")),
+            ("app instances mean / max", _of_each(s, ("instances.mean", "instances.max")))]
+
+
+def summary_rows(s: dict) -> list[tuple[str, str]]:
+    """The summary figures a campaign engineer reads first, as (label, text); missing ones are left out."""
+    rows = _visitor_rows(s) + _action_rows(s) + _request_rows(s)
+    return [(label, text) for label, text in rows if text is not None]
+
+
+def slo_rows(verdicts) -> list[tuple[str, str]]:
+    """``(objective, measured text, met)`` verdicts as rows: ``SLO p95<2s  met (1.2 s)``."""
+    return [(f"SLO {objective}", f"met ({value})" if met else f"BROKEN (measured {value})")
+            for objective, value, met in verdicts]
+
+
+def verdicts(summary: dict, slo: str | None = None) -> list[tuple[str, str, bool]]:
+    """``(objective, measured text, met)`` for ``slo`` judged on ``summary``, else for the summary's own ``slo`` list."""
+    if slo:
+        return [(o.text, metric_text(o.text, v), ok) for o, v, ok in evaluate(parse_slo(slo), summary)]
+    given = summary.get("slo") if isinstance(summary.get("slo"), list) else []
+    return [(str(v.get("objective", "?")), metric_text(str(v.get("objective", "")), v.get("value")),
+             v.get("met") is True) for v in given if isinstance(v, dict)]

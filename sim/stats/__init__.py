@@ -1,0 +1,1 @@
+"""Streaming statistics: histograms, binned series, time-weighted levels, confidence intervals, summaries."""

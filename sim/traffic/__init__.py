@@ -1,0 +1,1 @@
+"""The traffic profile and what visitors do: rates, traces, arrivals, journeys, load-test compression."""

@@ -1,0 +1,114 @@
+"""What a visitor does, and what that costs in page views and HTTP requests.
+
+The story mixes three units; these keep them apart:
+- a *visitor* follows one journey;
+- a journey has *page views*: a geometric number of browsing pages with mean
+  ``visitors.pages_per_visit`` (at least the landing page; after each page the
+  visitor leaves with probability 1 / pages_per_visit), plus, with probability
+  ``visitors.action_rate``, an action page followed by a form submit;
+- a page view is ``visitors.requests_per_page`` HTTP *requests*: the HTML
+  document and ``requests_per_page - 1`` assets. A form submit is one request.
+  Of these, ``site.cdn.html_hit_ratio`` (documents) and ``site.cdn.hit_ratio``
+  (assets) are served at the edge; the rest, and every submit, reach the *origin*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config.scenario import Scenario
+
+__all__ = ["PerVisitor", "per_visitor", "JourneyPlans", "draw_journeys", "PAGE", "SUBMIT"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PerVisitor:
+    """Expected counts per arriving visitor (who is served)."""
+
+    page_views: float
+    actions: float
+    requests: float
+    origin_requests: float
+
+
+def per_visitor(scenario: Scenario) -> PerVisitor:
+    v = scenario.visitors
+    cdn = scenario.site.cdn
+    html_hit, asset_hit = (0.0, 0.0) if cdn is None else (cdn.html_ratio, cdn.hit_ratio)
+    page_views = v.pages_per_visit + v.action_rate
+    assets = v.requests_per_page - 1
+    return PerVisitor(
+        page_views=page_views,
+        actions=v.action_rate,
+        requests=page_views * v.requests_per_page + v.action_rate,
+        origin_requests=page_views * ((1 - html_hit) + assets * (1 - asset_hit)) + v.action_rate,
+    )
+
+
+# Step kinds in a journey plan.
+PAGE, SUBMIT = 0, 1
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class JourneyPlans:
+    """Pre-drawn journeys of a chunk of visitors, one row per step (vectorised draws).
+
+    Drawn from the visitor stream in arrival order only, so the same visitors, with
+    the same patience and service times, meet every site a sweep compares (common
+    random numbers). A retried step repeats the same work.
+    """
+
+    first_step: np.ndarray  # per visitor: index of its first step; visitor i owns [first_step[i], first_step[i+1])
+    intends_action: np.ndarray  # per visitor, bool
+    patience_s: np.ndarray  # per visitor
+    kind: np.ndarray  # per step: PAGE or SUBMIT
+    think_s: np.ndarray  # per step: pause before the step (0 for the landing page)
+    html_hit: np.ndarray  # per step, bool: the page's HTML is served at the edge
+    service_s: np.ndarray  # per step: app service time of the document or submit
+    assets: np.ndarray  # per step: asset requests that miss the CDN
+    asset_service_s: np.ndarray  # per step: app service time of that asset bundle
+    query_s: np.ndarray  # per step x queries: database query times (shape (steps, max queries))
+    queries: np.ndarray  # per step: number of queries
+
+
+def draw_journeys(scenario: Scenario, rng: np.random.Generator, n: int) -> JourneyPlans:
+    """Draw the journeys of ``n`` visitors (see the module docstring for the journey)."""
+    v = scenario.visitors
+    site = scenario.site
+    pages = rng.geometric(1.0 / v.pages_per_visit, n) if v.pages_per_visit > 1 else np.ones(n, dtype=np.int64)
+    intends = rng.random(n) < v.action_rate
+    patience = np.asarray(v.patience_s.sample(rng, n), dtype=float)
+    steps_per = pages + 2 * intends  # the action page and the submit
+    first = np.concatenate([[0], np.cumsum(steps_per)])
+    total = int(first[-1])
+    kind = np.full(total, PAGE, dtype=np.int8)
+    kind[first[1:][intends] - 1] = SUBMIT  # the last step of an acting visitor
+    think = np.asarray(v.think_s.sample(rng, total), dtype=float)
+    think[first[:-1]] = 0.0  # the landing page comes at arrival
+    cdn, app, db = site.cdn, site.app, site.db
+    html_hit = (rng.random(total) < cdn.html_ratio) & (kind == PAGE) if cdn else np.zeros(total, dtype=bool)
+    service = np.zeros(total)
+    if app is not None:
+        is_page = kind == PAGE
+        service[is_page] = app.page_s.sample(rng, int(is_page.sum()))
+        service[~is_page] = app.submit_dist.sample(rng, int((~is_page).sum()))
+    miss = 1.0 - (cdn.hit_ratio if cdn else 0.0)
+    assets = np.where(kind == PAGE, rng.binomial(v.requests_per_page - 1, miss, total), 0)
+    asset_service = np.zeros(total)
+    if app is not None and assets.sum() > 0:
+        draws = np.asarray(app.asset_s.sample(rng, int(assets.sum())), dtype=float)
+        has = assets > 0
+        starts = np.concatenate([[0], np.cumsum(assets[has])[:-1]])
+        asset_service[has] = np.add.reduceat(draws, starts)
+    if db is not None:
+        queries = np.where(kind == PAGE, db.queries_per_page, db.queries_per_submit).astype(np.int64)
+        width = int(max(db.queries_per_page, db.queries_per_submit))
+        query = np.asarray(db.query_s.sample(rng, total * width), dtype=float).reshape(total, width) if width else np.zeros((total, 0))
+    else:
+        queries = np.zeros(total, dtype=np.int64)
+        query = np.zeros((total, 0))
+    return JourneyPlans(first_step=first, intends_action=intends, patience_s=patience, kind=kind, think_s=think,
+                        html_hit=html_hit, service_s=service, assets=assets, asset_service_s=asset_service,
+                        query_s=query, queries=queries)

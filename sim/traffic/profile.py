@@ -1,0 +1,250 @@
+"""The traffic profile: visitors per second over time, a pure function of the scenario.
+
+``rate_per_s(t)`` is the baseline (a diurnal cycle, a flat rate or a replayed trace)
+plus every share's visitors. A share brings ``direct_clicks`` spread by its decay
+kernel, and a reshare cascade: each visitor brings on average ``n = 1 - 1/R``
+more, each generation delayed by the same kernel (a Hawkes process with branching
+ratio n). A random visitor's delay after the post is therefore the sum of K + 1
+kernel delays with P(K = k) = (1 - n) n^k, and the share's rate is
+``expected_visitors * cascade_pdf(t - at_s)``, integrating to exactly
+followers x reach x click_through x reshare_factor.
+
+For an exponential kernel the cascade is again exponential, with rate
+``lambda (1 - n)`` (a closed form). For other kernels the first generation is
+exact and the reshared generations are convolved numerically (FFT on a grid).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config.kernels import ExponentialKernel, Kernel, MixKernel, PowerLawKernel
+from sim.config.scenario import Scenario, Share, TrafficConfig
+from sim.config.trace import Trace, read_trace
+
+__all__ = ["Cascade", "Profile", "ProfileSummary", "build_profile"]
+
+DAY_S = 86_400.0
+HOUR_S = 3_600.0
+
+
+def _time_scale_s(kernel: Kernel) -> float:
+    """The shortest time over which the kernel changes shape (sets the grid step)."""
+    if isinstance(kernel, ExponentialKernel):
+        return kernel.half_life_s
+    if isinstance(kernel, PowerLawKernel):
+        return kernel.flat_s
+    if isinstance(kernel, MixKernel):
+        return min(_time_scale_s(p.kernel) for p in kernel.parts)
+    raise TypeError(kernel)  # pragma: no cover
+
+
+class Cascade:
+    """The delay of a random visitor after the post: a density on t >= 0 that integrates to 1."""
+
+    def __init__(self, kernel: Kernel, branching: float, horizon_s: float) -> None:
+        self.kernel = kernel
+        self.branching = branching
+        self._closed: Kernel | None = None
+        if branching == 0:
+            self._closed = kernel
+        elif isinstance(kernel, ExponentialKernel):
+            # sum_k (1-n) n^k Gamma(k+1, lam) = Exp(lam (1-n)): the cascade is exponential again.
+            self._closed = ExponentialKernel(half_life_s=kernel.half_life_s / (1 - branching))
+        else:
+            self._tabulate(max(horizon_s, 1.0))
+
+    def _tabulate(self, horizon_s: float) -> None:
+        dt = min(_time_scale_s(self.kernel) / 50, horizon_s / 1000)
+        n_cells = int(min(math.ceil(horizon_s / dt), 1 << 20))
+        dt = horizon_s / n_cells
+        edges = np.arange(n_cells + 1) * dt
+        cell = np.diff(self.kernel.cdf(edges))  # exact probability of each cell
+        size = 1 << int(math.ceil(math.log2(2 * n_cells)))
+        spectrum = np.fft.rfft(cell, size)
+        n = self.branching
+        offspring = np.zeros(n_cells + 1)
+        power = cell
+        k = 0
+        while True:
+            k += 1
+            weight = (1 - n) * n**k
+            power = np.fft.irfft(np.fft.rfft(power, size) * spectrum, size)[:n_cells]
+            power = np.maximum(power, 0.0)  # FFT round-off
+            # Masses of k+1 summed cell midpoints sit k/2 cells later than the cells themselves.
+            cum = np.concatenate([[0.0], np.cumsum(power)])
+            offspring += weight * np.interp(edges, edges + 0.5 * k * dt, cum, left=0.0)
+            if n**k < 1e-12 or k >= 200:
+                break
+        self._dt = dt
+        self._edges = edges
+        self._offspring_cdf = offspring
+
+    def cdf(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        if self._closed is not None:
+            return self._closed.cdf(t)
+        direct = (1 - self.branching) * self.kernel.cdf(t)
+        return direct + np.interp(t, self._edges, self._offspring_cdf, left=0.0)
+
+    def pdf(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        if self._closed is not None:
+            return self._closed.pdf(t)
+        direct = (1 - self.branching) * self.kernel.pdf(t)
+        rates = np.diff(self._offspring_cdf) / self._dt
+        idx = np.floor(t / self._dt).astype(np.int64)
+        inside = (idx >= 0) & (idx < len(rates))
+        return direct + np.where(inside, rates[np.clip(idx, 0, len(rates) - 1)], 0.0)
+
+
+class _Diurnal:
+    """``baseline_per_day`` spread over the clock: a cosine cycle or 24 hourly weights (mean 1)."""
+
+    def __init__(self, traffic: TrafficConfig) -> None:
+        self.mean_rate_per_s = (traffic.baseline_per_day or 0.0) / DAY_S
+        self.amplitude = traffic.diurnal_amplitude
+        self.peak_hour = traffic.diurnal_peak_hour
+        self.start_hour = traffic.start_hour
+        w = None if traffic.hourly_weights is None else np.asarray(traffic.hourly_weights, dtype=float)
+        self.weights = None if w is None else w * 24 / w.sum()
+
+    def _hours(self, t: np.ndarray) -> np.ndarray:
+        return self.start_hour + np.asarray(t, dtype=float) / HOUR_S
+
+    def _integral_h(self, x: np.ndarray) -> np.ndarray:
+        """Integral of the weight over clock hours [0, x] (x may exceed 24)."""
+        if self.weights is None:
+            omega = 2 * math.pi / 24
+            return x + self.amplitude / omega * np.sin(omega * (x - self.peak_hour))
+        cum = np.concatenate([[0.0], np.cumsum(self.weights)])
+        days, within = np.divmod(x, 24.0)
+        hour = np.minimum(np.floor(within).astype(int), 23)
+        return days * 24 + cum[hour] + (within - hour) * self.weights[hour]
+
+    def rate_per_s(self, t: np.ndarray) -> np.ndarray:
+        x = self._hours(t)
+        if self.weights is None:
+            w = 1 + self.amplitude * np.cos(2 * math.pi / 24 * (x - self.peak_hour))
+        else:
+            w = self.weights[np.minimum(np.floor(np.mod(x, 24)).astype(int), 23)]
+        return self.mean_rate_per_s * w
+
+    def cumulative(self, t: np.ndarray) -> np.ndarray:
+        x = self._hours(t)
+        return self.mean_rate_per_s * HOUR_S * (self._integral_h(x) - self._integral_h(np.asarray(self.start_hour)))
+
+
+class _Constant:
+    def __init__(self, rate_per_s: float) -> None:
+        self.mean_rate_per_s = rate_per_s
+
+    def rate_per_s(self, t: np.ndarray) -> np.ndarray:
+        return np.full(np.shape(t), self.mean_rate_per_s)
+
+    def cumulative(self, t: np.ndarray) -> np.ndarray:
+        return self.mean_rate_per_s * np.asarray(t, dtype=float)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileSummary:
+    baseline_rate_per_s: float
+    peak_rate_per_s: float
+    peak_at_s: float
+    half_surge_at_s: float | None
+    visitors_total: float
+    surge_visitors_total: float
+
+
+class Profile:
+    """Visitors per second over ``[0, duration_s]``: ``rate_per_s(t)`` and its exact integral."""
+
+    def __init__(self, *, duration_s: float, baseline, shares: tuple[Share, ...] = ()) -> None:
+        self.duration_s = float(duration_s)
+        self.baseline = baseline
+        self.shares = shares
+        self.cascades = [
+            Cascade(s.decay, s.branching_ratio, self.duration_s - s.at_s) for s in shares
+        ]
+
+    # -- the pure functions -------------------------------------------------------------
+    def share_rate_per_s(self, i: int, t: np.ndarray) -> np.ndarray:
+        share = self.shares[i]
+        return share.expected_visitors * self.cascades[i].pdf(np.asarray(t, dtype=float) - share.at_s)
+
+    def share_cumulative(self, i: int, t: np.ndarray) -> np.ndarray:
+        share = self.shares[i]
+        return share.expected_visitors * self.cascades[i].cdf(np.asarray(t, dtype=float) - share.at_s)
+
+    def baseline_rate_per_s(self, t: np.ndarray) -> np.ndarray:
+        return self.baseline.rate_per_s(np.asarray(t, dtype=float))
+
+    def rate_per_s(self, t) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        return self.baseline_rate_per_s(t) + sum(
+            (self.share_rate_per_s(i, t) for i in range(len(self.shares))), np.zeros_like(t)
+        )
+
+    def cumulative(self, t) -> np.ndarray:
+        """Expected visitors arrived in [0, t]."""
+        t = np.asarray(t, dtype=float)
+        return self.baseline.cumulative(t) + sum(
+            (self.share_cumulative(i, t) for i in range(len(self.shares))), np.zeros_like(t)
+        )
+
+    def expected_visitors(self, t0: float = 0.0, t1: float | None = None) -> float:
+        t1 = self.duration_s if t1 is None else t1
+        return float(self.cumulative(t1) - self.cumulative(t0))
+
+    def binned(self, bin_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Bin edges over [0, duration_s] and the expected visitors in each bin."""
+        n = int(math.ceil(self.duration_s / bin_s - 1e-9))
+        edges = np.minimum(np.arange(n + 1) * bin_s, self.duration_s)
+        return edges, np.diff(self.cumulative(edges))
+
+    # -- figures ---------------------------------------------------------------------------
+    def summary(self) -> ProfileSummary:
+        # A 1 s grid (at most 2e6 points), plus every share's instant, finds the peak.
+        step = max(1.0, self.duration_s / 2e6)
+        grid = np.unique(np.concatenate([
+            np.arange(0.0, self.duration_s, step), [s.at_s for s in self.shares if s.at_s <= self.duration_s]
+        ]))
+        rates = self.rate_per_s(grid)
+        peak = int(np.argmax(rates))
+        surge = float(sum(self.share_cumulative(i, self.duration_s) for i in range(len(self.shares))))
+        half_at = None
+        if self.shares and surge > 0:
+            cum = sum(self.share_cumulative(i, grid) for i in range(len(self.shares)))
+            half_at = float(grid[np.searchsorted(cum, surge / 2)]) if cum[-1] >= surge / 2 else self.duration_s
+        elif isinstance(self.baseline, Trace):
+            cum = self.baseline.cumulative(grid)
+            half_at = float(grid[min(np.searchsorted(cum, cum[-1] / 2), len(grid) - 1)])
+        return ProfileSummary(
+            baseline_rate_per_s=self._baseline_level(),
+            peak_rate_per_s=float(rates[peak]),
+            peak_at_s=float(grid[peak]),
+            half_surge_at_s=half_at,
+            visitors_total=self.expected_visitors(),
+            surge_visitors_total=surge,
+        )
+
+    def _baseline_level(self) -> float:
+        if isinstance(self.baseline, Trace):
+            # A replayed trace has no separate baseline: its median rate stands for the usual level.
+            edges = self.baseline.edges_s
+            return float(np.median(self.baseline.counts / np.diff(edges)))
+        return float(self.baseline.mean_rate_per_s)
+
+
+def build_profile(scenario: Scenario) -> Profile:
+    traffic = scenario.traffic
+    if traffic.trace is not None:
+        baseline = read_trace(traffic.trace)
+    elif traffic.constant_per_s is not None:
+        baseline = _Constant(traffic.constant_per_s)
+    else:
+        baseline = _Diurnal(traffic)
+    return Profile(duration_s=scenario.run.duration_s, baseline=baseline, shares=traffic.shares)

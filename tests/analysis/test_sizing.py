@@ -1,0 +1,54 @@
+"""The instant plan against theory and against the simulation."""
+
+import pytest
+
+from sim.analysis import theory
+from sim.analysis.capacity import least_capacity, load_table, parse_vary, plan_points, run_points
+from sim.cli import main
+from sim.engine import simulate
+from sim.analysis.sizing import fluid_losses, least_workers, workload
+from sim.stats.summary import summarize
+from sim.config.scenario import load_scenario
+from sim.analysis.slo import parse_slo
+from tests.conftest import SCENARIOS
+
+STEADY = str(SCENARIOS / "steady.toml")
+
+
+def test_workload_of_steady_is_the_textbook_queue():
+    load = workload(load_scenario(STEADY))
+    assert load.requests_per_visitor == 1 and load.work_s == pytest.approx(1.0)
+    assert load.visitors_per_s.max() == pytest.approx(9.0)
+
+
+@pytest.mark.parametrize("slo, t_s, eps", [("wait_p95<=0.7s", 0.7, 0.05), ("wait_p99<=1.5s", 1.5, 0.01)])
+def test_plan_and_sweep_agree_on_least_workers(slo, t_s, eps):
+    (objective,) = parse_slo(slo)
+    planned = least_workers(workload(load_scenario(STEADY)), objective)
+    assert planned == theory.min_servers_erlang_c(9.0, 1.0, wait_s=t_s, max_p=eps)
+    points = plan_points(load_table(STEADY), STEADY, [parse_vary(f"site.app.workers={planned - 1}:{planned + 1}")])
+    rows = run_points(points, replications=4, seed=None, engine="reference", jobs=2, dask_address=None,
+                      progress=lambda *_: None)
+    (answer,) = least_capacity(rows, "site.app.workers", [], [objective])
+    assert answer["least"] == planned
+
+
+@pytest.mark.slow
+def test_fluid_abandoned_visitors_within_10_percent_of_the_simulation():
+    scenario = load_scenario(SCENARIOS / "anca-2020.toml")
+    app, v = scenario.site.app, scenario.visitors
+    lost = fluid_losses(workload(scenario), servers=app.instances * app.workers,
+                        queue_limit=app.queue_limit * app.instances, patience_mean_s=v.patience_s.mean,
+                        retry_probability=v.retry.probability)
+    simulated = summarize(simulate(scenario))
+    abandoned = simulated["visitors"]["abandoned"]
+    assert abandoned > 1000
+    assert lost.visitors_abandoned == pytest.approx(abandoned, rel=0.10)
+
+
+def test_plan_command(capsys, tmp_path):
+    assert main(["plan", str(SCENARIOS / "anca-2020.toml"), "--slo", "p95<2s"]) == 0
+    out = capsys.readouterr().out
+    assert "least workers for p95<2s" in out and "visitors who give up" in out
+    assert main(["plan", STEADY, "--slo", "errors<1%"]) == 2
+    assert "--slo: the plan sizes for" in capsys.readouterr().err

@@ -1,0 +1,31 @@
+import math
+
+import pytest
+
+from sim.errors import ConfigError
+from sim.analysis.slo import evaluate, parse_slo
+
+SUMMARY = {"page_response_s": {"p95": 1.5, "p99": 2.5, "mean": 0.4},
+           "requests": {"error_fraction": 0.004}, "visitors": {"dropped_fraction": 0.02, "lost_fraction": None},
+           "actions": {"lost_fraction": 0.0}}
+
+
+def test_parse_and_evaluate():
+    slo = parse_slo("p95<2s, p99<=2500ms, errors<1%, dropped<1%, lost_actions<0.5%")
+    verdicts = [(o.text, v, ok) for o, v, ok in evaluate(slo, SUMMARY)]
+    assert verdicts == [("p95<2s", 1.5, True), ("p99<=2500ms", 2.5, True), ("errors<1%", 0.004, True),
+                        ("dropped<1%", 0.02, False), ("lost_actions<0.5%", 0.0, True)]
+
+
+def test_undefined_figures_never_meet_an_objective():
+    (o,) = parse_slo("lost_visitors<5%")
+    assert math.isnan(o.value(SUMMARY)) and not o.met(SUMMARY)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("p95<2", "a time needs a unit"), ("errors<1s", "written in %"), ("latency<2s", "unknown metric"),
+    ("p95>2s", "cannot read"), ("", "no objective"), ("p95<-1s", "must be a finite number >= 0"),
+])
+def test_bad_slo(text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_slo(text)
