@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from sim.config.checks import non_negative, positive
 from sim.errors import ConfigError
 
 __all__ = [
@@ -27,16 +28,6 @@ __all__ = [
     "distribution_from_table",
     "scaled",
 ]
-
-
-def _positive(name: str, value: float, *, allow_inf: bool = False) -> None:
-    if not (value > 0) or (math.isinf(value) and not allow_inf):
-        raise ConfigError(name, f"must be > 0{'' if not allow_inf else ' (inf allowed)'}, got {value!r}")
-
-
-def _non_negative(name: str, value: float, *, allow_inf: bool = False) -> None:
-    if not (value >= 0) or (math.isinf(value) and not allow_inf):
-        raise ConfigError(name, f"must be >= 0, got {value!r}")
 
 
 class Distribution:
@@ -58,7 +49,7 @@ class Constant(Distribution):
     value: float
 
     def __post_init__(self) -> None:
-        _non_negative("value", self.value, allow_inf=True)
+        non_negative("value", self.value, allow_inf=True)
 
     @property
     def mean(self) -> float:
@@ -74,7 +65,7 @@ class Exponential(Distribution):
     mean_s: float
 
     def __post_init__(self) -> None:
-        _positive("mean", self.mean_s, allow_inf=True)
+        positive("mean", self.mean_s, allow_inf=True)
 
     @property
     def mean(self) -> float:
@@ -93,8 +84,8 @@ class Lognormal(Distribution):
     sigma: float
 
     def __post_init__(self) -> None:
-        _positive("median", self.median)
-        _non_negative("sigma", self.sigma)
+        positive("median", self.median)
+        non_negative("sigma", self.sigma)
 
     @property
     def mean(self) -> float:
@@ -111,7 +102,7 @@ class Uniform(Distribution):
     high: float
 
     def __post_init__(self) -> None:
-        _non_negative("low", self.low)
+        non_negative("low", self.low)
         if not (self.high >= self.low) or math.isinf(self.high):
             raise ConfigError("high", f"must be finite and >= low ({self.low!r}), got {self.high!r}")
 
@@ -130,8 +121,8 @@ class Gamma(Distribution):
     scale: float
 
     def __post_init__(self) -> None:
-        _positive("shape", self.shape)
-        _positive("scale", self.scale)
+        positive("shape", self.shape)
+        positive("scale", self.scale)
 
     @property
     def mean(self) -> float:

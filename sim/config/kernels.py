@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from sim.config.checks import positive, within
 from sim.errors import ConfigError
 
 __all__ = ["Kernel", "ExponentialKernel", "PowerLawKernel", "MixKernel", "MixPart", "kernel_from_table"]
@@ -36,8 +37,7 @@ class ExponentialKernel(Kernel):
     half_life_s: float
 
     def __post_init__(self) -> None:
-        if not (0 < self.half_life_s < math.inf):
-            raise ConfigError("half_life_s", f"must be > 0 and finite, got {self.half_life_s!r}")
+        positive("half_life_s", self.half_life_s)
 
     @property
     def rate_per_s(self) -> float:
@@ -62,10 +62,8 @@ class PowerLawKernel(Kernel):
     theta: float
 
     def __post_init__(self) -> None:
-        if not (0 < self.flat_s < math.inf):
-            raise ConfigError("flat_s", f"must be > 0 and finite, got {self.flat_s!r}")
-        if not (0 < self.theta < math.inf):
-            raise ConfigError("theta", f"must be > 0 and finite, got {self.theta!r}")
+        positive("flat_s", self.flat_s)
+        positive("theta", self.theta)
 
     @property
     def height_per_s(self) -> float:
@@ -101,8 +99,7 @@ class MixKernel(Kernel):
         if not self.parts:
             raise ConfigError("parts", "must hold at least one part")
         for i, part in enumerate(self.parts):
-            if not (0 <= part.weight <= 1):
-                raise ConfigError(f"parts[{i}].weight", f"must be within [0, 1], got {part.weight!r}")
+            within(f"parts[{i}].weight", part.weight, 0, 1)
         total = sum(p.weight for p in self.parts)
         if abs(total - 1) > 1e-9:
             raise ConfigError("parts", f"weights must sum to 1, got {total:g}")

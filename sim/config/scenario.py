@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.config.checks import at_least, greater, within
 from sim.config.distributions import Constant, Distribution, distribution_from_table
 from sim.errors import ConfigError
 from sim.config.kernels import Kernel, kernel_from_table
@@ -36,21 +37,6 @@ __all__ = [
 _DIST = {PARSE: distribution_from_table}
 
 
-def _within(key: str, value: float, low: float, high: float) -> None:
-    if not (low <= value <= high):
-        raise ConfigError(key, f"must be within [{low:g}, {high:g}], got {value!r}")
-
-
-def _at_least(key: str, value: float, low: float, *, finite: bool = True) -> None:
-    if not (value >= low) or (finite and math.isinf(value)):
-        raise ConfigError(key, f"must be >= {low:g}{' and finite' if finite else ''}, got {value!r}")
-
-
-def _greater(key: str, value: float, low: float, *, finite: bool = True) -> None:
-    if not (value > low) or (finite and math.isinf(value)):
-        raise ConfigError(key, f"must be > {low:g}{' and finite' if finite else ''}, got {value!r}")
-
-
 @dataclass(frozen=True, kw_only=True)
 class RunConfig:
     duration_s: float = 86_400.0
@@ -59,12 +45,12 @@ class RunConfig:
     bin_s: float = 60.0
 
     def __post_init__(self) -> None:
-        _greater("duration_s", self.duration_s, 0)
-        _at_least("warmup_s", self.warmup_s, 0)
+        greater("duration_s", self.duration_s, 0)
+        at_least("warmup_s", self.warmup_s, 0)
         if self.warmup_s >= self.duration_s:
             raise ConfigError("warmup_s", f"must be < duration_s ({self.duration_s:g}), got {self.warmup_s!r}")
-        _at_least("seed", self.seed, 0)
-        _greater("bin_s", self.bin_s, 0)
+        at_least("seed", self.seed, 0)
+        greater("bin_s", self.bin_s, 0)
         if self.duration_s / self.bin_s > 1_000_000:
             raise ConfigError("bin_s", f"gives more than 1e6 bins over duration_s, got {self.bin_s!r}")
 
@@ -82,11 +68,11 @@ class Share:
     decay: Kernel = field(metadata={PARSE: kernel_from_table})
 
     def __post_init__(self) -> None:
-        _at_least("at_s", self.at_s, 0)
-        _at_least("followers", self.followers, 0)
-        _within("reach", self.reach, 0, 1)
-        _within("click_through", self.click_through, 0, 1)
-        _at_least("reshare_factor", self.reshare_factor, 1)
+        at_least("at_s", self.at_s, 0)
+        at_least("followers", self.followers, 0)
+        within("reach", self.reach, 0, 1)
+        within("click_through", self.click_through, 0, 1)
+        at_least("reshare_factor", self.reshare_factor, 1)
 
     @property
     def direct_clicks(self) -> float:
@@ -121,17 +107,17 @@ class TrafficConfig:
         if self.trace is not None and self.shares:
             raise ConfigError("trace", "replaces the model: remove [[traffic.shares]] or the trace")
         if self.baseline_per_day is not None:
-            _at_least("baseline_per_day", self.baseline_per_day, 0)
+            at_least("baseline_per_day", self.baseline_per_day, 0)
         if self.constant_per_s is not None:
-            _at_least("constant_per_s", self.constant_per_s, 0)
-        _within("diurnal_amplitude", self.diurnal_amplitude, 0, 1)
-        _within("diurnal_peak_hour", self.diurnal_peak_hour, 0, 24)
-        _within("start_hour", self.start_hour, 0, 24)
+            at_least("constant_per_s", self.constant_per_s, 0)
+        within("diurnal_amplitude", self.diurnal_amplitude, 0, 1)
+        within("diurnal_peak_hour", self.diurnal_peak_hour, 0, 24)
+        within("start_hour", self.start_hour, 0, 24)
         if self.hourly_weights is not None:
             if len(self.hourly_weights) != 24:
                 raise ConfigError("hourly_weights", f"must hold 24 weights, got {len(self.hourly_weights)}")
             for i, w in enumerate(self.hourly_weights):
-                _at_least(f"hourly_weights[{i}]", w, 0)
+                at_least(f"hourly_weights[{i}]", w, 0)
             if sum(self.hourly_weights) <= 0:
                 raise ConfigError("hourly_weights", "must not all be 0")
 
@@ -143,8 +129,8 @@ class RetryConfig:
     max: int = 3
 
     def __post_init__(self) -> None:
-        _within("probability", self.probability, 0, 1)
-        _at_least("max", self.max, 0)
+        within("probability", self.probability, 0, 1)
+        at_least("max", self.max, 0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,9 +143,9 @@ class VisitorsConfig:
     retry: RetryConfig | None = None
 
     def __post_init__(self) -> None:
-        _at_least("pages_per_visit", self.pages_per_visit, 1)
-        _at_least("requests_per_page", self.requests_per_page, 1)
-        _within("action_rate", self.action_rate, 0, 1)
+        at_least("pages_per_visit", self.pages_per_visit, 1)
+        at_least("requests_per_page", self.requests_per_page, 1)
+        within("action_rate", self.action_rate, 0, 1)
 
 
 def _string_table(value: Any) -> tuple[tuple[str, str], ...]:

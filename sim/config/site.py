@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from sim.config.checks import non_negative, positive, ratio, whole
 from sim.config.distributions import Constant, Distribution, distribution_from_table
 from sim.errors import ConfigError
 from sim.config.tables import PARSE
@@ -29,23 +30,6 @@ BALANCERS = ("round_robin", "least_connections", "random")
 AUTOSCALE_METRICS = ("utilization", "in_flight")
 
 
-def _ratio(key: str, value: float | None) -> None:
-    if value is not None and not (0 <= value <= 1):
-        raise ConfigError(key, f"must be within [0, 1], got {value!r}")
-
-
-def _count(key: str, value: float, low: int, *, allow_inf: bool = False) -> None:
-    whole = math.isinf(value) if allow_inf else False
-    if not whole and not (value >= low and float(value).is_integer() and not math.isinf(value)):
-        extra = " or inf" if allow_inf else ""
-        raise ConfigError(key, f"must be a whole number >= {low}{extra}, got {value!r}")
-
-
-def _positive(key: str, value: float, *, allow_inf: bool = False) -> None:
-    if not (value > 0) or (math.isinf(value) and not allow_inf):
-        raise ConfigError(key, f"must be > 0{' (inf allowed)' if allow_inf else ' and finite'}, got {value!r}")
-
-
 @dataclass(frozen=True, kw_only=True)
 class CdnConfig:
     hit_ratio: float
@@ -53,9 +37,9 @@ class CdnConfig:
     edge_capacity_per_s: float = math.inf
 
     def __post_init__(self) -> None:
-        _ratio("hit_ratio", self.hit_ratio)
-        _ratio("html_hit_ratio", self.html_hit_ratio)
-        _positive("edge_capacity_per_s", self.edge_capacity_per_s, allow_inf=True)
+        ratio("hit_ratio", self.hit_ratio)
+        ratio("html_hit_ratio", self.html_hit_ratio)
+        positive("edge_capacity_per_s", self.edge_capacity_per_s, allow_inf=True)
 
     @property
     def html_ratio(self) -> float:
@@ -76,12 +60,12 @@ class AppConfig:
     drop_abandoned: bool = False
 
     def __post_init__(self) -> None:
-        _count("instances", self.instances, 1)
-        _count("workers", self.workers, 1)
-        _count("queue_limit", self.queue_limit, 0, allow_inf=True)
+        whole("instances", self.instances, 1)
+        whole("workers", self.workers, 1)
+        whole("queue_limit", self.queue_limit, 0, allow_inf=True)
         if self.balancer not in BALANCERS:
             raise ConfigError("balancer", f"must be one of {', '.join(BALANCERS)}, got {self.balancer!r}")
-        _positive("timeout_s", self.timeout_s, allow_inf=True)
+        positive("timeout_s", self.timeout_s, allow_inf=True)
         for key in ("page_s", "asset_s", "submit_s"):
             dist = getattr(self, key)
             if dist is not None and math.isinf(dist.mean):
@@ -101,9 +85,9 @@ class DbConfig:
     queries_per_submit: int = 1
 
     def __post_init__(self) -> None:
-        _count("connections", self.connections, 1)
-        _count("queries_per_page", self.queries_per_page, 0)
-        _count("queries_per_submit", self.queries_per_submit, 0)
+        whole("connections", self.connections, 1)
+        whole("queries_per_page", self.queries_per_page, 0)
+        whole("queries_per_submit", self.queries_per_submit, 0)
         if math.isinf(self.query_s.mean):
             raise ConfigError("query_s", "must have a finite mean")
 
@@ -122,19 +106,17 @@ class AutoscaleConfig:
     def __post_init__(self) -> None:
         if self.metric not in AUTOSCALE_METRICS:
             raise ConfigError("metric", f"must be one of {', '.join(AUTOSCALE_METRICS)}, got {self.metric!r}")
-        _positive("target", self.target)
+        positive("target", self.target)
         if self.metric == "utilization" and self.target > 1:
             raise ConfigError("target", f"must be within (0, 1] for metric = 'utilization', got {self.target!r}")
-        _positive("period_s", self.period_s)
-        if not (0 <= self.warmup_s < math.inf):
-            raise ConfigError("warmup_s", f"must be >= 0 and finite, got {self.warmup_s!r}")
-        if not (0 <= self.cooldown_s < math.inf):
-            raise ConfigError("cooldown_s", f"must be >= 0 and finite, got {self.cooldown_s!r}")
-        _count("min", self.min, 1)
-        _count("max", self.max, 1)
+        positive("period_s", self.period_s)
+        non_negative("warmup_s", self.warmup_s)
+        non_negative("cooldown_s", self.cooldown_s)
+        whole("min", self.min, 1)
+        whole("max", self.max, 1)
         if self.max < self.min:
             raise ConfigError("max", f"must be >= min ({self.min}), got {self.max!r}")
-        _count("step", self.step, 1)
+        whole("step", self.step, 1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,7 +126,7 @@ class WaitingRoomConfig:
     queue_patience_s: Distribution = field(default=Constant(value=math.inf), metadata=_DIST)
 
     def __post_init__(self) -> None:
-        _count("active_limit", self.active_limit, 1)
+        whole("active_limit", self.active_limit, 1)
 
 
 @dataclass(frozen=True, kw_only=True)
