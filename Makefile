@@ -19,6 +19,7 @@ run: $(STAMP)
 	$(BIN)/surge run scenarios/anca-2020.toml --out out/anca-2020
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 clean:
