@@ -39,8 +39,8 @@ def _tier(env, *, workers=1, queue_limit=math.inf, instances=1, balancer="round_
 
 def _send(env, tier, tag, *, at=0.0, service_s=1.0, patience_s=math.inf, queries=None):
     def go(_ev):
-        req = Tagged(env.now, PAGE, 1, service_s, queries, True,
-                     lambda _owner, outcome: seen.append((tag, outcome, env.now)))
+        req = Tagged(now=env.now, kind=PAGE, count=1, service_s=service_s, query_s=queries, measured=True,
+                     on_done=lambda _owner, outcome: seen.append((tag, outcome, env.now)))
         req.tag = tag
         tier.submit(req, patience_s=patience_s)
     seen = _send.seen

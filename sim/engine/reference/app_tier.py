@@ -47,8 +47,7 @@ class Request:
     __slots__ = ("kind", "count", "arrival_s", "start_s", "service_s", "query_s", "state", "on_done",
                  "outcome", "instance", "measured", "qi", "owner")
 
-    # Positional: calling a class with keywords costs twice as much, and there is one per page view.
-    def __init__(self, now: float, kind: int, count: int, service_s: float, query_s: np.ndarray | None,
+    def __init__(self, *, now: float, kind: int, count: int, service_s: float, query_s: np.ndarray | None,
                  measured: bool, on_done: Callable[[object, str], None] | None = None, owner=None) -> None:
         self.kind = kind  # journey.PAGE, journey.SUBMIT, or ASSETS
         self.count = count  # HTTP requests it stands for (a bundle of asset misses counts each)

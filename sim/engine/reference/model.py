@@ -160,7 +160,8 @@ class Model:
             rec.origin_unmodelled(now, kind)  # no app tier modelled: the origin answers at once
             self._result(v, OK)
             return
-        req = Request(now, kind, 1, w.service[s], w.queries[s], now >= self.warmup_s, self._result, v)
+        req = Request(now=now, kind=kind, count=1, service_s=w.service[s], query_s=w.queries[s],
+                      measured=now >= self.warmup_s, on_done=self._result, owner=v)
         self.app.submit(req, v.patience)
 
     def _result(self, v: _Visitor, result: str) -> None:
@@ -168,7 +169,8 @@ class Model:
         kind = w.kind[s]
         if result == OK and kind == PAGE and w.assets[s] > 0 and self.app is not None:
             # The browser fetches the missed assets; the visitor does not wait for them.
-            bundle = Request(now, ASSETS, w.assets[s], w.asset_service[s], None, now >= self.warmup_s)
+            bundle = Request(now=now, kind=ASSETS, count=w.assets[s], service_s=w.asset_service[s], query_s=None,
+                             measured=now >= self.warmup_s)
             self.app.submit(bundle, math.inf)
         self.recorder.page_result(now, kind, result)
         if result == OK:
