@@ -11,14 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import special, stats
 
+from sim.analysis.fluid import FluidResult, fluid_abandonment
 from sim.analysis.theory import (
     ErlangAResult,
-    FluidResult,
     MMCKStats,
     erlang_a,
     erlang_b,
     erlang_c,
-    fluid_abandonment,
     min_servers_erlang_c,
     mmc_mean_in_system,
     mmc_mean_response_s,
