@@ -45,7 +45,8 @@ class Driver:
         self.recorder = LoadRecorder(edges_s=edges, time_scale=plan.time_scale)
         self.active = 0
         self.t0 = 0.0
-        self.stopped = False
+        self.stopped = False  # asked to stop (the test stopped before the plan's end)
+        self.complete = False  # played every arrival of its share and waited for them
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -70,8 +71,9 @@ class Driver:
             self.recorder.count("arrivals", t)
             self.active += 1
             group.spawn(self._visit, visits[i % _CHUNK], float(t))
-        group.join(timeout=drain_s)
+        group.join(timeout=0 if self.stopped else drain_s)
         group.kill(block=True, timeout=5)
+        self.complete = not self.stopped
         return self.recorder
 
     def _client(self) -> HTTPClient:

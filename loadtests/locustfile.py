@@ -30,7 +30,7 @@ from sim.analysis.slo import evaluate, parse_slo  # noqa: E402
 
 log = logging.getLogger("surge")
 DRAIN_S = 30.0
-_state: dict = {"plan": None, "drivers": None, "results": {}, "aborted": None, "reported": False}
+_state: dict = {"plan": None, "drivers": None, "results": {}, "complete": {}, "aborted": None, "reported": False}
 
 
 @events.init_command_line_parser.add_listener
@@ -76,6 +76,7 @@ def _init(environment, **_kw) -> None:
 
 def _received(msg, **_kw) -> None:
     _state["results"][msg.data["index"]] = msg.data["recorder"]
+    _state["complete"][msg.data["index"]] = msg.data["complete"]
 
 
 @events.test_start.add_listener
@@ -160,11 +161,14 @@ def _report(runner) -> None:
         return
     _state["reported"] = True
     driver, index = _state["driver"]
+    complete = driver.complete  # False when the test stops before the plan's end
     driver.stopped = True
     if isinstance(runner, WorkerRunner):
-        runner.send_message("surge_results", {"index": index, "recorder": driver.recorder.to_dict()})
+        runner.send_message("surge_results", {"index": index, "recorder": driver.recorder.to_dict(),
+                                              "complete": complete})
     else:
         _state["results"][index] = driver.recorder.to_dict()
+        _state["complete"][index] = complete
 
 
 @events.test_stop.add_listener
@@ -174,7 +178,18 @@ def _test_stop(environment, **_kw) -> None:
 
 @events.quitting.add_listener
 def _write_results(environment, **_kw) -> None:
-    if isinstance(environment.runner, WorkerRunner) or not _state["results"]:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        return
+    # On SIGINT or SIGTERM locust quits before it stops the test: gather what was measured first.
+    _report(runner)
+    if isinstance(runner, MasterRunner) and len(_state["results"]) < max(runner.worker_count, 1):
+        runner.stop()  # the workers report as their test stops
+        for _ in range(100):
+            if len(_state["results"]) >= max(runner.worker_count, 1):
+                break
+            gevent.sleep(0.1)
+    if not _state["results"]:
         return
     opts = environment.parsed_options
     plan = _plan(opts)
@@ -187,6 +202,8 @@ def _write_results(environment, **_kw) -> None:
     summary["scenario"] = plan.scenario.name or plan.scenario.path
     summary["drivers"] = len(parts)
     summary["aborted"] = _state["aborted"]
+    # Stopped before the plan's end (Ctrl-C, SIGTERM, the brake): the figures cover part of the plan.
+    summary["partial"] = bool(_state["aborted"]) or not all(_state["complete"].get(i, False) for i in _state["results"])
     verdicts = evaluate(parse_slo(opts.slo), summary) if opts.slo else []
     summary["slo"] = [{"objective": o.text, "value": v, "met": ok} for o, v, ok in verdicts]
     for o, v, ok in verdicts:

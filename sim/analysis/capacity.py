@@ -19,14 +19,12 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from sim.engine import replication_seeds, simulate
+from sim.analysis.runner import Rows, run_points
 from sim.errors import ConfigError
-from sim.stats.summary import aggregate, flatten, summarize
-from sim.config.scenario import Scenario, parse_scenario
+from sim.config.scenario import parse_scenario
 from sim.analysis.slo import Objective
 
-__all__ = ["Vary", "parse_vary", "SweepPoint", "plan_points", "run_point", "run_points", "least_capacity",
-           "load_table", "sweep"]
+__all__ = ["Vary", "parse_vary", "SweepPoint", "plan_points", "least_capacity", "load_table", "sweep"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,33 +139,26 @@ def plan_points(table: dict, path: str, varies: Sequence[Vary]) -> list[SweepPoi
     return points
 
 
-def run_point(point: SweepPoint, replications: int, seed: int | None, engine: str) -> dict:
-    """One point's figures: the mean over replications (with ``_ci``), flattened."""
-    scenario: Scenario = parse_scenario(point.table, path=point.path)
-    seed = scenario.run.seed if seed is None else seed
-    summaries = [summarize(simulate(scenario, engine=engine, seed_seq=seed_seq))
-                 for seed_seq in replication_seeds(seed, replications)]
-    merged = aggregate(summaries) if replications > 1 else {**summaries[0], "replications": 1}
-    flat = {k: v for k, v in flatten(merged).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    return {"index": point.index, "values": point.values, "figures": flat,
-            "partial": any(s["partial"] for s in summaries)}
-
-
 def least_capacity(rows: Iterable[dict], capacity_key: str, surge_keys: Sequence[str],
                    objectives: Sequence[Objective]) -> list[dict]:
-    """For each surge size, the least capacity whose mean figures meet every objective (None: none does)."""
+    """For each surge size, the least capacity whose mean figures meet every objective (None: none does).
+
+    Judged on complete rows only: a point stopped midway has the figures of part of its run.
+    ``complete`` is false where some of the surge size's points were not complete."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault(tuple(row["values"][k] for k in surge_keys), []).append(row)
     out = []
     for surge, members in groups.items():
         least = None
-        for row in sorted(members, key=lambda r: r["values"][capacity_key]):
+        complete = [r for r in members if r.get("complete", True)]
+        for row in sorted(complete, key=lambda r: r["values"][capacity_key]):
             summary = _unflatten(row["figures"])
             if all(o.met(summary) for o in objectives):
                 least = row["values"][capacity_key]
                 break
-        out.append({"surge": dict(zip(surge_keys, surge)), "capacity_key": capacity_key, "least": least})
+        out.append({"surge": dict(zip(surge_keys, surge)), "capacity_key": capacity_key, "least": least,
+                    "complete": len(complete) == len(members)})
     return out
 
 
@@ -182,50 +173,14 @@ def _unflatten(flat: dict) -> dict:
     return nested
 
 
-def run_points(points: list[SweepPoint], *, replications: int, seed: int | None, engine: str, jobs: int,
-               dask_address: str | None, progress: Callable[[int, int], None]) -> list[dict]:
-    """Run every point locally in processes (or on a Dask cluster); results do not depend on ``jobs``."""
-    done: list[dict] = []
-    total = len(points)
-    try:
-        if dask_address:
-            from dask.distributed import Client, as_completed
-
-            with Client(dask_address) as client:
-                futures = client.map(run_point, points, replications=replications, seed=seed, engine=engine,
-                                     pure=False)
-                for future in as_completed(futures):
-                    done.append(future.result())
-                    progress(len(done), total)
-        elif jobs <= 1:
-            for p in points:
-                done.append(run_point(p, replications, seed, engine))
-                progress(len(done), total)
-        else:
-            from concurrent.futures import ProcessPoolExecutor, as_completed as completed
-
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(run_point, p, replications, seed, engine) for p in points]
-                try:
-                    for future in completed(futures):
-                        done.append(future.result())
-                        progress(len(done), total)
-                except KeyboardInterrupt:
-                    for f in futures:
-                        f.cancel()
-                    raise
-    except KeyboardInterrupt:
-        pass  # keep what is done; the caller marks the sweep partial
-    return sorted(done, key=lambda r: r["index"])
-
-
 def sweep(path: str, vary: Sequence[str], *, replications: int = 1, seed: int | None = None,
           engine: str = "auto", jobs: int = 1, dask_address: str | None = None,
-          progress: Callable[[int, int], None] | None = None) -> list[dict]:
+          progress: Callable[[int, int], None] | None = None) -> Rows:
     """Every point of the grid over ``vary`` (``"site.app.instances=1:4"``, ...) of the scenario at ``path``.
 
     One row per point: ``index``, ``values`` (the varied keys), ``figures`` (the flattened
-    summary, means over replications with ``_ci`` half-widths) and ``partial``. Every point
+    summary, means over replications with ``_ci`` half-widths), ``complete`` and ``partial``
+    (:func:`~sim.analysis.runner.run_point`). Every point
     meets the same visitors (common random numbers); results do not depend on ``jobs``.
     """
     points = plan_points(load_table(path), path, [parse_vary(v) for v in vary])

@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from sim.errors import ConfigError, check_url
+from sim.files import write_json
+from sim.interrupts import deferred_signals, exit_code, reason
 from sim.loadtest.schedule import ASSET_MODES, LoadPlan
 from sim.output.summary import slo_rows, summary_rows, verdicts
 from sim.output.text import format_table
@@ -115,37 +118,91 @@ def _print_summary(summary: dict) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _check(args)
-    site = None
-    host = args.host
-    if host is None:
-        from loadtests.demo_site import DemoSite  # imports no locust: the demo site is plain threads
+    site, stopped = None, None
+    try:
+        if args.host is None:
+            from loadtests.demo_site import DemoSite  # imports no locust: the demo site is plain threads
 
-        site = DemoSite(port=0, workers=args.demo_workers, service_ms=args.demo_service_ms,
-                        queue_limit=args.demo_queue_limit)
-        site.start()
-        host = site.url
-        print(f"started the demo site at {host}", file=sys.stderr)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(args.out) if args.out else Path(tmp)
-        out.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(locustfile_path().parent.parent),
-                                                                         os.environ.get("PYTHONPATH")]))}
-        try:
-            code = subprocess.call(locust_command(args, host=host, out=out), env=env)
-        except KeyboardInterrupt:
-            code = 130
-        finally:
-            if site is not None:
-                stored = site.signatures()
-                site.stop()
-                print(f"stopped the demo site ({stored} signatures stored)", file=sys.stderr)
-        summary_path = out / "summary.json"
-        if summary_path.exists():
-            summary = json.loads(summary_path.read_text())
-            if site is not None:
-                summary["demo_site"] = {"signatures_stored": stored}
-                summary_path.write_text(json.dumps(summary, indent=2) + "\n")
-            _print_summary(summary)
-        if args.out:
-            print(f"\nwrote summary.json, timeseries.csv, locust_*.csv, locust.html to {out}/")
+            site = DemoSite(port=0, workers=args.demo_workers, service_ms=args.demo_service_ms,
+                            queue_limit=args.demo_queue_limit)
+            site.start()
+            print(f"started the demo site at {site.url}", file=sys.stderr)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(args.out) if args.out else Path(tmp)
+            out.mkdir(parents=True, exist_ok=True)
+            code, stopped = _run_locust(args, host=site.url if site is not None else args.host, out=out)
+            demo, site = site, None
+            stored = _stop_site(demo)
+            summary_path = out / "summary.json"
+            if summary_path.exists():
+                summary = json.loads(summary_path.read_text())
+                if demo is not None:
+                    summary["demo_site"] = {"signatures_stored": stored}
+                if stopped:
+                    summary["partial"], summary["stopped"] = True, stopped
+                write_json(summary_path, summary)
+                _print_summary(summary)
+                if args.out:
+                    print(f"\nwrote summary.json, timeseries.csv, locust_*.csv, locust.html to {out}/")
+            elif args.out:
+                print(f"surge: the load test wrote no results to {out}/ (locust exit code {code})", file=sys.stderr)
+    finally:
+        _stop_site(site)  # stopped early, or by an error: no server is left behind
+    if stopped:
+        print(f"surge: load test {stopped}; results above are partial", file=sys.stderr)
     return code
+
+
+def _run_locust(args: argparse.Namespace, *, host: str, out: Path) -> tuple[int, str | None]:
+    """Locust's exit code and, if surge was stopped meanwhile, why (locust is then stopped too)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(locustfile_path().parent.parent),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    # Locust runs in a session of its own: a Ctrl-C to the terminal's process group reaches surge
+    # alone, which asks locust to stop once (it then writes what it measured, marked partial).
+    proc = subprocess.Popen(locust_command(args, host=host, out=out), env=env, start_new_session=True)
+    try:
+        return proc.wait(), None
+    except KeyboardInterrupt as exc:
+        stopped = reason(exc)
+        with deferred_signals():
+            _stop_locust(proc)
+        return exit_code(stopped), stopped
+    finally:
+        if proc.poll() is None:  # an error of surge's own: nothing is left running against the site
+            _kill_group(proc)
+
+
+def _stop_site(site) -> int | None:
+    """Stop the demo site (if one was started); the signatures it stored."""
+    if site is None:
+        return None
+    with deferred_signals():
+        stored = site.signatures()
+        site.stop()
+    print(f"stopped the demo site ({stored} signatures stored)", file=sys.stderr)
+    return stored
+
+
+_STOP_WAIT_S = 30.0  # locust stops its users, writes its files and quits well within this
+
+
+def _stop_locust(proc: subprocess.Popen) -> None:
+    """Ask locust to stop (SIGINT: it stops the test and writes its results and report), then make sure it did."""
+    try:
+        os.kill(proc.pid, signal.SIGINT)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=_STOP_WAIT_S)
+    except subprocess.TimeoutExpired:
+        pass
+    _kill_group(proc)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Locust and any worker it started (``--processes``): nothing keeps sending load."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()

@@ -13,6 +13,7 @@ from typing import Sequence
 
 from sim.cli import calibrate, compare, demo_site, loadtest, plan, profile, report, run, sweep
 from sim.errors import ConfigError
+from sim.interrupts import exit_code, reason, stop_on_signals
 
 __all__ = ["main", "main_entry", "build_parser"]
 
@@ -45,13 +46,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or a usage error (already printed)
         return int(exc.code or 0)
     try:
-        return int(args.func(args) or 0)
+        with stop_on_signals():
+            return int(args.func(args) or 0)
     except ConfigError as err:
         print(str(err), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("surge: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # stopped where nothing was computed yet
+        why = reason(exc)
+        print(f"surge: {why}", file=sys.stderr)
+        return exit_code(why)
 
 
 def main_entry() -> None:

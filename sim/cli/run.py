@@ -16,6 +16,7 @@ import numpy as np
 
 from sim.engine import ENGINES, pick_engine, simulate_replications
 from sim.errors import ConfigError, NotModelled
+from sim.interrupts import deferred_signals, exit_code
 from sim.files import out_dir, write_csv, write_json
 from sim.output.summary import summary_rows
 from sim.output.text import format_table
@@ -108,33 +109,45 @@ def run(args: argparse.Namespace) -> int:
         engine = pick_engine(scenario, getattr(args, "engine", "auto"))
     except NotModelled as err:
         raise err.at(args.scenario) from None
-    results = simulate_replications(
-        scenario, args.replications, engine=engine,
-        progress=(lambda i, n: print(f"replication {i}/{n} done", file=sys.stderr)) if args.replications > 1 else None,
-    )
-    summaries = [summarize(r) for r in results]
+    def progress(done: int, total: int) -> None:
+        if done == 0:
+            print(f"simulating {scenario.run.duration_s / 3600:g} h of {args.scenario} on the {engine} engine "
+                  "(Ctrl-C stops it and keeps what was computed)", file=sys.stderr, flush=True)
+        elif total > 1:
+            print(f"replication {done}/{total} done", file=sys.stderr, flush=True)
+
+    results = simulate_replications(scenario, args.replications, engine=engine, progress=progress)
+    last = results[-1]
+    # Replications stopped midway are left out of the means: only complete ones are averaged (a
+    # lone replication that was stopped is shown as it is, marked partial).
+    used = [r for r in results if not r.partial] or [last]
+    summaries = [summarize(r) for r in used]
     summary = aggregate(summaries) if len(summaries) > 1 else {**summaries[0], "replications": 1}
+    complete = sum(not r.partial for r in results)
+    summary["partial"] = last.partial
+    summary["replications_requested"], summary["replications_complete"] = args.replications, complete
     summary["seed"] = scenario.run.seed
     summary["engine"] = engine
     summary["time_scale"], summary["scale"] = args.time_scale or 1.0, args.scale or 1.0
-    last = results[-1]
     title = f"{summary['scenario']}: {scenario.run.duration_s / 3600:g} h simulated on the {engine} engine"
-    if len(results) > 1:
-        title += f", {len(results)} replications (± 95 % CI)"
+    if len(used) > 1:
+        title += f", {len(used)} replications (± 95 % CI)"
     if last.partial:
-        title += f"  [PARTIAL: stopped at {last.end_s:,.0f} s: {last.error}]"
-    print(format_table(summary_rows(summary), title=title))
-    if args.out:
-        out = out_dir(args.out)
-        files = write_outputs(out, scenario, summary, _mean_rows([timeseries(r) for r in results]))
-        shutil.copyfile(args.scenario, out / "scenario.toml")  # what was run, for the report
-        files.append("scenario.toml")
-        print(f"\nwrote {', '.join(files)} to {out}/")
-    if workdir is not None:
-        workdir.cleanup()
+        title += f"  [PARTIAL: stopped at {last.end_s:,.0f} s: {last.error}"
+        title += f"; the {complete} complete of {args.replications} replications shown]" if complete else "]"
+    with deferred_signals():  # a second Ctrl-C must not cut the files short
+        print(format_table(summary_rows(summary), title=title))
+        if args.out:
+            out = out_dir(args.out)
+            files = write_outputs(out, scenario, summary, _mean_rows([timeseries(r) for r in used]))
+            shutil.copyfile(args.scenario, out / "scenario.toml")  # what was run, for the report
+            files.append("scenario.toml")
+            print(f"\nwrote {', '.join(files)} to {out}/")
+        if workdir is not None:
+            workdir.cleanup()
     if last.partial:
         print(f"surge: run stopped early ({last.error}); results above are partial", file=sys.stderr)
-        return 130 if last.error == "interrupted" else 1
+        return exit_code(last.error)
     return 0
 
 

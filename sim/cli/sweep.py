@@ -9,9 +9,11 @@ import shutil
 import sys
 from pathlib import Path
 
-from sim.analysis.capacity import least_capacity, load_table, parse_vary, plan_points, run_points
+from sim.analysis.capacity import least_capacity, load_table, parse_vary, plan_points
+from sim.analysis.runner import run_points
 from sim.engine import ENGINES, pick_engine
 from sim.errors import ConfigError
+from sim.interrupts import deferred_signals, exit_code
 from sim.files import out_dir, write_csv, write_json
 from sim.output.text import format_table
 from sim.cli.figures import save_figure
@@ -80,22 +82,27 @@ def run(args: argparse.Namespace) -> int:
     partial = len(rows) < len(points) or any(r["partial"] for r in rows)
     capacity_key, surge_keys = varies[0].key, [v.key for v in varies[1:]]
     least = least_capacity(rows, capacity_key, surge_keys, objectives) if objectives else []
-    _write(out, args, rows, varies, least, partial, engine)
-    _plots(out, rows, capacity_key, surge_keys, objectives, least)
-    _print(least, capacity_key, objectives, partial, len(rows), len(points))
-    print(f"\nwrote sweep.csv, sweep.json, {', '.join(p[0] for p in PLOTS)} to {out}/")
-    return 130 if len(rows) < len(points) else 0
+    with deferred_signals():  # a second Ctrl-C must not cut the files short
+        _write(out, args, rows, varies, least, partial, engine, points)
+        _plots(out, rows, capacity_key, surge_keys, objectives, least)
+        _print(least, capacity_key, objectives, rows, len(points))
+        print(f"\nwrote sweep.csv, sweep.json, {', '.join(p[0] for p in PLOTS)} to {out}/")
+    if rows.stopped:
+        return exit_code(rows.stopped)
+    return 1 if partial else 0  # a point that failed midway
 
 
-def _write(out: Path, args, rows, varies, least, partial: bool, engine: str) -> None:
+def _write(out: Path, args, rows, varies, least, partial: bool, engine: str, planned) -> None:
     keys = [v.key for v in varies]
     figures = sorted({k for r in rows for k in r["figures"]})
-    write_csv(out / "sweep.csv", keys + figures,
-              ([r["values"][k] for k in keys] + [_cell(r["figures"].get(f)) for f in figures] for r in rows))
+    write_csv(out / "sweep.csv", keys + ["complete"] + figures,
+              ([r["values"][k] for k in keys] + [int(r["complete"])] + [_cell(r["figures"].get(f)) for f in figures]
+               for r in rows))
     write_json(out / "sweep.json", {
         "scenario": args.scenario, "vary": [{"key": v.key, "values": list(v.values)} for v in varies],
         "slo": args.slo, "least_capacity": least, "points": len(rows),
-        "replications": args.replications, "engine": engine, "partial": partial,
+        "points_planned": len(planned), "points_complete": sum(r["complete"] for r in rows),
+        "replications": args.replications, "engine": engine, "partial": partial, "stopped": rows.stopped,
     })
 
 
@@ -114,9 +121,12 @@ def _plots(out: Path, rows, capacity_key, surge_keys, objectives, least) -> None
             slo_limit=lim, least=marks or None, scale=sc))
 
 
-def _print(least, capacity_key, objectives, partial, done, total) -> None:
-    if partial:
-        print(f"PARTIAL: {done} of {total} points done", file=sys.stderr)
+def _print(least, capacity_key, objectives, rows, total) -> None:
+    complete = sum(r["complete"] for r in rows)
+    if complete < total:
+        why = f" ({rows.stopped})" if rows.stopped else ""
+        print(f"PARTIAL{why}: {complete} of {total} points complete, {len(rows) - complete} stopped midway; "
+              "the least capacity is judged on complete points only", file=sys.stderr)
     if not objectives:
         print("no --slo given: see the curves for the capacity you need")
         return

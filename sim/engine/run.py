@@ -27,6 +27,7 @@ import numpy as np
 
 from sim.config.scenario import RunConfig, Scenario
 from sim.engine.recorder import Recorder
+from sim.interrupts import reason
 from sim.traffic.arrivals import sample_arrivals
 from sim.traffic.journey import JourneyPlans, draw_journeys
 
@@ -109,8 +110,8 @@ def run_in_slices(run: RunConfig, advance: Callable[[float], None]) -> str | Non
             t = min(t + slice_s, duration)
             advance(t)
         return None
-    except KeyboardInterrupt:
-        return "interrupted"
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under the command line (sim.interrupts)
+        return reason(exc)
     except Exception as exc:  # keep what was computed; the caller reports the error
         return f"{type(exc).__name__}: {exc}"
     finally:

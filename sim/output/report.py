@@ -267,7 +267,8 @@ def sweep_table(sweep: dict, columns: tuple[str, ...], rows: tuple[dict, ...], s
     shown = [s for s in shown if s[0] in columns]
     text = slo or sweep.get("slo")
     objectives = parse_slo(str(text), source="--slo" if slo else "sweep.json: slo") if text else ()
-    header = keys + [label for _, label, _ in shown] + (["SLO"] if objectives else [])
+    marked = "complete" in columns  # sweeps stopped midway mark each point complete or not
+    header = keys + [label for _, label, _ in shown] + (["SLO"] if objectives else []) + (["point"] if marked else [])
     body = []
     for row in rows:
         values = {c: _cell(row, c) for c in columns}
@@ -275,8 +276,10 @@ def sweep_table(sweep: dict, columns: tuple[str, ...], rows: tuple[dict, ...], s
                  ((k, values[k]) for k in keys)]
         cells += [escape(with_ci(values[c], values.get(f"{c}_ci"), f) or "-") for c, _, f in shown]
         if objectives:
-            ok = all(met for _, _, met in evaluate(objectives, _unflatten(row, set(keys))))
+            ok = all(met for _, _, met in evaluate(objectives, _unflatten(row, {*keys, "complete"})))
             cells.append('<span class="met">met</span>' if ok else '<span class="broken">broken</span>')
+        if marked:
+            cells.append("complete" if values["complete"] == 1 else '<span class="broken">stopped midway</span>')
         body.append(cells)
     return f"<section><h2>Sweep points ({len(rows)})</h2>{_table(header, body, numeric_from=0)}</section>"
 

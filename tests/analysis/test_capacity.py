@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from sim.analysis import theory
-from sim.analysis.capacity import least_capacity, load_table, parse_vary, plan_points, run_points
+from sim.analysis.capacity import least_capacity, load_table, parse_vary, plan_points
+from sim.analysis.runner import run_points
 from sim.cli import main
 from sim.errors import ConfigError
 from sim.analysis.slo import parse_slo
@@ -116,7 +117,7 @@ def test_dask_cluster_gives_the_same_answer(tmp_path):
     local = tmp_path / "local"
     assert main(["sweep", scenario, "--vary", "site.app.workers=10:11", "--jobs", "1", "--engine", "reference",
                  "--out", str(local)]) == 0
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                                   host="127.0.0.1") as cluster:
         remote = tmp_path / "dask"
         assert main(["sweep", scenario, "--vary", "site.app.workers=10:11", "--dask", cluster.scheduler_address,

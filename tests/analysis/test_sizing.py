@@ -3,7 +3,8 @@
 import pytest
 
 from sim.analysis import theory
-from sim.analysis.capacity import least_capacity, load_table, parse_vary, plan_points, run_points
+from sim.analysis.capacity import least_capacity, load_table, parse_vary, plan_points
+from sim.analysis.runner import run_points
 from sim.cli import main
 from sim.engine import simulate
 from sim.analysis.sizing import fluid_losses, least_workers, workload
