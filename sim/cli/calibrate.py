@@ -17,6 +17,7 @@ import numpy as np
 
 from sim.analysis.calibrate import StepResult, fit_site, saturated, site_toml
 from sim.errors import ConfigError, check_url
+from sim.interrupts import deferred_signals, exit_code, reason
 from sim.output.text import format_table
 from sim.config.scenario import LoadtestSiteConfig, load_scenario
 
@@ -75,30 +76,43 @@ def run(args: argparse.Namespace) -> int:
              ("submit", "POST", paths.submit_path, dict(paths.submit_fields), 0.2)]
     if paths.asset_paths:
         kinds.insert(1, ("asset", "GET", paths.asset_paths[0], None, 0.2))
-    light = {}
-    for kind, method, path, form, share in kinds:
-        light[kind] = _step(probe, host, rng, kind, method, path, form, light_rate, light_s * share)
-        if light[kind].statuses.get(0, 0) == light[kind].sent:
-            raise ConfigError("--host", f"no answer from {host}{path}: is the site up?")
-        print(f"light load, {kind}: {light[kind].answered} answered of {light[kind].sent}", file=sys.stderr)
-    step_s = min(10.0, (args.duration_s - light_s) / STEPS)
-    steps: list[StepResult] = []
-    for k in range(1, STEPS + 1):
-        rate = args.max_rate * k / STEPS
-        steps.append(_step(probe, host, rng, "page", "GET", paths.landing_path, None, rate, step_s))
-        s = steps[-1]
-        print(f"step {k}: {rate:g}/s offered, {s.throughput_per_s:.1f}/s answered, "
-              f"{s.rejected_fraction:.1%} rejected", file=sys.stderr)
-        if sum(saturated(x) for x in steps) >= 2:
-            break  # saturated twice: enough to read the capacity, no need to hammer on
+    light, steps, stopped = {}, [], None
+    try:
+        for kind, method, path, form, share in kinds:
+            light[kind] = _step(probe, host, rng, kind, method, path, form, light_rate, light_s * share)
+            if light[kind].statuses.get(0, 0) == light[kind].sent:
+                raise ConfigError("--host", f"no answer from {host}{path}: is the site up?")
+            print(f"light load, {kind}: {light[kind].answered} answered of {light[kind].sent}", file=sys.stderr)
+        step_s = min(10.0, (args.duration_s - light_s) / STEPS)
+        for k in range(1, STEPS + 1):
+            rate = args.max_rate * k / STEPS
+            steps.append(_step(probe, host, rng, "page", "GET", paths.landing_path, None, rate, step_s))
+            s = steps[-1]
+            print(f"step {k}: {rate:g}/s offered, {s.throughput_per_s:.1f}/s answered, "
+                  f"{s.rejected_fraction:.1%} rejected", file=sys.stderr)
+            if sum(saturated(x) for x in steps) >= 2:
+                break  # saturated twice: enough to read the capacity, no need to hammer on
+    except KeyboardInterrupt as exc:  # stopped: fit what was measured, if that is enough, marked partial
+        stopped = reason(exc)
+        print(f"surge: calibration {stopped} after {len(light)} light loads and {len(steps)} steps", file=sys.stderr)
+        if len(light) < len(kinds) or not steps:
+            print("surge: too little was measured to fit a site; nothing written", file=sys.stderr)
+            return exit_code(stopped)
     try:
         fit = fit_site(light, steps)
     except ValueError as err:
+        if stopped:
+            print(f"surge: too little was measured to fit a site ({err}); nothing written", file=sys.stderr)
+            return exit_code(stopped)
         raise ConfigError("--max-rate", str(err)) from None
     text = site_toml(fit, host=host, when=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    if stopped:
+        text = (f"# PARTIAL: the calibration was {stopped} after {len(steps)} of {STEPS} load steps;\n"
+                "# the fit below may not have seen the site saturate.\n") + text
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    with deferred_signals():  # a second Ctrl-C must not cut the file short
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
     rows = [(f"{s.kind} service", f"{s.law}, mean {s.mean_s * 1000:.1f} ms (CV {s.cv:.2f}, KS {s.ks_distance:.3f})")
             for s in fit.services.values()]
     hinge = f"requests wait once {fit.concurrency.workers} others are in; " if fit.concurrency else ""
@@ -107,4 +121,4 @@ def run(args: argparse.Namespace) -> int:
              ("capacity", f"{fit.saturated_throughput_per_s:.1f} pages/s")]
     print(format_table(rows, title=f"calibrated {host}"))
     print(f"\nwrote {out}: add include = \"{out.name}\" to a scenario", file=sys.stderr)
-    return 0
+    return exit_code(stopped)

@@ -165,3 +165,30 @@ def test_loadtest_stopped_writes_partial_results_and_stops_locust_and_the_demo_s
         import socket
 
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_calibrate_stopped_midway_writes_a_fit_marked_partial(tmp_path):
+    site = _start(["demo-site", "--port", "0", "--workers", "2", "--service-ms", "20", "--queue-limit", "16"], tmp_path)
+    try:
+        deadline, seen = time.monotonic() + WAIT_S, b""
+        while b"/healthz" not in seen:  # its first line, on stdout: "demo site at http://127.0.0.1:PORT/ ..."
+            assert time.monotonic() < deadline and site.poll() is None
+            ready, _, _ = select.select([site.stdout.fileno()], [], [], 1.0)
+            if ready:
+                seen += os.read(site.stdout.fileno(), 65536)
+        url = seen.split(b"demo site at ")[1].split(b"/ ")[0].decode()
+        out = tmp_path / "site.toml"
+        # 2 workers x 20 ms: 100 pages/s. Steps of 600 x k / 8: step 2 (150/s) saturates the site, so a
+        # stop during step 3 leaves enough to fit; a complete calibration would stop after step 3.
+        proc = _start(["calibrate", "--host", url, "--max-rate", "600", "--duration-s", "60", "--out", out], tmp_path)
+        _wait_for(proc, b"step 2:")
+        os.kill(proc.pid, signal.SIGINT)
+        returncode, _, stderr = _finish(proc)
+        assert returncode == 130, stderr
+        assert out.exists(), stderr
+        text = out.read_text()
+        assert text.startswith("# PARTIAL: the calibration was interrupted after") and "workers" in text
+        assert "Traceback" not in stderr
+    finally:
+        site.send_signal(signal.SIGINT)
+        site.communicate(timeout=30)
