@@ -58,6 +58,17 @@ class NotModelled(ConfigError):
 
 
 def check_url(flag: str, value: str) -> None:
-    """A site's address given on the command line must be an http(s) URL."""
+    """A site's address given on the command line must be an http(s) URL with a host and, if any, a valid port."""
+    from urllib.parse import urlsplit
+
     if not value.startswith(("http://", "https://")):
         raise ConfigError(flag, f"must be a URL starting with http:// or https://, got {value!r}")
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # ValueError for a port that is not a number in [0, 65535]
+    except ValueError:
+        raise ConfigError(flag, f"must have a port that is a number in [1, 65535], got {value!r}") from None
+    if not parts.hostname:
+        raise ConfigError(flag, f"must name a host, e.g. http://127.0.0.1:8000, got {value!r}")
+    if port == 0:
+        raise ConfigError(flag, f"must have a port that is a number in [1, 65535], got {value!r}")

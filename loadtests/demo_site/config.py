@@ -4,6 +4,9 @@ Checking on construction (not when the server starts) means a bad value is
 reported before any socket is opened, and every error names the argument so
 the ``surge demo-site`` command can point at the matching flag.
 
+The limits below are the site's own, each with its reason; the server reads
+them from here so that one place says how big the demo site can be.
+
 The host must be a loopback address: the demo site exists to be overloaded by
 our own load tests, and it must never be reachable from, or aimed at, anything
 beyond this machine. Names other than ``localhost`` are refused without a DNS
@@ -17,11 +20,27 @@ import math
 import os
 from dataclasses import dataclass
 
-__all__ = ["DemoSiteConfig", "DemoSiteConfigError", "is_loopback_host", "MAX_WORKERS", "MAX_QUEUE_LIMIT"]
+__all__ = ["DemoSiteConfig", "DemoSiteConfigError", "is_loopback_host", "MAX_WORKERS", "MAX_QUEUE_LIMIT",
+           "MAX_CAPACITY", "SPARE_THREADS", "MAX_HEAD_BYTES", "MAX_BODY_BYTES", "MAX_READ_TIMEOUT_S",
+           "MAX_CONNECTIONS", "FD_RESERVE"]
 
 MAX_WORKERS = 1024
-MAX_QUEUE_LIMIT = 100_000
+# Every place in the site (a worker slot or a backlog place) is a waitress thread blocked in the
+# FIFO gate, so K = workers + queue_limit is a thread count: 4,096 threads start in about 1 s
+# and hold about 80 MB here, which is as far as a demo site should go.
+MAX_CAPACITY = 4096
+MAX_QUEUE_LIMIT = MAX_CAPACITY - 1
+# Threads beyond K: they answer the 503s and /healthz, so neither waits for a thread at overload.
+SPARE_THREADS = 8
 MAX_SERVICE_MS = 600_000.0
+MAX_HEAD_BYTES = 16 * 1024    # request line and headers (waitress answers 431 beyond)
+MAX_BODY_BYTES = 64 * 1024    # a petition form is a few hundred bytes (waitress answers 413 beyond)
+MAX_READ_TIMEOUT_S = 3600     # read_timeout_s: a connection idle longer than this is closed
+# Open connections are capped below the file-descriptor limit (RLIMIT_NOFILE) by FD_RESERVE
+# plus two descriptors per worker (each worker's SQLite connection holds the file and its WAL),
+# and never above MAX_CONNECTIONS; at the cap the longest-idle connection is shed.
+MAX_CONNECTIONS = 10_000
+FD_RESERVE = 64
 
 
 class DemoSiteConfigError(ValueError):
@@ -58,6 +77,7 @@ class DemoSiteConfig:
 
     In queueing terms the site is M/M/c/K with c = ``workers`` and
     K = ``workers + queue_limit`` (the backlog holds only requests that wait).
+    ``read_timeout_s``: a connection that sends nothing for this long is closed.
     """
 
     host: str = "127.0.0.1"
@@ -67,6 +87,7 @@ class DemoSiteConfig:
     queue_limit: int = 64
     db_path: str | None = None
     seed: int | None = None
+    read_timeout_s: int = 10  # whole seconds: waitress's channel_timeout
 
     def __post_init__(self) -> None:
         if not is_loopback_host(self.host):
@@ -75,6 +96,10 @@ class DemoSiteConfig:
         _whole("port", self.port, 0, 65535)
         _whole("workers", self.workers, 1, MAX_WORKERS)
         _whole("queue_limit", self.queue_limit, 1, MAX_QUEUE_LIMIT)
+        if self.workers + self.queue_limit > MAX_CAPACITY:
+            raise DemoSiteConfigError("queue_limit", f"workers + queue_limit must be at most {MAX_CAPACITY} "
+                                      f"(one thread each), got {self.workers + self.queue_limit}")
+        _whole("read_timeout_s", self.read_timeout_s, 1, MAX_READ_TIMEOUT_S)
         s = self.service_ms
         if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s):
             raise DemoSiteConfigError("service_ms", f"must be a finite number, got {s!r}")

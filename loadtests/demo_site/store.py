@@ -1,4 +1,4 @@
-"""Where the demo site keeps signatures: one SQLite file, one connection per worker thread.
+"""Where the demo site keeps signatures: one SQLite file, one connection per worker slot.
 
 The store is real, not simulated, because the property a load test must be able
 to check is real: a signature the site acknowledged is a signature it kept. A
@@ -32,8 +32,10 @@ CREATE TABLE IF NOT EXISTS signatures (
 """
 
 
-def _connect(path: str, busy_timeout_s: float) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=busy_timeout_s)
+def _connect(path: str, busy_timeout_s: float, *, shared: bool = False) -> sqlite3.Connection:
+    # shared: the connection moves between threads, one at a time (a worker slot is held by one
+    # waitress thread at once, and the gate hands it on), which sqlite3 allows when asked.
+    conn = sqlite3.connect(path, timeout=busy_timeout_s, check_same_thread=not shared)
     try:
         conn.execute("PRAGMA synchronous=NORMAL")
     except BaseException:
@@ -43,10 +45,10 @@ def _connect(path: str, busy_timeout_s: float) -> sqlite3.Connection:
 
 
 class SignatureWriter:
-    """One thread's connection; ``add`` returns only once the row is committed."""
+    """One worker slot's connection (used by one thread at a time); ``add`` returns once the row is committed."""
 
     def __init__(self, path: str, busy_timeout_s: float) -> None:
-        self._conn = _connect(path, busy_timeout_s)
+        self._conn = _connect(path, busy_timeout_s, shared=True)
 
     def add(self, name: str, email: str, zip_code: str) -> int:
         """Insert and commit one signature; its row id. Raises ``sqlite3.Error`` if it was not stored."""
@@ -78,7 +80,7 @@ class SignatureStore:
                 conn.execute(_SCHEMA)
 
     def writer(self) -> SignatureWriter:
-        """A new connection for the calling thread (sqlite3 connections stay in their thread)."""
+        """A new connection for one worker slot (any thread may use it, one at a time)."""
         return SignatureWriter(self.path, self.busy_timeout_s)
 
     def count(self) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-import tomllib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
@@ -21,7 +20,9 @@ import numpy as np
 
 from sim.analysis.runner import Rows, run_points
 from sim.errors import ConfigError
-from sim.config.scenario import parse_scenario
+from sim.config.checks import LIMIT
+from sim.config.limits import MAX_SWEEP_POINTS, MAX_SWEEP_VALUES
+from sim.config.scenario import check_run_size, parse_scenario, read_scenario_table
 from sim.analysis.slo import Objective
 
 __all__ = ["Vary", "parse_vary", "SweepPoint", "plan_points", "least_capacity", "load_table", "sweep"]
@@ -38,9 +39,18 @@ def _number(token: str, spec: str) -> float | int:
     try:
         if all(c.isdigit() or c in "+-" for c in token):
             return int(token)
-        return float(token)
+        value = float(token)
     except ValueError:
         raise ConfigError("--vary", f"{spec!r}: {token!r} is not a number") from None
+    if math.isnan(value):
+        raise ConfigError("--vary", f"{spec!r}: {token!r} is not a number")
+    return value
+
+
+def _too_many(spec: str, count: float) -> None:
+    """Refuse a list of values longer than MAX_SWEEP_VALUES before it is built."""
+    if count > MAX_SWEEP_VALUES:
+        raise ConfigError("--vary", f"{spec!r}: {count:.6g} values is too many (at most {MAX_SWEEP_VALUES}: {LIMIT})")
 
 
 def parse_vary(spec: str) -> Vary:
@@ -56,8 +66,9 @@ def parse_vary(spec: str) -> Vary:
         if len(parts) != 3:
             raise ConfigError("--vary", f"{spec!r}: a log range is log:FIRST:LAST:COUNT")
         a, b, n = (_number(p, spec) for p in parts)
-        if not (a > 0 and b > 0 and isinstance(n, int) and n >= 2):
-            raise ConfigError("--vary", f"{spec!r}: log ranges need FIRST, LAST > 0 and a whole COUNT >= 2")
+        if not (0 < a < math.inf and 0 < b < math.inf and isinstance(n, int) and n >= 2):
+            raise ConfigError("--vary", f"{spec!r}: log ranges need finite FIRST, LAST > 0 and a whole COUNT >= 2")
+        _too_many(spec, n)
         values = tuple(float(v) for v in np.geomspace(a, b, n))
     elif ":" in text:
         parts = [_number(p, spec) for p in text.split(":")]
@@ -65,22 +76,25 @@ def parse_vary(spec: str) -> Vary:
             raise ConfigError("--vary", f"{spec!r}: a range is FIRST:LAST or FIRST:LAST:STEP")
         a, b = parts[0], parts[1]
         step = parts[2] if len(parts) == 3 else 1
+        if not all(math.isfinite(x) for x in (a, b, step)):
+            raise ConfigError("--vary", f"{spec!r}: a range needs finite FIRST, LAST and STEP")
         if not (step > 0) or b < a:
             raise ConfigError("--vary", f"{spec!r}: a range needs LAST >= FIRST and STEP > 0")
+        _too_many(spec, (b - a) / step + 1)  # counted before a value is made
         count = int(math.floor((b - a) / step + 1e-9)) + 1
         values = tuple(a + i * step for i in range(count))
     else:
-        values = tuple(_number(p, spec) for p in text.split(",") if p.strip())
+        tokens = [p for p in text.split(",") if p.strip()]
+        _too_many(spec, len(tokens))
+        values = tuple(_number(p, spec) for p in tokens)
     if not values:
         raise ConfigError("--vary", f"{spec!r}: no values")
-    if len(values) > 10_000:
-        raise ConfigError("--vary", f"{spec!r}: {len(values)} values is too many (at most 10000)")
     return Vary(key=key, values=values)
 
 
 def load_table(path: str) -> dict:
-    with open(path, "rb") as fh:
-        return tomllib.load(fh)
+    """The scenario's TOML table as ``surge run`` reads it: its ``include`` merged in (errors name the file)."""
+    return read_scenario_table(path)
 
 
 def _set(table: dict, key: str, value: Any) -> None:
@@ -122,6 +136,10 @@ def plan_points(table: dict, path: str, varies: Sequence[Vary]) -> list[SweepPoi
     keys = [v.key for v in varies]
     if len(set(keys)) != len(keys):
         raise ConfigError("--vary", f"a key is varied twice: {keys}")
+    total = math.prod(len(v.values) for v in varies)
+    if total > MAX_SWEEP_POINTS:
+        sizes = " x ".join(str(len(v.values)) for v in varies)
+        raise ConfigError("--vary", f"{sizes} = {total} points is too many (at most {MAX_SWEEP_POINTS}: {LIMIT})")
     capacity, surges = varies[0], varies[1:]
     points = []
     for surge in itertools.product(*(v.values for v in surges)):
@@ -131,9 +149,10 @@ def plan_points(table: dict, path: str, varies: Sequence[Vary]) -> list[SweepPoi
             for key, value in values.items():
                 _set(t, key, value)
             try:
-                parse_scenario(t, path=path)
+                check_run_size(parse_scenario(t, path=path), what="a sweep point")
             except ConfigError as err:
-                named = f"{err.key} = {values[err.key]!r}" if err.key in values else err.key
+                at = ", ".join(f"{k} = {v!r}" for k, v in values.items())
+                named = f"{err.key} = {values[err.key]!r}" if err.key in values else f"{err.key} (at {at})"
                 raise ConfigError("--vary", f"{named}: {err.message}") from None
             points.append(SweepPoint(index=len(points), values=values, table=t, path=path))
     return points

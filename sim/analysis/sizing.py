@@ -78,6 +78,8 @@ def least_workers(load: Workload, objective: Objective) -> int:
         raise ValueError(f"the plan handles {', '.join(PLANNABLE)}, not {objective.metric!r}")
     q = _QUANTILE[objective.metric[-2:]]
     lam = float(load.visitors_per_s.max()) * load.requests_per_visitor
+    if not (lam > 0 and load.work_s > 0):
+        return 1  # no work reaches the app: one worker (the least an instance has) keeps up
     mu = 1.0 / load.work_s
     # Response = wait + service: budget the wait with the page's mean work taken off.
     wait_s = objective.limit - (0.0 if objective.metric.startswith("wait") else load.page_work_s)

@@ -40,12 +40,15 @@ class Objective:
     text: str
 
     def value(self, summary: dict) -> float:
+        """The figure judged, or nan when the summary has no measured value for it (missing, null, not a number)."""
         node = summary
         for part in METRICS[self.metric][0]:
             if not isinstance(node, dict) or part not in node:
                 return math.nan
             node = node[part]
-        return math.nan if node is None else float(node)
+        if isinstance(node, bool) or not isinstance(node, (int, float)):
+            return math.nan  # null (JSON's nan), or anything that is not a figure: not measured
+        return float(node)
 
     def met(self, summary: dict) -> bool:
         """Whether the objective holds; a figure that is missing or undefined never meets it."""
@@ -86,5 +89,8 @@ def parse_slo(text: str, *, source: str = "--slo") -> tuple[Objective, ...]:
 
 
 def evaluate(objectives: tuple[Objective, ...], summary: dict) -> list[tuple[Objective, float, bool]]:
-    """Each objective with the figure it was judged on and whether it holds."""
+    """Each objective with the figure it was judged on and whether it holds.
+
+    A figure the summary does not hold (a load test too short to see an action) is nan and
+    never meets its objective: it reads "not measured" and counts as broken."""
     return [(o, o.value(summary), o.met(summary)) for o in objectives]

@@ -19,7 +19,10 @@ from sim.analysis.calibrate import StepResult, fit_site, saturated, site_toml
 from sim.errors import ConfigError, check_url
 from sim.interrupts import deferred_signals, exit_code, reason
 from sim.output.text import format_table
+from sim.config.checks import LIMIT
+from sim.config.limits import MAX_PROBE_RATE_PER_S
 from sim.config.scenario import LoadtestSiteConfig, load_scenario
+from sim.cli.outputs import out_file
 
 __all__ = ["add_parser", "run"]
 
@@ -61,8 +64,10 @@ def _step(probe, host, rng, kind, method, path, form, rate, duration) -> StepRes
 
 def run(args: argparse.Namespace) -> int:
     check_url("--host", args.host)
-    if not (args.max_rate > 0):
-        raise ConfigError("--max-rate", f"must be > 0, got {args.max_rate}")
+    if not (0 < args.max_rate <= MAX_PROBE_RATE_PER_S):
+        raise ConfigError("--max-rate", f"must be > 0 and <= {MAX_PROBE_RATE_PER_S:g} requests/s ({LIMIT}), "
+                          f"got {args.max_rate}")
+    out_file(args.out)  # a bad --out is found now, not after minutes of load
     if not (20 <= args.duration_s <= 600):
         raise ConfigError("--duration-s", f"must be within [20, 600] (a few minutes at most), got {args.duration_s}")
     paths = load_scenario(args.scenario).loadtest.site if args.scenario else LoadtestSiteConfig()

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import ConfigError
-from sim.files import out_dir, write_csv
+from sim.files import write_csv
 from sim.output.text import format_table
 from sim.cli.figures import save_figure
+from sim.cli.outputs import out_folder
 
 __all__ = ["add_parser", "run", "SERIES"]
 
@@ -44,18 +45,22 @@ def add_parser(sub) -> None:
     p.add_argument("sim_dir", metavar="SIM_DIR", help="a surge run output folder")
     p.add_argument("loadtest_dir", metavar="LOADTEST_DIR", help="a surge loadtest output folder")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for compare.png and compare.csv")
+    p.add_argument("--force", action="store_true",
+                   help="compare even when the two folders ran different scenarios (summary.json's scenario)")
     p.set_defaults(func=run)
 
 
 def _read(folder: str, flag: str) -> tuple[dict, list[dict]]:
     base = Path(folder)
     try:
-        summary = json.loads((base / "summary.json").read_text())
-        with open(base / "timeseries.csv", newline="") as fh:
+        summary = json.loads((base / "summary.json").read_text(encoding="utf-8"))
+        with open(base / "timeseries.csv", newline="", encoding="utf-8") as fh:
             rows = [{k: (float(v) if v not in ("", None) else math.nan) for k, v in row.items()}
                     for row in csv.DictReader(fh)]
-    except (OSError, json.JSONDecodeError, ValueError) as err:
+    except (OSError, json.JSONDecodeError, ValueError) as err:  # ValueError: a bad number, or not UTF-8 text
         raise ConfigError(flag, f"{base} is not a surge output folder: {err}") from None
+    if not isinstance(summary, dict):
+        raise ConfigError(flag, f"{base / 'summary.json'} is not a surge summary (not a JSON object)")
     return summary, rows
 
 
@@ -98,11 +103,24 @@ def _overall(sim_summary: dict, lt_summary: dict, pairs) -> list[tuple[str, str]
     return rows
 
 
+def _same_scenario(sim_summary: dict, lt_summary: dict, args: argparse.Namespace) -> None:
+    """Both folders name the scenario they ran (its name, or its path); refuse two different ones unless --force."""
+    names = [s.get("scenario") for s in (sim_summary, lt_summary)]
+    if not all(isinstance(n, str) and n for n in names):
+        return  # an older folder without the name: nothing to compare
+    # A scenario without a name is named by its path, which the load test resolves: compare file names.
+    a, b = (Path(n).name if n.endswith(".toml") else n for n in names)
+    if a != b and not args.force:
+        raise ConfigError("LOADTEST_DIR", f"{args.loadtest_dir} is a load test of scenario {names[1]!r}, but "
+                          f"{args.sim_dir} is a run of {names[0]!r}: compare the same scenario (or pass --force)")
+
+
 def run(args: argparse.Namespace) -> int:
     sim_summary, sim_rows = _read(args.sim_dir, "SIM_DIR")
     lt_summary, lt_rows = _read(args.loadtest_dir, "LOADTEST_DIR")
     if lt_summary.get("kind") != "loadtest":
         raise ConfigError("LOADTEST_DIR", f"{args.loadtest_dir} holds no load test (run surge loadtest)")
+    _same_scenario(sim_summary, lt_summary, args)
     plan = lt_summary.get("plan", {})
     if not math.isclose(float(sim_summary.get("scale", 1.0)), float(plan.get("scale", 1.0)), rel_tol=1e-9) or \
             not math.isclose(float(sim_summary.get("time_scale", 1.0)), float(plan.get("time_scale", 1.0)),
@@ -113,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     pairs = _align(sim_rows, float(sim_summary.get("time_scale", 1.0)), lt_rows)
     if not pairs:
         raise ConfigError("SIM_DIR", "no bins in common with the load test: same scenario and run.bin_s?")
-    out = out_dir(args.out)
+    out = out_folder(args.out)  # the input is good: a bad --out is refused in one line
     names = [n for n, _, _ in SERIES]
     write_csv(out / "compare.csv",
               ["bin_start_s", "bin_end_s"] + [f"{n}_{w}" for n in names for w in ("predicted", "measured")],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import subprocess
@@ -16,6 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from sim.config.checks import at_most
+from sim.config.limits import MAX_CONCURRENT_VISITORS, max_processes
 from sim.errors import ConfigError, check_url
 from sim.files import write_json
 from sim.interrupts import deferred_signals, exit_code, reason
@@ -24,6 +27,7 @@ from sim.output.summary import slo_rows, summary_rows, verdicts
 from sim.output.text import format_table
 from sim.config.scenario import load_scenario
 from sim.analysis.slo import parse_slo
+from sim.cli.outputs import out_folder
 
 __all__ = ["add_parser", "run", "locust_command", "locustfile_path"]
 
@@ -92,20 +96,43 @@ def locust_command(args: argparse.Namespace, *, host: str, out: Path) -> list[st
 
 
 def _check(args: argparse.Namespace) -> None:
-    scenario = load_scenario(args.scenario)
-    LoadPlan(scenario, time_scale=args.time_scale, scale=args.scale, duration_s=args.duration_s,
-             assets=args.assets)
-    if args.slo:
-        parse_slo(args.slo)
+    """Every flag, the scenario and --out, before the demo site or locust starts."""
     for flag, value, low in (("--max-concurrent-visitors", args.max_concurrent_visitors, 1),
                              ("--processes", args.processes, 0), ("--demo-workers", args.demo_workers, 1),
                              ("--demo-queue-limit", args.demo_queue_limit, 0)):
         if value < low:
             raise ConfigError(flag, f"must be >= {low}, got {value}")
+    if args.processes > max_processes():
+        raise ConfigError("--processes", f"must be within [0, {max_processes()}] (the cores), got {args.processes}")
+    at_most("--max-concurrent-visitors", args.max_concurrent_visitors, MAX_CONCURRENT_VISITORS)
+    for flag, value in (("--request-timeout-s", args.request_timeout_s), ("--abort-after-s", args.abort_after_s)):
+        if not (0 < value < math.inf):
+            raise ConfigError(flag, f"must be > 0 and finite, got {value}")
     if not (0 <= args.abort_on_error_rate <= 1):
         raise ConfigError("--abort-on-error-rate", f"must be within [0, 1], got {args.abort_on_error_rate}")
     if args.host is not None:
         check_url("--host", args.host)
+    else:
+        _check_demo_site(args)
+    if args.slo:
+        parse_slo(args.slo)
+    scenario = load_scenario(args.scenario)
+    try:  # LoadPlan checks the time scale, the scale and the visitors the test expects
+        LoadPlan(scenario, time_scale=args.time_scale, scale=args.scale, duration_s=args.duration_s,
+                 assets=args.assets)
+    except ConfigError as err:
+        raise (err if err.key.startswith("--") else err.at(args.scenario)) from None
+    out_folder(args.out)
+
+
+def _check_demo_site(args: argparse.Namespace) -> None:
+    """The --demo-* flags, by the demo site's own checks and limits (loadtests/demo_site/config.py)."""
+    from loadtests.demo_site.config import DemoSiteConfig, DemoSiteConfigError  # plain Python: no locust
+
+    try:
+        DemoSiteConfig(workers=args.demo_workers, service_ms=args.demo_service_ms, queue_limit=args.demo_queue_limit)
+    except DemoSiteConfigError as err:
+        raise ConfigError(f"--demo-{err.argument.replace('_', '-')}", err.message) from None
 
 
 def _print_summary(summary: dict) -> None:

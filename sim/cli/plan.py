@@ -14,6 +14,8 @@ from sim.output.text import fmt, format_table
 from sim.analysis.sizing import PLANNABLE, fluid_losses, least_workers, workload
 from sim.config.scenario import load_scenario
 from sim.analysis.slo import parse_slo
+from sim.config.checks import LIMIT
+from sim.config.limits import MAX_PLAN_ERLANGS
 
 __all__ = ["add_parser", "run"]
 
@@ -37,7 +39,7 @@ def _sweep_answer(path: str) -> dict | None:
     meta_path = Path(path) / "sweep.json"
     try:
         return json.loads(meta_path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, ValueError) as err:  # ValueError: not JSON, or not UTF-8 text
         raise ConfigError("--sweep", f"cannot read {meta_path}: {err}") from None
 
 
@@ -55,6 +57,13 @@ def run(args: argparse.Namespace) -> int:
     peak_requests = peak_visitors * load.requests_per_visitor
     erlangs = peak_requests * load.work_s
     workers_now = app.instances * app.workers
+    # The Erlang C search costs one step per worker: refuse a peak beyond what it can size in a moment.
+    db_erlangs = (peak_visitors * load.query_rate_per_visitor * load.query_s) if scenario.site.db else 0.0
+    for what, busy in (("app workers", erlangs), ("db connections", db_erlangs)):
+        if not busy <= MAX_PLAN_ERLANGS:
+            raise ConfigError("traffic", f"the peak ({fmt(peak_visitors)} visitors/s) keeps {busy:.4g} {what} busy on "
+                              f"average, more than the {MAX_PLAN_ERLANGS:g} surge plan sizes ({LIMIT})"
+                              ).at(args.scenario)
     rows = [
         ("peak", f"{fmt(peak_visitors)} visitors/s -> {fmt(peak_requests)} origin requests/s "
                  f"x {load.work_s * 1000:.1f} ms = {fmt(erlangs)} busy workers needed on average"),

@@ -11,6 +11,7 @@ from sim.cli.figures import save_figure
 from sim.output.plots import plot_profile
 from sim.traffic.profile import build_profile
 from sim.config.scenario import load_scenario
+from sim.cli.outputs import out_folder
 
 __all__ = ["add_parser", "run", "profile_figures"]
 
@@ -60,6 +61,7 @@ def _hours(t_s) -> str:
 
 def run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
+    out_folder(args.out)  # the input is good: a bad --out is found now, not after the profile
     profile = build_profile(scenario)
     fig = profile_figures(scenario, profile)
     rows = [

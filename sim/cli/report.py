@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sim.errors import ConfigError
 from sim.output.report import build_report
+from sim.cli.outputs import out_file
 
 __all__ = ["add_parser", "run"]
 
@@ -42,8 +43,10 @@ def _write(path: Path, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # A bad --out (its folder must exist) is found now, not after the page is built.
+    out = out_file(args.out, make_folder=False) if args.out else None
     page = build_report(args.dir, slo=args.slo)
-    out = Path(args.out) if args.out else Path(args.dir) / "report.html"
+    out = out or Path(args.dir) / "report.html"
     _write(out, page)
     print(f"wrote {out} ({len(page.encode('utf-8')) / 1024:,.0f} KiB)")
     return 0

@@ -23,7 +23,10 @@ from sim.output.text import format_table
 from sim.cli.figures import save_figure
 from sim.output.plots import plot_instances, plot_latency, plot_queue, plot_throughput
 from sim.stats.summary import TIMESERIES_COLUMNS, aggregate, summarize, timeseries
-from sim.config.scenario import load_scenario
+from sim.config.checks import at_most
+from sim.config.limits import MAX_REPLICATIONS
+from sim.config.scenario import check_run_size, load_scenario, read_site_file
+from sim.cli.outputs import out_folder
 
 __all__ = ["add_parser", "run"]
 
@@ -90,25 +93,36 @@ def run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     if args.replications < 1:
         raise ConfigError("--replications", f"must be >= 1, got {args.replications}")
+    at_most("--replications", args.replications, MAX_REPLICATIONS)
     if args.seed is not None:
         if args.seed < 0:
             raise ConfigError("--seed", f"must be >= 0, got {args.seed}")
         scenario = dataclasses.replace(scenario, run=dataclasses.replace(scenario.run, seed=args.seed))
     if args.site:
         scenario = _with_site(scenario, args.site)
-    if scenario.site.app is None:
-        print(f"note: {args.scenario} has no [site.app]: origin requests are counted, not queued", file=sys.stderr)
     compressed = args.time_scale is not None or args.scale is not None
     workdir = tempfile.TemporaryDirectory(prefix="surge-run-") if compressed else None
-    if compressed:
-        from sim.traffic.compress import compress
+    try:
+        if compressed:
+            from sim.traffic.compress import compress
 
-        scenario = compress(scenario, time_scale=args.time_scale or 1.0, scale=args.scale or 1.0,
-                            workdir=Path(workdir.name))
-    try:  # an engine that does not model a part is refused before anything runs (exit 2, naming the key)
-        engine = pick_engine(scenario, getattr(args, "engine", "auto"))
-    except NotModelled as err:
-        raise err.at(args.scenario) from None
+            scenario = compress(scenario, time_scale=args.time_scale or 1.0, scale=args.scale or 1.0,
+                                workdir=Path(workdir.name))
+        try:  # more visitors than a run may simulate: refused before any is drawn
+            check_run_size(scenario)
+        except ConfigError as err:
+            raise err.at(args.scenario) from None
+        try:  # an engine that does not model a part is refused before anything runs (exit 2, naming the key)
+            engine = pick_engine(scenario, getattr(args, "engine", "auto"))
+        except NotModelled as err:
+            raise err.at(args.scenario) from None
+        out_folder(args.out)  # the input is good: a bad --out is found now, not after the run
+    except ConfigError:
+        if workdir is not None:
+            workdir.cleanup()  # refused: nothing of the compressed trace is left behind
+        raise
+    if scenario.site.app is None:  # after every check: a refusal stays one line
+        print(f"note: {args.scenario} has no [site.app]: origin requests are counted, not queued", file=sys.stderr)
     def progress(done: int, total: int) -> None:
         if done == 0:
             print(f"simulating {scenario.run.duration_s / 3600:g} h of {args.scenario} on the {engine} engine "
@@ -152,18 +166,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _with_site(scenario, path: str):
-    """The scenario with its [site] replaced by the one in ``path``."""
-    from sim.config.scenario import read_toml
+    """The scenario with its [site] sections replaced by those in ``path``."""
     from sim.config.site import SiteConfig
     from sim.config.tables import from_table
 
-    table = read_toml(path, key="--site")
-    if set(table) != {"site"}:
-        raise ConfigError("--site", f"{path} must hold only a [site] section, got {sorted(table)}")
-    try:
-        given = from_table(SiteConfig, table["site"])
-        # The file's sections replace the scenario's; the others (a CDN, say) stay.
-        site = dataclasses.replace(scenario.site, **{k: getattr(given, k) for k in table["site"]})
-    except ConfigError as err:
-        raise err.within("site").at(path) from None
-    return dataclasses.replace(scenario, site=site)
+    sections = read_site_file(path)
+    given = from_table(SiteConfig, sections)
+    return dataclasses.replace(scenario, site=dataclasses.replace(scenario.site, **{k: getattr(given, k)
+                                                                                    for k in sections}))

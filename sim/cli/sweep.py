@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -14,14 +15,19 @@ from sim.analysis.runner import run_points
 from sim.engine import ENGINES, pick_engine
 from sim.errors import ConfigError
 from sim.interrupts import deferred_signals, exit_code
-from sim.files import out_dir, write_csv, write_json
+from sim.files import write_csv, write_json
 from sim.output.text import format_table
 from sim.cli.figures import save_figure
 from sim.output.plots import plot_capacity
-from sim.config.scenario import load_scenario, parse_scenario
+from sim.config.checks import at_most
+from sim.config.limits import MAX_REPLICATIONS, max_processes
+from sim.config.scenario import load_scenario, parse_scenario, read_site_file
+from sim.cli.outputs import out_folder
 from sim.analysis.slo import parse_slo
 
 __all__ = ["add_parser", "run"]
+
+DASK_CONNECT_TIMEOUT_S = 5.0  # how long --dask's scheduler may take to accept a connection
 
 PLOTS = (  # file, figure, axis label, scale, SLO metric drawn on it
     ("p95.png", "page_response_s.p95", "page response p95 (s)", 1.0, "p95"),
@@ -51,6 +57,8 @@ def add_parser(sub) -> None:
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="auto (default): the fast engine where it models the scenario, else the reference")
     p.add_argument("--seed", type=int, metavar="N", help="seed instead of the scenario's run.seed")
+    p.add_argument("--site", metavar="FILE", help="a [site] file (as surge calibrate writes): its sections "
+                   "replace the scenario's at every point, as in surge run --site")
     p.add_argument("--out", metavar="DIR", required=True, help="folder for sweep.csv, sweep.json and plots")
     p.set_defaults(func=run)
 
@@ -62,19 +70,44 @@ def _progress(done: int, total: int) -> None:
     print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} points", end=end, file=sys.stderr, flush=True)
 
 
+def _check_dask(address: str, timeout_s: float = DASK_CONNECT_TIMEOUT_S) -> None:
+    """A scheduler that cannot be reached is one line (exit 2) after a short wait, not a traceback after 30 s."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme not in ("tcp", "tls"):
+        return  # another transport (inproc, ucx): Dask itself says what is wrong
+    host, _, port = rest.rstrip("/").rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError("--dask", f"must be a scheduler address like tcp://127.0.0.1:8786, got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as err:
+        why = "no answer" if isinstance(err, TimeoutError) else (err.strerror or str(err))
+        raise ConfigError("--dask", f"cannot reach the Dask scheduler at {address} within {timeout_s:g} s: "
+                          f"{why}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     varies = [parse_vary(v) for v in args.vary]
     objectives = parse_slo(args.slo) if args.slo else ()
     if args.replications < 1:
         raise ConfigError("--replications", f"must be >= 1, got {args.replications}")
-    if args.jobs < 1:
-        raise ConfigError("--jobs", f"must be >= 1, got {args.jobs}")
+    at_most("--replications", args.replications, MAX_REPLICATIONS)
+    if not 1 <= args.jobs <= max_processes():
+        raise ConfigError("--jobs", f"must be within [1, {max_processes()}] (the cores), got {args.jobs}")
     if args.seed is not None and args.seed < 0:
         raise ConfigError("--seed", f"must be >= 0, got {args.seed}")
-    points = plan_points(load_table(args.scenario), scenario.path, varies)  # every point checked before any runs
+    if args.dask:
+        _check_dask(args.dask)
+    table = load_table(args.scenario)
+    if args.site:  # as surge run --site: the file's sections replace the scenario's, then the grid is laid
+        table = {**table, "site": {**table.get("site", {}), **read_site_file(args.site)}}
+    points = plan_points(table, scenario.path, varies)  # every point checked before any runs
     engine = pick_engine(parse_scenario(points[0].table, path=scenario.path), args.engine)
-    out = out_dir(args.out)
+    out = out_folder(args.out)  # the input is good: a bad --out is found now, not after the sweep
     shutil.copyfile(args.scenario, out / "scenario.toml")
     print(f"{len(points)} points x {args.replications} replications, engine {engine}", file=sys.stderr)
     rows = run_points(points, replications=args.replications, seed=args.seed, engine=engine,

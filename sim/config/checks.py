@@ -10,7 +10,10 @@ import math
 
 from sim.errors import ConfigError
 
-__all__ = ["within", "ratio", "at_least", "greater", "positive", "non_negative", "whole"]
+__all__ = ["within", "ratio", "at_least", "greater", "positive", "non_negative", "whole", "at_most", "LIMIT"]
+
+# How a value beyond one of surge's limits (``sim.config.limits``) is told: the limit, and where they are listed.
+LIMIT = "surge's limit, see docs/scenario-format.md#limits"
 
 
 def within(key: str, value: float, low: float, high: float) -> None:
@@ -51,3 +54,13 @@ def whole(key: str, value: float, low: int, *, allow_inf: bool = False) -> None:
     if not (value >= low and not math.isinf(value) and float(value).is_integer()):
         extra = " or inf" if allow_inf else ""
         raise ConfigError(key, f"must be a whole number >= {low}{extra}, got {value!r}")
+
+
+def at_most(key: str, value: float, high: float, *, what: str = "") -> None:
+    """At most ``high``: one of surge's limits (``sim.config.limits``) on a size that becomes memory or events.
+
+    ``what`` names a derived quantity (``"duration_s / bin_s"``) when the value checked is not the key's own."""
+    if value > high:
+        if what:
+            raise ConfigError(key, f"{what} must be <= {high:g} ({LIMIT}), got {value:.6g}")
+        raise ConfigError(key, f"must be <= {high:g} ({LIMIT}), got {value!r}")

@@ -89,7 +89,10 @@ class Lognormal(Distribution):
 
     @property
     def mean(self) -> float:
-        return self.median * math.exp(self.sigma**2 / 2)
+        exponent = self.sigma**2 / 2
+        if exponent > 709.0:  # beyond the largest float: the mean is unbounded in practice (sigma > 37.6)
+            return math.inf
+        return self.median * math.exp(exponent)
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> Any:
         return rng.lognormal(math.log(self.median), self.sigma, size)

@@ -7,16 +7,18 @@ file, the dotted key and the value.
 
 from __future__ import annotations
 
+import functools
 import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.config.checks import at_least, greater, within
+from sim.config.checks import LIMIT, at_least, at_most, greater, within
 from sim.config.distributions import Constant, Distribution, distribution_from_table
 from sim.errors import ConfigError
-from sim.config.kernels import Kernel, kernel_from_table
+from sim.config.kernels import ExponentialKernel, Kernel, kernel_from_table
+from sim.config import limits
 from sim.config.site import SiteConfig
 from sim.config.tables import INTERNAL, PARSE, from_table
 
@@ -32,6 +34,11 @@ __all__ = [
     "load_scenario",
     "parse_scenario",
     "read_toml",
+    "read_scenario_table",
+    "check_run_size",
+    "read_site_file",
+    "expected_visitors_bound",
+    "not_utf8",
 ]
 
 _DIST = {PARSE: distribution_from_table}
@@ -46,13 +53,16 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         greater("duration_s", self.duration_s, 0)
+        at_most("duration_s", self.duration_s, limits.MAX_DURATION_S)
         at_least("warmup_s", self.warmup_s, 0)
         if self.warmup_s >= self.duration_s:
             raise ConfigError("warmup_s", f"must be < duration_s ({self.duration_s:g}), got {self.warmup_s!r}")
         at_least("seed", self.seed, 0)
         greater("bin_s", self.bin_s, 0)
-        if self.duration_s / self.bin_s > 1_000_000:
-            raise ConfigError("bin_s", f"gives more than 1e6 bins over duration_s, got {self.bin_s!r}")
+        bins = self.duration_s / self.bin_s
+        if bins > limits.MAX_BINS:
+            raise ConfigError("bin_s", f"must give at most {limits.MAX_BINS} bins over duration_s = "
+                              f"{self.duration_s:g} ({LIMIT}), got {self.bin_s!r} ({bins:.6g} bins)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,9 +80,11 @@ class Share:
     def __post_init__(self) -> None:
         at_least("at_s", self.at_s, 0)
         at_least("followers", self.followers, 0)
+        at_most("followers", self.followers, limits.MAX_FOLLOWERS)
         within("reach", self.reach, 0, 1)
         within("click_through", self.click_through, 0, 1)
         at_least("reshare_factor", self.reshare_factor, 1)
+        at_most("reshare_factor", self.reshare_factor, limits.MAX_RESHARE_FACTOR)
 
     @property
     def direct_clicks(self) -> float:
@@ -131,6 +143,7 @@ class RetryConfig:
     def __post_init__(self) -> None:
         within("probability", self.probability, 0, 1)
         at_least("max", self.max, 0)
+        at_most("max", self.max, limits.MAX_RETRIES)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,7 +157,14 @@ class VisitorsConfig:
 
     def __post_init__(self) -> None:
         at_least("pages_per_visit", self.pages_per_visit, 1)
+        at_most("pages_per_visit", self.pages_per_visit, limits.MAX_PAGES_PER_VISIT)
         at_least("requests_per_page", self.requests_per_page, 1)
+        at_most("requests_per_page", self.requests_per_page, limits.MAX_REQUESTS_PER_PAGE)
+        per_visit = self.pages_per_visit * self.requests_per_page
+        if per_visit > limits.MAX_REQUESTS_PER_VISIT:
+            raise ConfigError("requests_per_page", f"pages_per_visit x requests_per_page must be <= "
+                              f"{limits.MAX_REQUESTS_PER_VISIT} ({LIMIT}), got {self.pages_per_visit:g} x "
+                              f"{self.requests_per_page} = {per_visit:g}")
         within("action_rate", self.action_rate, 0, 1)
 
 
@@ -203,6 +223,26 @@ class Scenario:
     # Where the scenario was read from; relative paths inside it (a trace) resolve against its folder.
     path: str = field(default="", compare=False, metadata={INTERNAL: True})
 
+    def __post_init__(self) -> None:
+        traffic = self.traffic
+        if not traffic.shares and all(getattr(traffic, k) is None for k in ("baseline_per_day", "constant_per_s",
+                                                                            "trace")):
+            raise ConfigError("traffic", "no traffic: give traffic.constant_per_s, baseline_per_day, shares or a trace")
+        autoscale = self.site.autoscale
+        if autoscale is not None:
+            periods = self.run.duration_s / autoscale.period_s
+            if periods > limits.MAX_AUTOSCALE_PERIODS:
+                raise ConfigError("site.autoscale.period_s", f"must give at most {limits.MAX_AUTOSCALE_PERIODS} "
+                                  f"evaluations over run.duration_s = {self.run.duration_s:g} ({LIMIT}), got "
+                                  f"{autoscale.period_s!r} ({periods:.6g} evaluations)")
+        db = self.site.db
+        if db is not None:
+            queries = self.visitors.pages_per_visit * max(db.queries_per_page, db.queries_per_submit)
+            if queries > limits.MAX_QUERIES_PER_VISIT:
+                raise ConfigError("site.db.queries_per_page", f"visitors.pages_per_visit x the queries of a page "
+                                  f"or submit must be <= {limits.MAX_QUERIES_PER_VISIT} ({LIMIT}), got "
+                                  f"{queries:g}")
+
 
 def parse_scenario(table: dict, *, path: str = "") -> Scenario:
     """Build a scenario from an already-parsed TOML table (errors name the key, not the file)."""
@@ -221,6 +261,14 @@ def _with_path(scenario: Scenario, path: str) -> Scenario:
     return replace(scenario, traffic=traffic, path=path)
 
 
+def not_utf8(err: UnicodeDecodeError) -> str:
+    """What is wrong with a file that is not UTF-8 text: the first bad byte and its line."""
+    data = err.object if isinstance(err.object, (bytes, bytearray)) else b""
+    line = data[:err.start].count(b"\n") + 1
+    byte = f"byte {data[err.start]:#04x} " if err.start < len(data) else ""
+    return f"is not UTF-8 text ({byte}on line {line}): save it as UTF-8"
+
+
 def read_toml(path: str | Path, *, key: str) -> dict:
     """A TOML file that a key or flag names; a problem is a ConfigError under that key."""
     try:
@@ -230,6 +278,8 @@ def read_toml(path: str | Path, *, key: str) -> dict:
         raise ConfigError(key, f"cannot read {path}: {err.strerror}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(key, f"{path} is not valid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(key, f"{path} {not_utf8(err)}") from None
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -252,8 +302,8 @@ def _include(table: dict, source: str) -> dict:
     return _merge(included, table)
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; every error names the file, key and value."""
+def read_scenario_table(path: str | Path) -> dict[str, Any]:
+    """A scenario file's TOML table with its ``include`` merged in (not yet validated); errors name the file."""
     source = str(path)
     try:
         with open(path, "rb") as fh:
@@ -264,11 +314,23 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ConfigError("", "is a folder, not a scenario file").at(source) from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError("", f"not valid TOML: {err}").at(source) from None
+    except UnicodeDecodeError as err:
+        raise ConfigError("", not_utf8(err)).at(source) from None
     except OSError as err:
         raise ConfigError("", f"cannot be read: {err.strerror}").at(source) from None
-    try:
-        if "include" in table:
+    if "include" in table:
+        try:
             table = _include(table, source)
+        except ConfigError as err:
+            raise (err if err.source else err.at(source)) from None
+    return table
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; every error names the file, key and value."""
+    source = str(path)
+    table = read_scenario_table(path)
+    try:
         scenario = parse_scenario(table, path=source)
         if scenario.traffic.trace is not None:
             from sim.config.trace import read_trace
@@ -280,3 +342,70 @@ def load_scenario(path: str | Path) -> Scenario:
     except ConfigError as err:
         raise (err if err.source else err.at(source)) from None
     return scenario
+
+
+def expected_visitors_bound(scenario: Scenario) -> float:
+    """At least the visitors a run of ``scenario`` expects over ``run.duration_s``, cheaply (no profile built).
+
+    The baseline at its peak rate all along; each share's visitors times the chance that a
+    first-generation delay falls within the run (a reshared visitor comes later still; for an
+    exponential kernel the cascade's own closed form); a trace's counts within the run."""
+    traffic, duration = scenario.traffic, scenario.run.duration_s
+    total = 0.0
+    if traffic.constant_per_s is not None:
+        total += traffic.constant_per_s * duration
+    if traffic.baseline_per_day is not None:
+        if traffic.hourly_weights is not None:
+            top = max(traffic.hourly_weights)
+            peak = 24.0 / sum(w / top for w in traffic.hourly_weights)
+        else:
+            peak = 1.0 + traffic.diurnal_amplitude
+        total += traffic.baseline_per_day / 86_400.0 * duration * peak
+    if traffic.trace is not None:
+        try:
+            stamp = Path(traffic.trace).stat().st_mtime_ns
+        except OSError:
+            stamp = None  # read_trace names the problem
+        total += _trace_visitors(traffic.trace, stamp, duration)
+    for share in traffic.shares:
+        if share.at_s >= duration:
+            continue
+        kernel = share.decay
+        if isinstance(kernel, ExponentialKernel) and share.branching_ratio < 1:
+            kernel = ExponentialKernel(half_life_s=kernel.half_life_s / (1.0 - share.branching_ratio))
+        total += share.expected_visitors * float(kernel.cdf(duration - share.at_s))
+    return total
+
+
+@functools.lru_cache(maxsize=64)
+def _trace_visitors(path: str, stamp: int | None, duration_s: float) -> float:
+    """A trace's visitors within the run, read once per file version (a sweep checks every point)."""
+    from sim.config.trace import read_trace
+
+    return float(read_trace(path).cumulative(duration_s))
+
+
+def check_run_size(scenario: Scenario, *, scale: float = 1.0, what: str = "a run") -> None:
+    """Refuse, before anything is drawn, a run (or a load test, ``scale`` times the visitors) beyond MAX_VISITORS."""
+    visitors = scale * expected_visitors_bound(scenario)
+    if visitors > limits.MAX_VISITORS:
+        raise ConfigError("traffic", f"expects {visitors:.4g} visitors over run.duration_s = "
+                          f"{scenario.run.duration_s:g}, more than the {limits.MAX_VISITORS:g} {what} may simulate "
+                          f"({LIMIT}): shorten the run or make the traffic smaller")
+
+
+def read_site_file(path: str) -> dict:
+    """A ``[site]`` file (as ``surge calibrate`` writes): its ``site`` table, checked, errors naming the file.
+
+    Its sections replace the scenario's (``surge run --site``, ``surge sweep --site``); the others stay."""
+    from sim.config.site import SiteConfig
+    from sim.config.tables import from_table
+
+    table = read_toml(path, key="--site")
+    if set(table) != {"site"}:
+        raise ConfigError("--site", f"{path} must hold only a [site] section, got {sorted(table)}")
+    try:
+        from_table(SiteConfig, table["site"])
+    except ConfigError as err:
+        raise err.within("site").at(path) from None
+    return table["site"]

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sim.config.checks import non_negative, positive, ratio, whole
+from sim.config.checks import at_most, non_negative, positive, ratio, whole
 from sim.config.distributions import Constant, Distribution, distribution_from_table
+from sim.config.limits import MAX_CONNECTIONS, MAX_INSTANCES, MAX_QUERIES, MAX_QUEUE_LIMIT, MAX_WORKERS
 from sim.errors import ConfigError
 from sim.config.tables import PARSE
 
@@ -61,15 +62,19 @@ class AppConfig:
 
     def __post_init__(self) -> None:
         whole("instances", self.instances, 1)
+        at_most("instances", self.instances, MAX_INSTANCES)
         whole("workers", self.workers, 1)
+        at_most("workers", self.workers, MAX_WORKERS)
         whole("queue_limit", self.queue_limit, 0, allow_inf=True)
+        if not math.isinf(self.queue_limit):
+            at_most("queue_limit", self.queue_limit, MAX_QUEUE_LIMIT)
         if self.balancer not in BALANCERS:
             raise ConfigError("balancer", f"must be one of {', '.join(BALANCERS)}, got {self.balancer!r}")
         positive("timeout_s", self.timeout_s, allow_inf=True)
         for key in ("page_s", "asset_s", "submit_s"):
             dist = getattr(self, key)
             if dist is not None and math.isinf(dist.mean):
-                raise ConfigError(key, "must have a finite mean")
+                raise ConfigError(key, f"must have a finite mean, got {dist!r} (mean inf)")
 
     @property
     def submit_dist(self) -> Distribution:
@@ -86,10 +91,13 @@ class DbConfig:
 
     def __post_init__(self) -> None:
         whole("connections", self.connections, 1)
+        at_most("connections", self.connections, MAX_CONNECTIONS)
         whole("queries_per_page", self.queries_per_page, 0)
+        at_most("queries_per_page", self.queries_per_page, MAX_QUERIES)
         whole("queries_per_submit", self.queries_per_submit, 0)
+        at_most("queries_per_submit", self.queries_per_submit, MAX_QUERIES)
         if math.isinf(self.query_s.mean):
-            raise ConfigError("query_s", "must have a finite mean")
+            raise ConfigError("query_s", f"must have a finite mean, got {self.query_s!r} (mean inf)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +122,7 @@ class AutoscaleConfig:
         non_negative("cooldown_s", self.cooldown_s)
         whole("min", self.min, 1)
         whole("max", self.max, 1)
+        at_most("max", self.max, MAX_INSTANCES)
         if self.max < self.min:
             raise ConfigError("max", f"must be >= min ({self.min}), got {self.max!r}")
         whole("step", self.step, 1)

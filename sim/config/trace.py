@@ -14,6 +14,7 @@ Before the first row and after the last interval the rate is 0.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,10 +55,16 @@ def read_trace(path: str | Path) -> Trace:
     """Read a trace CSV; a bad row raises ConfigError naming the file and line."""
     name = str(path)
     try:
-        with open(path, newline="") as fh:
-            rows = list(csv.reader(fh))
+        data = Path(path).read_bytes()
     except OSError as err:
         raise ConfigError("", f"cannot read trace {name}: {err.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")  # -sig: a spreadsheet's byte-order mark is not part of the header
+    except UnicodeDecodeError as err:  # decoded whole, so the position is the file's
+        line = data[:err.start].count(b"\n") + 1
+        raise ConfigError("", f"trace {name} is not UTF-8 text (byte {data[err.start]:#04x} on line {line}): "
+                          "save it as UTF-8") from None
+    rows = list(csv.reader(io.StringIO(text, newline="")))
     rows = [r for r in rows if r and any(cell.strip() for cell in r)]
     data = rows[1:]  # the header names the columns; its words are free
     if len(data) < 2:

@@ -18,6 +18,8 @@ from sim.traffic.arrivals import sample_arrivals
 from sim.errors import ConfigError
 from sim.traffic.journey import SUBMIT, draw_journeys
 from sim.traffic.profile import build_profile
+from sim.config.checks import LIMIT
+from sim.config.limits import MAX_LOADTEST_VISITORS
 from sim.config.scenario import Scenario
 
 __all__ = ["HttpRequest", "Visit", "LoadPlan", "ASSET_MODES", "DOCUMENT", "ASSET", "FORM"]
@@ -61,6 +63,10 @@ class LoadPlan:
         self.sim_duration_s = full if duration_s is None else min(full, duration_s * time_scale)
         self.duration_s = self.sim_duration_s / self.time_scale  # wall seconds of arrivals
         self.profile = build_profile(scenario)
+        expected = self.expected_visitors()
+        if not expected <= MAX_LOADTEST_VISITORS:  # its arrivals are drawn at once, and each visitor is a greenlet
+            raise ConfigError("--scale", f"the load test expects {expected:.4g} visitors ({scale:g} x the "
+                              f"scenario's), more than the {MAX_LOADTEST_VISITORS:g} a load test may send ({LIMIT})")
 
     # -- the rate, a thin wrapper over the profile (the surge lives in sim.traffic.profile) -------
     def target_rate_per_s(self, t_s: float) -> float:

@@ -128,7 +128,8 @@ def summary_rows(s: dict) -> list[tuple[str, str]]:
 
 def slo_rows(verdicts) -> list[tuple[str, str]]:
     """``(objective, measured text, met)`` verdicts as rows: ``SLO p95<2s  met (1.2 s)``."""
-    return [(f"SLO {objective}", f"met ({value})" if met else f"BROKEN (measured {value})")
+    return [(f"SLO {objective}", f"met ({value})" if met else
+             "BROKEN (not measured)" if value == "not measured" else f"BROKEN (measured {value})")
             for objective, value, met in verdicts]
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from sim.config.distributions import Constant, scaled
+from sim.config.checks import LIMIT
+from sim.config.limits import MAX_DURATION_S
 from sim.errors import ConfigError
 from sim.files import write_csv
 from sim.traffic.profile import build_profile
@@ -32,6 +34,9 @@ def compress(scenario: Scenario, *, time_scale: float, scale: float, workdir: Pa
         raise ConfigError("--scale", f"must be > 0, got {scale!r}")
     run = scenario.run
     wall_s = run.duration_s / time_scale
+    if wall_s > MAX_DURATION_S:
+        raise ConfigError("--time-scale", f"makes run.duration_s = {run.duration_s:g} last {wall_s:.4g} s, more than "
+                          f"{MAX_DURATION_S:g} ({LIMIT}), got {time_scale!r}")
     profile = build_profile(scenario)
     n = int(min(max(math.ceil(wall_s), 100), 200_000))  # about 1 s bins, at least 100, at most 200,000
     edges = np.linspace(0.0, wall_s, n + 1)

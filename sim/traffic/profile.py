@@ -63,25 +63,40 @@ class Cascade:
         dt = horizon_s / n_cells
         edges = np.arange(n_cells + 1) * dt
         cell = np.diff(self.kernel.cdf(edges))  # exact probability of each cell
-        size = 1 << int(math.ceil(math.log2(2 * n_cells)))
-        spectrum = np.fft.rfft(cell, size)
+        # On a grid of half cells a cell's mass sits at its midpoint (odd index 2i + 1), so a sum of
+        # k + 1 kernel delays lands on the grid exactly (at the sum of the indices), whatever k.
+        half = 2 * n_cells + 1  # index 2 n_cells: the horizon itself
+        a = np.zeros(half)
+        a[1::2] = cell
+        # Transforms of the points before the horizon (2 n_cells of them): their products, up to
+        # index 4 n_cells - 2, fit a circular convolution of 4 n_cells without wrapping round.
+        size = 1 << int(math.ceil(math.log2(4 * n_cells)))
+
+        def spectrum(x: np.ndarray) -> np.ndarray:
+            return np.fft.rfft(x[:-1], size)
+
+        def within(product: np.ndarray) -> np.ndarray:
+            return np.maximum(np.fft.irfft(product, size)[:half], 0.0)  # FFT round-off
+
         n = self.branching
-        offspring = np.zeros(n_cells + 1)
-        power = cell
-        k = 0
-        while True:
-            k += 1
-            weight = (1 - n) * n**k
-            power = np.fft.irfft(np.fft.rfft(power, size) * spectrum, size)[:n_cells]
-            power = np.maximum(power, 0.0)  # FFT round-off
-            # Masses of k+1 summed cell midpoints sit k/2 cells later than the cells themselves.
-            cum = np.concatenate([[0.0], np.cumsum(power)])
-            offspring += weight * np.interp(edges, edges + 0.5 * k * dt, cum, left=0.0)
-            if n**k < 1e-12 or k >= 200:
-                break
+        # Every generation of the cascade, summed by doubling: with A_K = a^{*K} and
+        # S_K = sum_{k=1..K} (1 - n) n^k a^{*(k+1)} (the reshared visitors of generations 1..K),
+        # S_2K = S_K + n^K (S_K * A_K) and A_2K = A_K * A_K. Delays are >= 0, so what falls beyond
+        # the horizon never comes back and each product is cut there. What generations beyond K
+        # would add within the horizon is at most n^(K+1) times A_K's mass there: stop below 1e-12.
+        spectrum_a = spectrum(a)
+        offspring = within(spectrum_a * spectrum_a) * ((1 - n) * n)
+        power, k = a, 1
+        while n ** (k + 1) * float(power.sum()) > 1e-12 and k < 1 << 62:
+            spectrum_p = spectrum_a if k == 1 else spectrum(power)
+            offspring = offspring + n**k * within(spectrum(offspring) * spectrum_p)
+            power = within(spectrum_p * spectrum_p)
+            k *= 2
+        # The offspring CDF at the cell edges: each point mass spread over the cell around it.
+        cum = np.concatenate([[0.0], np.cumsum(offspring)])
         self._dt = dt
         self._edges = edges
-        self._offspring_cdf = offspring
+        self._offspring_cdf = cum[0::2] + 0.5 * offspring[0::2]
 
     def cdf(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=float)

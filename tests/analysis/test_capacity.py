@@ -123,3 +123,62 @@ def test_dask_cluster_gives_the_same_answer(tmp_path):
         assert main(["sweep", scenario, "--vary", "site.app.workers=10:11", "--dask", cluster.scheduler_address,
                      "--engine", "reference", "--out", str(remote)]) == 0
     assert (local / "sweep.csv").read_text() == (remote / "sweep.csv").read_text()
+
+
+# -- sizes checked before anything is built -----------------------------------------------------
+def _one_line_exit_2(argv, capsys) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    return err.strip()
+
+
+def test_a_huge_range_is_counted_before_a_value_is_made():
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"1e\+09 values is too many \(at most 10000"):
+        parse_vary("site.app.workers=1:1000000000")
+    took = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert took < 0.5 and peak < 1_000_000  # not 5.7 GB of values and then a MemoryError
+    with pytest.raises(ConfigError, match="values is too many"):
+        parse_vary("site.app.workers=log:1:100:20000")
+    with pytest.raises(ConfigError, match="a range needs finite FIRST, LAST and STEP"):
+        parse_vary("site.app.workers=1:inf")
+    with pytest.raises(ConfigError, match="'nan' is not a number"):
+        parse_vary("traffic.constant_per_s=1,nan")
+    assert parse_vary("site.app.queue_limit=10,inf").values == (10, float("inf"))  # inf is a value, not a range
+
+
+def test_the_points_of_a_sweep_are_counted_before_they_are_made(capsys, tmp_path):
+    err = _one_line_exit_2(["sweep", STEADY, "--vary", "site.app.workers=1:200", "--vary",
+                            "traffic.constant_per_s=1:100", "--out", str(tmp_path / "s")], capsys)
+    assert err.startswith("--vary: 200 x 100 = 20000 points is too many (at most 10000")
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_point_with_more_visitors_than_a_run_may_simulate_is_refused(capsys, tmp_path):
+    err = _one_line_exit_2(["sweep", STEADY, "--vary", "traffic.constant_per_s=9,1e7", "--out", str(tmp_path / "s")],
+                           capsys)
+    assert err.startswith("--vary: traffic (at traffic.constant_per_s = 10000000.0): expects 3.6e+10 visitors")
+
+
+def test_sweep_points_resolve_include_like_surge_run(tmp_path, capsys):
+    (tmp_path / "site.toml").write_text("[site.app]\nworkers = 10\npage_s = { dist = \"exponential\", mean = 1.0 }\n")
+    (tmp_path / "s.toml").write_text('include = "site.toml"\nname = "inc"\n[run]\nduration_s = 600\nseed = 3\n'
+                                     "[traffic]\nconstant_per_s = 9.0\n")
+    table = load_table(str(tmp_path / "s.toml"))
+    assert table["site"]["app"]["workers"] == 10 and "include" not in table
+    out = tmp_path / "out"
+    assert main(["sweep", str(tmp_path / "s.toml"), "--vary", "site.app.workers=10:11", "--jobs", "1",
+                 "--out", str(out)]) == 0
+    assert json.loads((out / "sweep.json").read_text())["points"] == 2
+    capsys.readouterr()
+    (tmp_path / "site.toml").write_bytes("# caf\xe9\n".encode("latin-1"))
+    err = _one_line_exit_2(["sweep", str(tmp_path / "s.toml"), "--vary", "site.app.workers=10:11",
+                            "--out", str(out)], capsys)
+    assert err.startswith(f"{tmp_path / 's.toml'}: include: {tmp_path / 'site.toml'} is not UTF-8 text")

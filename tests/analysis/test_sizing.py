@@ -53,3 +53,11 @@ def test_plan_command(capsys, tmp_path):
     assert "least workers for p95<2s" in out and "visitors who give up" in out
     assert main(["plan", STEADY, "--slo", "errors<1%"]) == 2
     assert "--slo: the plan sizes for" in capsys.readouterr().err
+
+
+def test_a_site_the_visitors_give_no_work_needs_one_worker(tmp_path):
+    path = tmp_path / "zero.toml"
+    path.write_text("[run]\nduration_s = 600\n[traffic]\nconstant_per_s = 10\n[site.app]\npage_s = 0\n")
+    load = workload(load_scenario(path))
+    assert load.work_s == 0
+    assert least_workers(load, parse_slo("p95<2s")[0]) == 1  # not a ZeroDivisionError

@@ -29,3 +29,13 @@ def test_undefined_figures_never_meet_an_objective():
 def test_bad_slo(text, message):
     with pytest.raises(ConfigError, match=message):
         parse_slo(text)
+
+
+@pytest.mark.parametrize("figure", [None, math.nan, "n/a", {"p95": 1.0}, [0.1], True])
+def test_a_term_with_no_measured_value_is_not_met_and_raises_nothing(figure):
+    """A short load test sees no action: lost_actions has no value (null, nan, or junk in a summary file)."""
+    (o,) = parse_slo("lost_actions<1%")
+    summary = {"actions": {"lost_fraction": figure}}
+    ((objective, value, met),) = evaluate((o,), summary)
+    assert objective is o and math.isnan(value) and met is False
+    assert not o.met({"actions": figure}) and not o.met({})

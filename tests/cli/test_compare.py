@@ -58,3 +58,39 @@ def test_bad_site_file(tmp_path, capsys):
     (tmp_path / "site.toml").write_text("[site.app]\nworkers = 0\npage_s = 1\n")
     assert main(["run", str(SCENARIOS / "steady.toml"), "--site", str(tmp_path / "site.toml")]) == 2
     assert capsys.readouterr().err.strip() == f"{tmp_path / 'site.toml'}: site.app.workers: must be a whole number >= 1, got 0"
+
+
+def _folders(tmp_path, sim_scenario, lt_scenario):
+    sim, lt = tmp_path / "sim", tmp_path / "lt"
+    series = "bin_start_s,bin_end_s,arrivals,completed,p50_s,p95_s,rejected,timed_out\n0,60,1,1,0.1,0.2,0,0\n"
+    for folder, summary in ((sim, {"scenario": sim_scenario, "time_scale": 1, "scale": 1}),
+                            (lt, {"scenario": lt_scenario, "kind": "loadtest", "plan": {"time_scale": 1, "scale": 1}})):
+        folder.mkdir()
+        summary["page_response_s"] = {"p50": 0.1, "p95": 0.2}
+        (folder / "summary.json").write_text(json.dumps(summary))
+        (folder / "timeseries.csv").write_text(series)
+    return sim, lt
+
+
+def test_compare_refuses_two_different_scenarios_unless_forced(tmp_path, capsys):
+    sim, lt = _folders(tmp_path, "gentle", "campaign")
+    assert main(["compare", str(sim), str(lt), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"LOADTEST_DIR: {lt} is a load test of scenario 'campaign', but {sim} is a run of 'gentle': "
+                   "compare the same scenario (or pass --force)\n")
+    assert not (tmp_path / "o").exists()
+    assert main(["compare", str(sim), str(lt), "--out", str(tmp_path / "o"), "--force"]) == 0
+
+
+def test_a_scenario_named_by_its_path_is_the_same_whichever_way_the_path_is_written(tmp_path, capsys):
+    # surge run names an unnamed scenario by the path it was given; the load test by the resolved path
+    sim, lt = _folders(tmp_path, "x.toml", str(tmp_path / "x.toml"))
+    assert main(["compare", str(sim), str(lt), "--out", str(tmp_path / "o")]) == 0
+
+
+def test_a_folder_whose_files_are_not_utf8_is_one_line(tmp_path, capsys):
+    sim, lt = _folders(tmp_path, "gentle", "gentle")
+    (lt / "summary.json").write_bytes('{"scenario": "caf\xe9"}'.encode("latin-1"))
+    assert main(["compare", str(sim), str(lt), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"LOADTEST_DIR: {lt} is not a surge output folder: ")

@@ -1,5 +1,5 @@
-"""The bundled demo site: its routes, its saturation (503 at once, never a hang), and its promise
-that every acknowledged signature is stored.
+"""The bundled demo site: its routes, its saturation (503 at once, never a hang), its limits (idle
+connections, the descriptor limit) and its promise that every acknowledged signature is stored.
 
 Every site here listens on a free port of 127.0.0.1 and every request goes only
 there; every loop is bounded in count, and every wait in time.
@@ -24,6 +24,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from loadtests.demo_site import DemoSite, DemoSiteConfig, DemoSiteConfigError
+from loadtests.demo_site.config import MAX_HEAD_BYTES, SPARE_THREADS
 from sim.cli import demo_site as demo_site_command
 from sim.errors import ConfigError
 from tests.conftest import ROOT
@@ -112,22 +113,41 @@ def test_a_bad_form_is_400_and_stores_nothing(site, body, headers):
     assert site.signatures() == 0
 
 
-@pytest.mark.parametrize("raw, expected", [
-    (b"GARBAGE\r\n\r\n", 400),
-    (b"POST /sign HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411),
-    (b"GET / HTTP/2.0\r\n\r\n", 505),
-])
-def test_malformed_http_is_refused_by_the_acceptor(site, raw, expected):
-    with socket.create_connection(("127.0.0.1", site.port), timeout=5) as sock:
+def raw_exchange(port: int, raw: bytes) -> bytes:
+    """Send raw bytes, read until the site closes the connection (within 5 s)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(raw)
         chunks, deadline = [], time.monotonic() + 5
         while time.monotonic() < deadline:
-            chunk = sock.recv(4096)
+            chunk = sock.recv(65536)
             if not chunk:
                 break
             chunks.append(chunk)
-    assert b"".join(chunks).startswith(f"HTTP/1.1 {expected} ".encode())
-    assert site.stats()["queued"] == 0
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (b"GARBAGE\r\n\r\n", 400),
+    # Exactly 16 KiB of head, unfinished: all of it is read before the 431 (unread bytes would make the close a reset).
+    ((b"GET / HTTP/1.1\r\nX-Big: " + b"a" * MAX_HEAD_BYTES)[:MAX_HEAD_BYTES], 431),
+    (b"POST /sign HTTP/1.1\r\nContent-Length: 70000\r\n\r\n", 413),  # refused on its head: body > 64 KiB
+    (b"GET / HTTP/2.0\r\n\r\n", 505),
+])
+def test_malformed_http_is_refused_without_reaching_a_worker(site, raw, expected):
+    answer = raw_exchange(site.port, raw)
+    assert re.match(rb"HTTP/1\.[01] %d " % expected, answer), answer[:80]
+    assert site.stats()["queued"] == 0 and site.stats()["bad_requests"] == 1
+
+
+def test_a_chunked_signature_is_stored_and_http_1_0_keep_alive_still_closes(site):
+    form = urlencode(GOOD).encode()
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(form), form)
+    answer = raw_exchange(site.port, b"POST /sign HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                     b"Content-Type: application/x-www-form-urlencoded\r\n\r\n" + chunked)
+    assert answer.startswith(b"HTTP/1.1 201 ") and site.signatures() == 1
+    answer = raw_exchange(site.port, b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")  # closed by the site
+    head = answer.split(b"\r\n\r\n")[0].lower()
+    assert answer.startswith(b"HTTP/1.0 200 ") and b"connection: close" in head and b"keep-alive" not in head
 
 
 # ----- saturation -----
@@ -234,6 +254,8 @@ def test_loopback_hosts_are_accepted(host):
     ({"workers": 0}, "workers"), ({"workers": 2.5}, "workers"), ({"queue_limit": 0}, "queue_limit"),
     ({"service_ms": -1}, "service_ms"), ({"service_ms": float("nan")}, "service_ms"),
     ({"port": 70000}, "port"), ({"seed": "x"}, "seed"), ({"db_path": ""}, "db_path"),
+    ({"workers": 1000, "queue_limit": 3500}, "queue_limit"), ({"read_timeout_s": 0}, "read_timeout_s"),
+    ({"read_timeout_s": 0.5}, "read_timeout_s"),
 ])
 def test_bad_arguments_name_themselves(kwargs, argument):
     with pytest.raises(DemoSiteConfigError, match=f"^{argument}: ") as info:
@@ -243,11 +265,12 @@ def test_bad_arguments_name_themselves(kwargs, argument):
 
 def test_stop_joins_every_thread_and_frees_the_port():
     before = set(threading.enumerate())
-    site = DemoSite(workers=3, service_ms=1)
+    site = DemoSite(workers=3, service_ms=1, queue_limit=5)
     port = site.start()
     assert site.url == f"http://127.0.0.1:{port}"
     assert fetch(site.url, "/")[0] == 200
-    assert sum(t.name.startswith("demo-site-") for t in threading.enumerate()) == 4
+    # waitress's loop, and one thread per place in the site (3 + 5) plus the spare ones
+    assert sum(t.name.startswith("demo-site-") for t in threading.enumerate()) == 1 + 3 + 5 + SPARE_THREADS
     site.stop()
     site.stop()  # a second stop is harmless
     assert not [t for t in threading.enumerate() if t.name.startswith("demo-site-")]

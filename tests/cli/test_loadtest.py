@@ -119,3 +119,43 @@ def test_demo_site_by_default_never_acknowledges_an_unstored_signature(tmp_path,
     assert summary["requests"]["rejected"] > 0  # it was overloaded
     assert 0 < stored == summary["actions"]["completed"]
     assert "started the demo site at http://127.0.0.1:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--host", "http://127.0.0.1:abc"], "--host: must have a port that is a number in [1, 65535], "
+                                         "got 'http://127.0.0.1:abc'"),
+    (["--request-timeout-s", "0"], "--request-timeout-s: must be > 0 and finite, got 0.0"),
+    (["--request-timeout-s", "inf"], "--request-timeout-s: must be > 0 and finite, got inf"),
+    (["--abort-after-s", "-1"], "--abort-after-s: must be > 0 and finite, got -1.0"),
+    (["--processes", "999"], "--processes: must be within [0, {cores}] (the cores), got 999"),
+    (["--max-concurrent-visitors", "100000000"], "--max-concurrent-visitors: must be <= 100000 (surge's limit"),
+    (["--demo-queue-limit", "0"], "--demo-queue-limit: must be within [1, "),
+    (["--demo-workers", "100000"], "--demo-workers: must be within [1, "),
+    (["--demo-service-ms", "1e12"], "--demo-service-ms: must be within [0, "),
+    (["--scale", "1e9"], "--scale: the load test expects 3.24e+13 visitors (1e+09 x the scenario's), more than "
+                         "the 1e+07 a load test may send"),
+])
+def test_flags_that_cannot_run_are_refused_before_anything_starts(argv, message, tmp_path, capsys):
+    import threading
+    import time
+
+    from sim.config.limits import max_processes
+
+    before = threading.active_count()
+    started = time.perf_counter()
+    assert main(["loadtest", STEADY, *argv, "--out", str(tmp_path / "out")]) == 2
+    assert time.perf_counter() - started < 10 and threading.active_count() == before  # no demo site, no locust
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(message.format(cores=max_processes())), err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_term_with_no_measured_value_is_printed_as_not_measured(capsys):
+    from sim.cli.loadtest import _print_summary
+
+    # what a short load test's summary.json holds: no action was seen, so lost_actions has no value
+    _print_summary({"kind": "loadtest", "actions": {"completed": 0, "lost": 0, "lost_fraction": None},
+                    "slo": [{"objective": "lost_actions<1%", "value": None, "met": False}]})
+    out = capsys.readouterr().out
+    assert "SLO lost_actions<1%" in out and "BROKEN (not measured)" in out

@@ -118,6 +118,8 @@ def test_replications_add_confidence_half_widths(write_scenario, tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["--replications", "0"], "--replications: must be >= 1, got 0"),
     (["--seed", "-1"], "--seed: must be >= 0, got -1"),
+    (["--time-scale", "1e-9"], "--time-scale: makes run.duration_s = 900 last 9e+11 s, more than 2.6784e+06 "
+                               "(surge's limit, see docs/scenario-format.md#limits), got 1e-09"),
 ])
 def test_bad_flags(write_scenario, capsys, argv, message):
     path = write_scenario(SMALL)
@@ -172,3 +174,10 @@ def test_a_scenario_without_app_counts_requests(write_scenario, capsys):
     path = write_scenario("[run]\nduration_s = 60\n[traffic]\nconstant_per_s = 2\n")
     assert main(["run", str(path)]) == 0
     assert "no [site.app]" in capsys.readouterr().err
+
+
+def test_replications_are_bounded(write_scenario, capsys):
+    path = write_scenario(SMALL)
+    assert main(["run", str(path), "--replications", "1000000000"]) == 2  # spawning 1e9 seeds would not end
+    assert capsys.readouterr().err == ("--replications: must be <= 1000 (surge's limit, see "
+                                       "docs/scenario-format.md#limits), got 1000000000\n")

@@ -83,6 +83,7 @@ def test_shipped_scenarios_load(name):
 
 def test_distributions_from_tables(write_scenario):
     sc = load_scenario(write_scenario(
+        '[traffic]\nconstant_per_s = 1\n'
         '[visitors]\nthink_s = { dist = "empirical", samples = [1, 2, 6] }\n'
         'patience_s = inf\n'
         '[visitors.retry]\nprobability = 0.5\ndelay_s = { dist = "gamma", shape = 2, scale = 1.5 }\n'))
@@ -97,3 +98,120 @@ def test_configuration_is_frozen_and_keyword_only():
         sc.run.seed = 3  # type: ignore[misc]
     with pytest.raises(TypeError):
         Lognormal(3.0, 1.0)  # type: ignore[misc]
+
+
+# -- what cannot run is refused before it runs: one line, exit 2, in well under a second ------------
+APP = "[site.app]\npage_s = 0.1\n"
+FLOW = "[run]\nduration_s = 600\n[traffic]\nconstant_per_s = 2\n"
+AUTOSCALE = "[site.autoscale]\ntarget = 0.5\nmax = 4\n"
+RESHARE = SHARE.replace("decay = {", "reshare_factor = 1e300\ndecay = {")
+
+REFUSED = [
+    ("", "traffic: no traffic: give traffic.constant_per_s, baseline_per_day, shares or a trace"),
+    ("[run]\nduration_s = 60\n" + APP, "traffic: no traffic:"),
+    (FLOW + '[site.app]\npage_s = { dist = "lognormal", median = 1, sigma = 100 }\n',
+     "site.app.page_s: must have a finite mean, got Lognormal(median=1.0, sigma=100.0) (mean inf)"),
+    (RESHARE + APP, "traffic.shares[0].reshare_factor: must be <= 1e+06 (surge's limit, see "
+                    "docs/scenario-format.md#limits), got 1e+300"),
+    (FLOW + "[site.app]\nworkers = 9223372036854775807\npage_s = 0.1\n",
+     "site.app.workers: must be <= 10000 (surge's limit, see docs/scenario-format.md#limits), "
+     "got 9223372036854775807"),
+    (FLOW + "[site.app]\ninstances = 100000000\npage_s = 0.1\n", "site.app.instances: must be <= 1000"),
+    (FLOW + "[site.app]\nqueue_limit = 1e300\npage_s = 0.1\n", "site.app.queue_limit: must be <= 1e+09"),
+    (FLOW + APP + AUTOSCALE.replace("max = 4", "max = 100000000"), "site.autoscale.max: must be <= 1000 (surge's limit"),
+    (FLOW + APP + AUTOSCALE + "period_s = 1e-9\n",
+     "site.autoscale.period_s: must give at most 100000 evaluations over run.duration_s = 600 (surge's limit, "
+     "see docs/scenario-format.md#limits), got 1e-09 (6e+11 evaluations)"),
+    ("[run]\nduration_s = 86400\nbin_s = 0.0864\n[traffic]\nconstant_per_s = 1\n",
+     "run.bin_s: must give at most 100000 bins over duration_s = 86400"),
+    ("[run]\nduration_s = 1e9\nbin_s = 1e5\n[traffic]\nconstant_per_s = 1\n", "run.duration_s: must be <= 2.6784e+06"),
+    (SHARE.replace("followers = 1e6", "followers = 1e15") + APP, "traffic.shares[0].followers: must be <= 1e+10"),
+    (FLOW + "[visitors.retry]\nprobability = 1\ndelay_s = 0.01\nmax = 1000000000\n" + APP,
+     "visitors.retry.max: must be <= 100 (surge's limit"),
+    (FLOW + "[visitors]\npages_per_visit = 1e6\n", "visitors.pages_per_visit: must be <= 100"),
+    (FLOW + "[visitors]\nrequests_per_page = 1000000000000\n", "visitors.requests_per_page: must be <= 1000"),
+    (FLOW + "[visitors]\npages_per_visit = 50\nrequests_per_page = 100\n",
+     "visitors.requests_per_page: pages_per_visit x requests_per_page must be <= 1000"),
+    (FLOW + APP + "[site.db]\nconnections = 1000000\nquery_s = 0.01\n", "site.db.connections: must be <= 10000"),
+    (FLOW + APP + "[site.db]\nconnections = 2\nquery_s = 0.01\nqueries_per_page = 1000000000\n",
+     "site.db.queries_per_page: must be <= 100"),
+    (FLOW.replace("[traffic]", "[visitors]\npages_per_visit = 50\n[traffic]") + APP
+     + "[site.db]\nconnections = 2\nquery_s = 0.01\nqueries_per_page = 50\n",
+     "site.db.queries_per_page: visitors.pages_per_visit x the queries of a page or submit must be <= 1000"),
+    ("[run]\nduration_s = 600\n[traffic]\nconstant_per_s = 1e9\n" + APP,
+     "traffic: expects 6e+11 visitors over run.duration_s = 600, more than the 1e+08 a run may simulate"),
+]
+
+
+@pytest.mark.parametrize("text, message", REFUSED, ids=[m[:60] for _, m in REFUSED])
+def test_what_cannot_run_is_refused_before_it_runs(text, message, write_scenario, capsys):
+    import time
+
+    path = write_scenario(text)
+    started = time.perf_counter()
+    assert main(["run", str(path)]) == 2
+    took = time.perf_counter() - started
+    captured = capsys.readouterr()
+    err = captured.err.rstrip("\n")
+    assert captured.out == "" and "\n" not in err and "Traceback" not in err
+    assert err.startswith(f"{path}: ") and message in err, err
+    assert took < 5  # refused up front, not after allocating or running
+
+
+@pytest.mark.parametrize("command", ["run", "profile", "plan"])
+def test_a_reshare_factor_beyond_the_limit_is_refused_by_every_command(command, write_scenario, capsys):
+    path = write_scenario(RESHARE + APP)
+    assert main([command, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"{path}: traffic.shares[0].reshare_factor: must be <= 1e+06")
+
+
+def _latin1(path, text: str) -> None:
+    path.write_bytes(text.encode("latin-1"))
+
+
+@pytest.mark.parametrize("where", ["scenario", "include", "trace", "--site"])
+def test_a_file_that_is_not_utf8_is_one_line_naming_it(where, tmp_path, capsys):
+    scenario = tmp_path / "s.toml"
+    argv = ["run", str(scenario)]
+    body = "[run]\nduration_s = 60\n[traffic]\nconstant_per_s = 1\n"
+    if where == "scenario":
+        _latin1(scenario, "# café\n" + body)
+        expected = f"{scenario}: is not UTF-8 text (byte 0xe9 on line 1): save it as UTF-8"
+    elif where == "include":
+        _latin1(tmp_path / "site.toml", "# café\n[site.app]\npage_s = 0.1\n")
+        scenario.write_text('include = "site.toml"\n' + body)
+        expected = f"{scenario}: include: {tmp_path / 'site.toml'} is not UTF-8 text (byte 0xe9 on line 1)"
+    elif where == "trace":
+        _latin1(tmp_path / "t.csv", "start,visitors\n0,1\n60,2\n# été\n")
+        scenario.write_text('[run]\nduration_s = 60\n[traffic]\ntrace = "t.csv"\n')
+        expected = f"{scenario}: traffic.trace: trace {tmp_path / 't.csv'} is not UTF-8 text (byte 0xe9 on line 4)"
+    else:
+        _latin1(tmp_path / "site.toml", "[site.app]\n# café\npage_s = 0.1\n")
+        scenario.write_text(body)
+        argv += ["--site", str(tmp_path / "site.toml")]
+        expected = f"--site: {tmp_path / 'site.toml'} is not UTF-8 text (byte 0xe9 on line 2)"
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and err.startswith(expected), err
+
+
+def test_a_trace_saved_with_a_byte_order_mark_is_read(tmp_path):
+    (tmp_path / "t.csv").write_bytes("\ufeffstart,visitors\n0,10\n60,20\n".encode("utf-8"))
+    (tmp_path / "s.toml").write_text('[run]\nduration_s = 120\n[traffic]\ntrace = "t.csv"\n')
+    assert load_scenario(tmp_path / "s.toml").traffic.trace.endswith("t.csv")
+
+
+def test_a_huge_but_finite_lognormal_mean_is_inf_not_an_overflow():
+    assert Lognormal(median=1.0, sigma=100.0).mean == math.inf
+    assert Lognormal(median=2.0, sigma=1.0).mean == pytest.approx(2.0 * math.exp(0.5))
+
+
+def test_the_visitor_bound_is_above_what_the_profile_expects():
+    from sim.config.scenario import expected_visitors_bound
+    from sim.traffic.profile import build_profile
+
+    for name in ("anca-2020", "gentle", "campaign", "steady"):
+        sc = load_scenario(SCENARIOS / f"{name}.toml")
+        expected = build_profile(sc).expected_visitors()
+        assert expected <= expected_visitors_bound(sc) * (1 + 1e-9), name

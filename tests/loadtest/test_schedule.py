@@ -73,3 +73,13 @@ def test_bad_plan(anca, kwargs, flag):
     with pytest.raises(ConfigError) as err:
         LoadPlan(anca, **kwargs)
     assert err.value.key == flag
+
+
+def test_a_load_test_of_more_visitors_than_the_limit_is_refused_before_any_is_drawn(anca):
+    import time
+
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"--scale: the load test expects .* visitors \(1e\+06 x the scenario's\), "
+                                          r"more than the 1e\+07 a load test may send"):
+        LoadPlan(anca, time_scale=144, scale=1e6)
+    assert time.perf_counter() - started < 5

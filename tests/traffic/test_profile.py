@@ -114,3 +114,20 @@ def test_binned_counts_sum_to_the_total():
     p = build_profile(sc)
     edges, counts = p.binned(7 * 60)  # does not divide 48 h: the last bin is short
     assert edges[-1] == 172_800 and counts.sum() == pytest.approx(p.expected_visitors(), rel=1e-12)
+
+
+@pytest.mark.parametrize("reshare_factor", [100.0, 1e4])
+def test_the_numerical_cascade_sums_every_generation(reshare_factor):
+    """An exponential kernel in a one-part mix takes the numerical path: it must match the closed form.
+
+    With R = 100 the branching ratio is 0.99: 200 generations hold only 1 - 0.99^201 = 87 % of the
+    visitors, so a sum cut there would lose 13 % of them."""
+    n = 1 - 1 / reshare_factor
+    half_life = 10.0
+    numerical = Cascade(MixKernel(parts=(MixPart(weight=1.0, kernel=ExponentialKernel(half_life_s=half_life)),)),
+                        n, horizon_s=36_000)
+    closed = ExponentialKernel(half_life_s=half_life / (1 - n))
+    t = np.array([30.0, 600.0, 3_600.0, 18_000.0, 36_000.0])
+    assert np.max(np.abs(numerical.cdf(t) - closed.cdf(t))) < 1e-4 * float(closed.cdf(36_000.0))  # cut at 200: 13 %, 91 %
+    if reshare_factor == 100:  # most of the cascade is within 10 h: the sum reaches about all of it
+        assert float(numerical.cdf(36_000.0)) > 0.99

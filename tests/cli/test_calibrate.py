@@ -1,0 +1,22 @@
+"""surge calibrate's flags and --out: checked before the first request is sent."""
+
+import pytest
+
+from sim.cli import main
+
+
+@pytest.mark.parametrize("rate", ["inf", "nan", "0", "1e9"])
+def test_a_max_rate_beyond_the_limit_is_one_line(rate, tmp_path, capsys):
+    assert main(["calibrate", "--host", "http://127.0.0.1:9", "--max-rate", rate, "--out",
+                 str(tmp_path / "site.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("--max-rate: must be > 0 and <= 10000 requests/s") and f"got {float(rate)}" in err
+
+
+def test_an_out_that_cannot_be_written_is_found_before_any_load(tmp_path, capsys):
+    (tmp_path / "taken").write_text("")
+    out = tmp_path / "taken" / "site.toml"
+    assert main(["calibrate", "--host", "http://127.0.0.1:9", "--out", str(out)]) == 2  # port 9: nothing is sent
+    assert capsys.readouterr().err == f"--out: cannot write to {out} ({tmp_path / 'taken'}): it is a file, not a folder\n"
+    assert main(["calibrate", "--host", "http://127.0.0.1:9", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"--out: cannot write to {tmp_path}: it is a folder, not a file\n"

@@ -1,0 +1,18 @@
+"""The one summary formatter: SLO verdicts read "not measured" where a figure is missing, never a traceback."""
+
+import math
+
+from sim.output.summary import slo_rows, verdicts
+
+
+def test_a_term_with_no_measured_value_reads_not_measured_and_is_broken():
+    # as surge loadtest's summary.json holds it after a short run: JSON null for the missing figure
+    summary = {"actions": {"lost_fraction": None}, "page_response_s": {"p95": 0.2},
+               "slo": [{"objective": "lost_actions<1%", "value": None, "met": False},
+                       {"objective": "p95<2s", "value": 0.2, "met": True}]}
+    assert verdicts(summary) == [("lost_actions<1%", "not measured", False), ("p95<2s", "200 ms", True)]
+    assert slo_rows(verdicts(summary)) == [("SLO lost_actions<1%", "BROKEN (not measured)"),
+                                           ("SLO p95<2s", "met (200 ms)")]
+    # judged afresh (surge report --slo): the same reading
+    summary["actions"]["lost_fraction"] = math.nan
+    assert slo_rows(verdicts(summary, "lost_actions<1%")) == [("SLO lost_actions<1%", "BROKEN (not measured)")]
