@@ -3,6 +3,10 @@
     ValueError
     └── ConfigError        bad input: a scenario key, a flag, a file; carries the key
         └── NotModelled    a scenario part the chosen engine does not model; carries the key
+    OSError
+    └── NotWritable        (sim.files) an output path that cannot be written; the CLI names its flag
+    KeyboardInterrupt
+    └── Stopped            (sim.interrupts) SIGINT or SIGTERM under the command line: stop, keep results
 
 Constructors raise ``ConfigError("reach", "must be within [0, 1], got 1.7")``;
 the scenario loader prefixes the path of the enclosing tables and the file name,
