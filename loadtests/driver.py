@@ -5,18 +5,21 @@ request), so a slow site slows the load and hides itself. Here one driver per
 process starts a greenlet per *arrival* at its planned time, whatever the site's
 speed: an open workload, as a surge is. Latency is measured from each request's
 intended start, so a late greenlet does not hide the site's slowness (no coordinated
-omission). When ``max_concurrent`` visitors are in flight an arrival is dropped and
-counted, as k6's ``dropped_iterations``.
+omission), and each request's lag (actual send minus planned send) is recorded too, so
+a generator that falls behind its schedule is caught instead of charged to the site
+(``sim.loadtest.stats.generator_verdict``). When ``max_concurrent`` visitors are in
+flight an arrival is dropped and counted, as k6's ``dropped_iterations``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import time
-
 import urllib.parse
 
 import gevent
 import gevent.pool
+import gevent.socket
 import numpy as np
 from geventhttpclient import HTTPClient
 
@@ -26,6 +29,39 @@ from sim.loadtest.stats import LoadRecorder
 __all__ = ["Driver"]
 
 _CHUNK = 500  # visitors' journeys are drawn a chunk at a time
+_PROBE_S = 0.01  # the event-loop lag probe wakes every 10 ms
+_MEMO_MAX = 4096  # request heads kept (a site's few paths and forms; bounded all the same)
+
+
+class _Client(HTTPClient):
+    """geventhttpclient's client, less two costs paid again by every visitor for the same answer.
+
+    * The request head (method, path, the client's headers, ``Host``) is the same bytes for every
+      visitor of a driver: it is built by geventhttpclient once per distinct request and kept
+      (building checks the method, path and each header against regular expressions).
+    * A numeric host (``127.0.0.1``, ``::1``) resolves to itself, but gevent's resolver hands every
+      lookup to a thread pool: a hand-over and back per new connection, a fifth of a visitor's CPU on
+      loopback (benchmarks/README.md). Its answer is taken once and given to each new connection.
+      A host *name* is still resolved per connection, as before (DNS may spread the visitors).
+    Everything else (the connection, keep-alive within a visit, retries, timeouts, errors) is
+    geventhttpclient's own ``request``.
+    """
+
+    def __init__(self, host: str, port: int | None, *, memo: dict, addrinfo: list | None, **kw) -> None:
+        super().__init__(host, port, **kw)
+        self._memo = memo
+        pool = getattr(self, "_connection_pool", None)  # geventhttpclient's (were it renamed: looked up as before)
+        if addrinfo is not None and pool is not None:
+            pool._resolve = lambda: addrinfo  # what its _resolve would answer for this numeric host
+
+    def _build_request(self, method, request_uri, body=b"", headers=None, chunked=None):
+        key = (method, request_uri, body, chunked, tuple(headers.items()) if headers else ())
+        head = self._memo.get(key)
+        if head is None:
+            head = super()._build_request(method, request_uri, body=body, headers=headers, chunked=chunked)
+            if len(self._memo) < _MEMO_MAX:
+                self._memo[key] = head
+        return head
 
 
 class Driver:
@@ -34,6 +70,8 @@ class Driver:
         self.plan = plan
         self.host = host.rstrip("/")
         self._url = urllib.parse.urlsplit(self.host)
+        self._memo: dict = {}  # request heads, shared by this driver's visitors (see _Client)
+        self._addrinfo: list | None = None  # a numeric host's address, looked up once (see _Client)
         self.share = 1.0 / drivers
         # Driver i of n draws its own thinned Poisson stream: together they are the whole one.
         streams = np.random.SeedSequence(seed).spawn(drivers)[index].spawn(2)
@@ -53,9 +91,11 @@ class Driver:
 
     def run(self, *, drain_s: float = 30.0) -> LoadRecorder:
         """Play the plan; return when every arrival is done (or ``drain_s`` after the last)."""
-        arrivals = self.plan.arrivals(self.rng_arrivals, share=self.share)
+        arrivals = self.plan.arrivals(self.rng_arrivals, share=self.share).tolist()  # floats: no numpy scalars
+        self._addrinfo = self._numeric_addrinfo()
         group = gevent.pool.Group()
         self.t0 = time.monotonic()
+        probe = gevent.spawn(self._loop_lag)
         visits: list[Visit] = []
         for i, t in enumerate(arrivals):
             if self.stopped:
@@ -70,18 +110,38 @@ class Driver:
                 continue
             self.recorder.count("arrivals", t)
             self.active += 1
-            group.spawn(self._visit, visits[i % _CHUNK], float(t))
+            group.spawn(self._visit, visits[i % _CHUNK], t)
         group.join(timeout=0 if self.stopped else drain_s)
         group.kill(block=True, timeout=5)
+        probe.kill(block=True, timeout=5)
         self.complete = not self.stopped
         return self.recorder
+
+    def _loop_lag(self) -> None:
+        """How late this process's event loop wakes a greenlet: when the generator's CPU is saturated,
+        answers are read late too, which no send time shows."""
+        while True:
+            planned = self.now() + _PROBE_S
+            gevent.sleep(_PROBE_S)
+            self.recorder.loop_lag.add(max(self.now() - planned, 0.0))
+
+    def _numeric_addrinfo(self) -> list | None:
+        """The host's address list when the host is an IP address (it resolves to itself), else None."""
+        url = self._url
+        try:
+            ipaddress.ip_address(url.hostname or "")
+        except ValueError:
+            return None  # a name: resolved per connection, as a visitor's browser would
+        port = url.port or (443 if url.scheme == "https" else 80)
+        # The lookup geventhttpclient's pool makes for each connection, made once.
+        return gevent.socket.getaddrinfo(url.hostname, port, 0, gevent.socket.SOCK_STREAM, gevent.socket.SOL_TCP)
 
     def _client(self) -> HTTPClient:
         # geventhttpclient, as locust's FastHttpUser: a fraction of requests' CPU per request, so the
         # load generator leaves the machine to the site under test.
         url = self._url
-        return HTTPClient(url.hostname, url.port, ssl=url.scheme == "https", connection_timeout=self.request_timeout_s,
-                          network_timeout=self.request_timeout_s)
+        return _Client(url.hostname, url.port, memo=self._memo, addrinfo=self._addrinfo, ssl=url.scheme == "https",
+                       connection_timeout=self.request_timeout_s, network_timeout=self.request_timeout_s)
 
     def _visit(self, visit: Visit, start_s: float) -> None:
         rec = self.recorder
@@ -110,6 +170,7 @@ class Driver:
     def _send(self, session: HTTPClient, req, intended_s: float) -> bool:
         exc = None
         length = 0
+        lag_s = self.now() - intended_s  # the generator's own delay: planned send to actual send
         try:
             if req.kind == FORM:
                 body = urllib.parse.urlencode(dict(req.form)).encode()
@@ -128,7 +189,7 @@ class Driver:
             status, exc = "connection_error", err
         done = self.now()
         response_s = max(done - intended_s, 0.0)
-        self.recorder.request(done, response_s=response_s, status=status, document=req.kind != ASSET)
+        self.recorder.request(done, response_s=response_s, status=status, document=req.kind != ASSET, lag_s=lag_s)
         self.fire_request(request_type=req.method, name=req.path, response_time=response_s * 1000,
                           response_length=length, exception=exc, context={"kind": req.kind})
         return exc is None

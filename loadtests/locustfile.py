@@ -7,12 +7,32 @@ Works with locust's web UI, ``--headless``, ``--processes N`` and ``--master``/`
 one driver per process plays its share of the arrivals (see ``loadtests/driver.py``).
 The shape is a thin wrapper over ``sim.loadtest.schedule.LoadPlan``, itself over the profile in
 ``sim.traffic.profile``: the surge is defined in one place.
+
+In the web UI:
+
+* the surge options come first, open, under "Custom parameters" (scenario, time scale, scale,
+  duration, then the rest); Users and Ramp up are greyed out, as locust does for a shape that
+  ignores them (``use_common_options = False``): the shape runs one driver per process, and the
+  "Number of Users" chart counts those drivers, not visitors;
+* several tests run one after the other in one process (New, or POST /swarm): each starts afresh
+  and, when it stops, writes ``summary.json`` and ``timeseries.csv`` to ``--out`` and logs its SLO
+  verdict; a later test overwrites the files, as locust's own ``--csv`` and ``--html`` are;
+* locust's charts are fixed (requests/s, response times, users) and take no extra line, so the
+  target arrival rate is in a "Surge" tab instead: every 5 s, the target and achieved visitor
+  arrivals per second, the visitors planned and arrived so far, and the generator's lag p99.
+  A visitor is several requests, so the RPS chart is not the arrival rate.
+
+Headless, the same figures are logged every 5 s. ``locust -f loadtests/locustfile.py --help`` cannot
+list the surge options (locust prints its help before it imports the locustfile);
+``python loadtests/locustfile.py --help`` lists them, and with other arguments runs locust on this file.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -30,39 +50,74 @@ from sim.analysis.slo import evaluate, parse_slo  # noqa: E402
 
 log = logging.getLogger("surge")
 DRAIN_S = 30.0
-_state: dict = {"plan": None, "drivers": None, "results": {}, "complete": {}, "aborted": None, "reported": False}
+PROGRESS_S = 5.0  # a progress line (headless) and a row of the web UI's Surge tab this often
+# What a test needs is reset when the next one starts (see _new_test); what a process keeps:
+# the plan (while the options stay the same) and what the master last said of the drivers.
+_state: dict = {"plan": None, "plan_key": None, "drivers": None, "master_test": 0, "test": 0, "ended": True,
+                "results": {}, "complete": {}, "aborted": None, "reported": False, "written": False,
+                "driver": None, "progress": {}, "history": []}
+
+
+class _Literal(str):
+    """A help text shown as written: argparse %-formats help texts (where "1%" must be written "1%%"),
+    locust's web UI shows them raw (where "1%%" stays "1%%")."""
+
+    def __mod__(self, _params):
+        return str(self)
+
+
+def _add(group, *flags, **kw):
+    """An option of the surge group, shown in the web UI (an argument group takes none of locust's own
+    keywords such as include_in_web_ui: its attributes are set here instead)."""
+    action = group.add_argument(*flags, **kw)
+    action.include_in_web_ui, action.is_secret, action.is_required, action.is_multiple = True, False, False, False
+    return action
 
 
 @events.init_command_line_parser.add_listener
 def _arguments(parser) -> None:
-    g = parser  # locust's own parser: its include_in_web_ui works on it, not on argument groups
-    g.add_argument("--scenario", default="scenarios/anca-2020.toml", include_in_web_ui=True,
-                   help="surge scenario file (TOML)")
-    g.add_argument("--time-scale", type=float, default=144.0, include_in_web_ui=True,
-                   help="simulated seconds per wall second (144: 24 h in 10 min)")
-    g.add_argument("--scale", type=float, default=0.001, include_in_web_ui=True,
-                   help="fraction of the scenario's visitors to send")
-    g.add_argument("--duration-s", type=float, default=0.0, include_in_web_ui=True,
-                   help="wall seconds of arrivals (0: the whole scenario at the time scale)")
-    g.add_argument("--assets", choices=ASSET_MODES, default="misses", help="which asset requests to send")
-    g.add_argument("--max-concurrent-visitors", type=int, default=10_000,
-                   help="visitors in flight before arrivals are dropped (and counted)")
-    g.add_argument("--request-timeout-s", type=float, default=30.0, help="client timeout of one request")
-    g.add_argument("--surge-seed", type=int, default=-1, help="seed (-1: the scenario's run.seed)")
-    g.add_argument("--out", default="", help="folder for summary.json and timeseries.csv")
-    g.add_argument("--slo", default="", help='objectives, e.g. "p95<2s,errors<1%%,dropped<1%%"')
-    g.add_argument("--abort-on-error-rate", type=float, default=0.0,
-                   help="stop early when this fraction of requests fails (0: never)")
-    g.add_argument("--abort-after-s", type=float, default=30.0,
-                   help="the window over which --abort-on-error-rate is judged, and the least run time before")
+    # In this order in the web UI (see _web_ui), and in a group of their own in --help.
+    g = parser.add_argument_group("Surge options (loadtests/locustfile.py)",
+                                  "The scenario's traffic as an open workload, one driver per process:\n"
+                                  "--users, --spawn-rate and --run-time do not apply.")
+    _add(g, "--scenario", default="scenarios/anca-2020.toml", metavar="FILE", help="surge scenario file (TOML)")
+    _add(g, "--time-scale", type=float, default=144.0, metavar="X",
+         help="simulated seconds per wall second (144: 24 h in 10 min)")
+    _add(g, "--scale", type=float, default=0.001, metavar="F", help="fraction of the scenario's visitors to send")
+    _add(g, "--duration-s", type=float, default=0.0, metavar="S",
+         help="wall seconds of arrivals (0: the whole scenario at the time scale)")
+    _add(g, "--slo", default="", metavar="OBJECTIVES", help=_Literal('objectives, e.g. "p95<2s,errors<1%,dropped<1%"'))
+    _add(g, "--out", default="", metavar="DIR",
+         help="folder for summary.json and timeseries.csv (written as each test stops)")
+    _add(g, "--assets", choices=ASSET_MODES, default="misses", help="which asset requests to send")
+    _add(g, "--max-concurrent-visitors", type=int, default=10_000, metavar="N",
+         help="visitors in flight before arrivals are dropped (and counted)")
+    _add(g, "--request-timeout-s", type=float, default=30.0, metavar="S", help="client timeout of one request")
+    _add(g, "--surge-seed", type=int, default=-1, metavar="N", help="seed (-1: the scenario's run.seed)")
+    _add(g, "--abort-on-error-rate", type=float, default=0.0, metavar="F",
+         help="stop early when this fraction of requests fails (0: never)")
+    _add(g, "--abort-after-s", type=float, default=30.0, metavar="S",
+         help="the window over which --abort-on-error-rate is judged, and the least run time before")
 
 
 def _plan(options) -> LoadPlan:
-    if _state["plan"] is None:
+    """The plan of these options: kept from test to test while they stay the same (the web UI may change them)."""
+    key = (options.scenario, options.time_scale, options.scale, options.duration_s, options.assets)
+    if _state["plan"] is None or _state["plan_key"] != key:
         scenario = load_scenario(options.scenario)
         _state["plan"] = LoadPlan(scenario, time_scale=options.time_scale, scale=options.scale,
                                   duration_s=options.duration_s or None, assets=options.assets)
+        _state["plan_key"] = key
     return _state["plan"]
+
+
+def _new_test() -> None:
+    """Forget the last test, once it has stopped: each test in a process starts afresh (locust asks the
+    shape for its first tick before it fires test_start, so this runs from both: at most once a test)."""
+    if not _state["ended"]:
+        return
+    _state.update(results={}, complete={}, aborted=None, reported=False, written=False, driver=None, progress={},
+                  history=[], ended=False, test=_state["test"] + 1)
 
 
 @events.init.add_listener
@@ -71,29 +126,46 @@ def _init(environment, **_kw) -> None:
     if isinstance(runner, MasterRunner):
         runner.register_message("surge_results", _received)
     if isinstance(runner, WorkerRunner):
-        runner.register_message("surge_drivers", lambda msg, **_: _state.update(drivers=msg.data["drivers"]))
+        runner.register_message("surge_drivers", _drivers)
+    if environment.web_ui is not None:
+        _web_ui(environment)
+
+
+def _drivers(msg, **_kw) -> None:
+    """The master's word as each test starts: how many drivers share the rate, and which test it is."""
+    _state.update(drivers=msg.data["drivers"], master_test=msg.data.get("test", 0))
 
 
 def _received(msg, **_kw) -> None:
+    if msg.data.get("test", 0) != _state["test"]:
+        return  # a late report of an earlier test
     _state["results"][msg.data["index"]] = msg.data["recorder"]
     _state["complete"][msg.data["index"]] = msg.data["complete"]
 
 
 @events.test_start.add_listener
 def _test_start(environment, **_kw) -> None:
+    _new_test()
     runner = environment.runner
     if isinstance(runner, MasterRunner):
-        runner.send_message("surge_drivers", {"drivers": max(runner.worker_count, 1)})
-    if not isinstance(runner, WorkerRunner) and environment.parsed_options.abort_on_error_rate > 0:
-        gevent.spawn(_safety_brake, environment)
+        runner.send_message("surge_drivers", {"drivers": max(runner.worker_count, 1), "test": _state["test"]})
+    if not isinstance(runner, WorkerRunner):
+        if environment.parsed_options.abort_on_error_rate > 0:
+            gevent.spawn(_safety_brake, environment, _state["test"])
+        gevent.spawn(_progress, environment, _state["test"])
 
 
-def _safety_brake(environment) -> None:
+def _running(environment, test: int) -> bool:
+    """Test number ``test`` is still on: not stopped, and no later test has started."""
+    return _state["test"] == test and not _state["ended"] and environment.runner.state not in ("stopped", "quitting")
+
+
+def _safety_brake(environment, test: int) -> None:
     """Stop a test that is only hammering a dead site, and say so."""
     opts = environment.parsed_options
     history = []
     start = gevent.get_hub().loop.now()
-    while environment.runner.state not in ("stopped", "quitting"):
+    while _running(environment, test):
         gevent.sleep(1.0)
         total = environment.stats.total
         now = gevent.get_hub().loop.now()
@@ -103,7 +175,7 @@ def _safety_brake(environment) -> None:
             continue
         _, req0, fail0 = old[-1]
         requests, failures = total.num_requests - req0, total.num_failures - fail0
-        if requests >= 20 and failures / requests > opts.abort_on_error_rate:
+        if requests >= 20 and failures / requests > opts.abort_on_error_rate and _running(environment, test):
             _state["aborted"] = (f"error rate {failures / requests:.0%} over the last {opts.abort_after_s:g} s "
                                  f"exceeded {opts.abort_on_error_rate:.0%}")
             log.error("surge: aborting the test early: %s", _state["aborted"])
@@ -112,11 +184,145 @@ def _safety_brake(environment) -> None:
             return
 
 
+# -- progress: a line every PROGRESS_S headless, a row of the web UI's Surge tab ------------------------
+def _measured() -> dict | None:
+    """This process's driver so far: seconds since its start, visitors arrived and dropped, lag p99."""
+    if _state["driver"] is None:
+        return None
+    driver, _ = _state["driver"]
+    if not driver.t0:
+        return None  # not started yet
+    rec = driver.recorder
+    return {"test": _state["master_test"], "t": driver.now(), "arrived": int(rec.counts["arrivals"].sum()),
+            "dropped": int(rec.counts["dropped"].sum()), "lag_p99": rec.lag.quantile(0.99) if rec.lag.count else None}
+
+
+@events.report_to_master.add_listener
+def _progress_to_master(client_id, data, **_kw) -> None:
+    measured = _measured()
+    if measured is not None:
+        data["surge_progress"] = measured
+
+
+@events.worker_report.add_listener
+def _progress_from_worker(client_id, data, **_kw) -> None:
+    measured = data.get("surge_progress")
+    if measured and measured.get("test") == _state["test"]:
+        _state["progress"][client_id] = measured
+
+
+def _planned(plan: LoadPlan, t_s: float) -> float:
+    """Visitors the plan expects in its first ``t_s`` wall seconds."""
+    t = min(max(t_s, 0.0), plan.duration_s) * plan.time_scale
+    return plan.scale * float(plan.profile.cumulative(t))
+
+
+def _progress(environment, test: int) -> None:
+    """Every PROGRESS_S: elapsed, planned and arrived visitors, achieved and target arrival rate, lag p99."""
+    opts = environment.parsed_options
+    headless = bool(getattr(opts, "headless", False))
+    last = (0.0, 0)  # (t, arrivals offered) at the previous row
+    while _running(environment, test):
+        gevent.sleep(PROGRESS_S)
+        if not _running(environment, test):
+            return
+        try:
+            plan = _plan(opts)
+        except (ValueError, OSError):
+            return  # the shape says why and stops the test
+        parts = list(_state["progress"].values()) if isinstance(environment.runner, MasterRunner) else [_measured()]
+        parts = [p for p in parts if p]
+        if not parts:
+            continue
+        t = max(p["t"] for p in parts)  # the drivers start within a moment of each other
+        arrived = sum(p["arrived"] for p in parts)
+        dropped = sum(p["dropped"] for p in parts)
+        lags = [p["lag_p99"] for p in parts if p["lag_p99"] is not None]
+        lag_ms = max(lags) * 1000 if lags else math.nan  # the worst driver's
+        dt = t - last[0]
+        if dt <= 0:
+            continue  # no news from the workers since the last row
+        achieved = (arrived + dropped - last[1]) / dt  # arrivals offered, dropped or not, as the target counts
+        target = (_planned(plan, t) - _planned(plan, last[0])) / dt
+        last = (t, arrived + dropped)
+        row = {"elapsed": f"{round(t) // 60}:{round(t) % 60:02d}", "target_rate": round(target, 2),
+               "achieved_rate": round(achieved, 2), "planned": round(_planned(plan, t)),
+               "planned_total": round(plan.expected_visitors()), "arrived": arrived, "dropped": dropped,
+               "lag_p99_ms": None if math.isnan(lag_ms) else round(lag_ms, 2)}
+        _state["history"].insert(0, row)
+        del _state["history"][500:]
+        if headless:
+            log.info("surge: %s elapsed | planned %d of %d visitors, arrived %d, dropped %d | arrivals %.1f/s "
+                     "(target %.1f/s) | lag p99 %s", row["elapsed"], row["planned"], row["planned_total"], arrived,
+                     dropped, achieved, target, "n/a" if math.isnan(lag_ms) else f"{lag_ms:.1f} ms")
+
+
+# -- the web UI ---------------------------------------------------------------------------------------
+_SURGE_TAB = [
+    {"key": "elapsed", "title": "Elapsed"},
+    {"key": "target_rate", "title": "Target arrivals/s"},
+    {"key": "achieved_rate", "title": "Achieved arrivals/s"},
+    {"key": "planned", "title": "Visitors planned so far"},
+    {"key": "planned_total", "title": "of"},
+    {"key": "arrived", "title": "Arrived"},
+    {"key": "dropped", "title": "Dropped"},
+    {"key": "lag_p99_ms", "title": "Lag p99 (ms)"},
+]
+# Locust's "Custom parameters" section starts folded: unfold it once, so the surge options are in view.
+_UNFOLD = b"""<script>(function () {
+  var left = 100, timer = setInterval(function () {
+    var buttons = document.querySelectorAll('[aria-expanded="false"]');
+    for (var i = 0; i < buttons.length; i++) {
+      if (buttons[i].textContent.trim() === "Custom parameters") { buttons[i].click(); clearInterval(timer); return; }
+    }
+    if (--left <= 0) clearInterval(timer);
+  }, 100);
+})();</script>"""
+
+
+def _web_ui(environment) -> None:
+    """The surge options in the order given (not sorted) and unfolded (locust has no setting for that: a
+    small script clicks its fold open), and a Surge tab of the progress rows, by locust's own extension
+    points (``extended_tabs``/``extended_tables`` in the page, ``extended_stats`` in /stats/requests)."""
+    from flask import request
+
+    web_ui = environment.web_ui
+    # The page's options in the parser's order (scenario, time scale, ...), not sorted: Jinja's tojson sorts
+    # keys unless told otherwise, as Flask's JSON does.
+    web_ui.app.jinja_env.policies["json.dumps_kwargs"] = {"sort_keys": False}
+    web_ui.app.json.sort_keys = False
+    web_ui.template_args["extended_tabs"] = [{"title": "Surge", "key": "surge"}]
+    web_ui.template_args["extended_tables"] = [{"key": "surge", "structure": _SURGE_TAB}]
+
+    @web_ui.app.after_request
+    def _surge(response):
+        if response.status_code != 200:
+            return response
+        if request.endpoint == "locust.request_stats" and response.is_json:  # also under --web-base-path
+            data = response.get_json()
+            data["extended_stats"] = [{"key": "surge", "data": list(_state["history"])}]
+            response.set_data(json.dumps(data))
+        elif request.endpoint == "locust.index" and response.mimetype == "text/html":
+            response.direct_passthrough = False
+            response.set_data(response.get_data().replace(b"</body>", _UNFOLD + b"</body>", 1))
+        return response
+
+
 class SurgeShape(LoadTestShape):
     """One driver user per process for the plan's duration (plus a drain), then stop."""
 
+    use_common_options = False  # Users, Ramp up, Run time do not apply: locust greys them out (and warns of -u/-r/-t)
+
+    def reset_time(self):
+        _new_test()  # locust calls this as each test starts, before the test's first tick
+        super().reset_time()
+
     def tick(self):
-        plan = _plan(self.runner.environment.parsed_options)
+        try:
+            plan = _plan(self.runner.environment.parsed_options)
+        except (ValueError, OSError) as err:  # e.g. a scenario or a scale typed in the web UI
+            log.error("surge: cannot run this test: %s", err)
+            return None
         drivers = max(self.runner.worker_count, 1) if isinstance(self.runner, MasterRunner) else 1
         if len(_state["results"]) >= drivers or self.get_run_time() > plan.duration_s + DRAIN_S + 5:
             return None  # every driver has reported, or the drain is over
@@ -151,13 +357,17 @@ class SurgeVisitors(User):
                         max_concurrent=max(1, opts.max_concurrent_visitors // drivers),
                         request_timeout_s=opts.request_timeout_s, fire_request=env.events.request.fire)
         _state["driver"] = (driver, index)
-        driver.run(drain_s=DRAIN_S)
+        # In a greenlet of its own: a stop kills this user's greenlet, while the driver, told to stop (by
+        # _report), ends at its next arrival and takes its visitors and probes with it, so none of them
+        # carries on into the next test.
+        run = gevent.spawn(driver.run, drain_s=DRAIN_S)
+        run.get()  # its error, if any, raised here, where locust reports a user's errors
         _report(runner)
 
 
 def _report(runner) -> None:
     """Hand this process's measurements over, once: at the end of the plan, or when stopped early."""
-    if _state["reported"] or "driver" not in _state:
+    if _state["reported"] or _state["driver"] is None:
         return
     _state["reported"] = True
     driver, index = _state["driver"]
@@ -165,7 +375,7 @@ def _report(runner) -> None:
     driver.stopped = True
     if isinstance(runner, WorkerRunner):
         runner.send_message("surge_results", {"index": index, "recorder": driver.recorder.to_dict(),
-                                              "complete": complete})
+                                              "complete": complete, "test": _state["master_test"]})
     else:
         _state["results"][index] = driver.recorder.to_dict()
         _state["complete"][index] = complete
@@ -174,6 +384,14 @@ def _report(runner) -> None:
 @events.test_stop.add_listener
 def _test_stop(environment, **_kw) -> None:
     _report(environment.runner)  # a stop before the plan's end (the brake, Ctrl-C) keeps what was measured
+    if not isinstance(environment.runner, WorkerRunner):
+        # Every test's results and verdict as it stops (the web UI runs several in a process); the next
+        # test's overwrite them. On SIGINT/SIGTERM, quitting comes first and writes them (see below).
+        _write_results(environment)
+        if _state["written"] and environment.parsed_options.out:
+            log.info("surge: test %d stopped: summary.json and timeseries.csv written to %s", _state["test"],
+                     environment.parsed_options.out)
+    _state["ended"] = True
 
 
 @events.quitting.add_listener
@@ -191,6 +409,9 @@ def _write_results(environment, **_kw) -> None:
             gevent.sleep(0.1)
     if not _state["results"]:
         return
+    if _state["written"]:
+        return  # this test's results are written (as it stopped); quitting has nothing to add
+    _state["written"] = True
     opts = environment.parsed_options
     plan = _plan(opts)
     parts = [LoadRecorder.from_dict(d) for _, d in sorted(_state["results"].items())]
@@ -204,6 +425,13 @@ def _write_results(environment, **_kw) -> None:
     summary["aborted"] = _state["aborted"]
     # Stopped before the plan's end (Ctrl-C, SIGTERM, the brake): the figures cover part of the plan.
     summary["partial"] = bool(_state["aborted"]) or not all(_state["complete"].get(i, False) for i in _state["results"])
+    gen = summary["generator"]
+    if not gen["kept_up"]:  # its latencies include its own lag: say so before any verdict on the site
+        log.error("surge: the load generator fell behind its schedule (lag p99 %.3g s > %.3g s): the latencies "
+                  "measure the generator, not the site; run with more --processes", gen["lag_s"]["p99"],
+                  gen["threshold_s"])
+        if environment.process_exit_code in (None, 0, 1):
+            environment.process_exit_code = 4
     verdicts = evaluate(parse_slo(opts.slo), summary) if opts.slo else []
     summary["slo"] = [{"objective": o.text, "value": v, "met": ok} for o, v, ok in verdicts]
     for o, v, ok in verdicts:
@@ -218,3 +446,14 @@ def _write_results(environment, **_kw) -> None:
         write_csv(out / "timeseries.csv", LOADTEST_COLUMNS,
                   ([("" if isinstance(x, float) and x != x else x) for x in row] for row in total.timeseries(target)))
     log.info("surge: %s", json.dumps({k: summary[k] for k in ("visitors", "page_response_s")}, default=str))
+
+
+if __name__ == "__main__":
+    # `locust -f loadtests/locustfile.py --help` prints locust's help before it imports a locustfile, so without
+    # the surge options (locust 2.47; locust issue #2917). Run as a script, this file lists them, and with any
+    # other arguments hands over to locust on itself.
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        from locust.argument_parser import get_parser
+
+        get_parser().parse_args(["--help"])  # the surge options too: their listener is registered by now
+    os.execv(sys.executable, [sys.executable, "-m", "locust", "-f", str(Path(__file__).resolve()), *sys.argv[1:]])

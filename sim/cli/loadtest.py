@@ -22,6 +22,7 @@ from sim.config.limits import MAX_CONCURRENT_VISITORS, max_processes
 from sim.errors import ConfigError, check_url
 from sim.files import write_json
 from sim.interrupts import deferred_signals, exit_code, reason
+from sim.loadtest.meaning import meaning
 from sim.loadtest.schedule import ASSET_MODES, LoadPlan
 from sim.output.summary import slo_rows, summary_rows, verdicts
 from sim.output.text import format_table
@@ -39,13 +40,18 @@ def add_parser(sub) -> None:
         description="Play the scenario's arrivals, time-compressed and scaled down, against a site: an open "
         "workload (visitors keep arriving however slow the site gets). Without --host it starts the bundled "
         "demo site on a free loopback port. Exit code: 0, 1 when an --slo objective is broken, 3 when the "
-        "safety brake stopped the test, 2 for bad input.",
+        "safety brake stopped the test, 4 when the load generator fell behind its schedule (its latencies "
+        "measure itself: use more --processes), 2 for bad input, 130/143 when stopped by SIGINT/SIGTERM.",
     )
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML)")
     p.add_argument("--host", metavar="URL", help="the site, e.g. http://127.0.0.1:8000 (default: the demo site)")
     p.add_argument("--time-scale", type=float, default=144.0, metavar="X",
                    help="simulated seconds per wall second (144: 24 h in 10 min)")
-    p.add_argument("--scale", type=float, default=0.001, metavar="Y", help="fraction of the scenario's visitors")
+    p.add_argument("--scale", type=float, default=None, metavar="Y",
+                   help="fraction of the scenario's visitors (default 0.001); the test plays scale x time-scale "
+                   "of the real arrival rate")
+    p.add_argument("--match-peak", action="store_true",
+                   help="play the real surge's arrival rate: scale = 1 / time-scale (instead of --scale)")
     p.add_argument("--duration-s", type=float, metavar="S", help="wall seconds of arrivals (default: all of it)")
     p.add_argument("--out", metavar="DIR", help="folder for summary.json, timeseries.csv and locust's CSV and HTML")
     p.add_argument("--slo", metavar="OBJECTIVES", help='e.g. "p95<2s,errors<1%%,dropped<1%%"')
@@ -53,8 +59,9 @@ def add_parser(sub) -> None:
                    help="asset requests to send: all, only CDN misses (default), or none")
     p.add_argument("--max-concurrent-visitors", type=int, default=10_000, metavar="N",
                    help="visitors in flight before new arrivals are dropped (and counted)")
-    p.add_argument("--processes", type=int, default=0, metavar="N",
-                   help="locust worker processes (0: one process)")
+    p.add_argument("--processes", default="0", metavar="N|auto",
+                   help="locust worker processes (0: one process; auto: enough for the plan's peak request rate, "
+                   f"{PROCESS_CAPACITY_PER_S:g} requests/s each, at most the cores)")
     p.add_argument("--abort-on-error-rate", type=float, default=0.0, metavar="F",
                    help="stop early when this fraction of requests fails over --abort-after-s (0: never)")
     p.add_argument("--abort-after-s", type=float, default=30.0, metavar="S", help="window of the safety brake")
@@ -64,6 +71,36 @@ def add_parser(sub) -> None:
     p.add_argument("--demo-service-ms", type=float, default=20.0, metavar="MS", help="the demo site's mean service")
     p.add_argument("--demo-queue-limit", type=int, default=64, metavar="N", help="the demo site's backlog")
     p.set_defaults(func=run)
+
+
+# Requests per second one driver process sends on this kind of machine with its lag p99 under half
+# the threshold (benchmarks/README.md, "Load generator throughput").
+PROCESS_CAPACITY_PER_S = 1500.0
+
+
+def resolve_load(args: argparse.Namespace) -> None:
+    """``--scale`` (or ``--match-peak``) and ``--processes`` (or ``auto``) as numbers, in ``args``."""
+    if args.match_peak:
+        if args.scale is not None:
+            raise ConfigError("--match-peak", "sets the scale itself (1 / --time-scale): drop --scale")
+        if not (0 < args.time_scale < math.inf):
+            raise ConfigError("--time-scale", f"must be > 0, got {args.time_scale!r}")
+        args.scale = 1.0 / args.time_scale
+    elif args.scale is None:
+        args.scale = 0.001
+    if args.processes == "auto":
+        plan = LoadPlan(load_scenario(args.scenario), time_scale=args.time_scale, scale=args.scale,
+                        duration_s=args.duration_s, assets=args.assets)
+        peak_requests = plan.describe()["played_peak_visitors_per_s"] * plan.requests_per_visitor()
+        need = math.ceil(peak_requests / PROCESS_CAPACITY_PER_S)
+        args.processes = 0 if need <= 1 else min(need, max_processes())
+        print(f"--processes auto: {args.processes or 1} for a peak of {peak_requests:,.0f} requests/s "
+              f"({PROCESS_CAPACITY_PER_S:g} per process, at most {max_processes()})", file=sys.stderr)
+    else:
+        try:
+            args.processes = int(args.processes)
+        except ValueError:
+            raise ConfigError("--processes", f"must be a whole number or auto, got {args.processes!r}") from None
 
 
 def locustfile_path() -> Path:
@@ -90,13 +127,14 @@ def locust_command(args: argparse.Namespace, *, host: str, out: Path) -> list[st
         cmd += ["--abort-on-error-rate", repr(args.abort_on_error_rate), "--abort-after-s", repr(args.abort_after_s)]
     if args.seed is not None:
         cmd += ["--surge-seed", str(args.seed)]
-    if args.processes:
-        cmd += ["--processes", str(args.processes)]
+    if args.processes:  # the master listens for its workers on loopback only, never on every interface
+        cmd += ["--processes", str(args.processes), "--master-bind-host", "127.0.0.1"]
     return cmd
 
 
 def _check(args: argparse.Namespace) -> None:
     """Every flag, the scenario and --out, before the demo site or locust starts."""
+    resolve_load(args)
     for flag, value, low in (("--max-concurrent-visitors", args.max_concurrent_visitors, 1),
                              ("--processes", args.processes, 0), ("--demo-workers", args.demo_workers, 1),
                              ("--demo-queue-limit", args.demo_queue_limit, 0)):
@@ -136,11 +174,22 @@ def _check_demo_site(args: argparse.Namespace) -> None:
 
 
 def _print_summary(summary: dict) -> None:
+    generator = summary.get("generator") or {}
+    if generator:  # first: whether the figures below measure the site at all
+        lag = generator["lag_s"]["p99"]
+        if generator["kept_up"]:
+            print(f"the load generator kept up: lag p99 {lag * 1000:.1f} ms <= {generator['threshold_s'] * 1000:g} ms")
+        else:
+            print(f"THE LOAD GENERATOR FELL BEHIND: lag p99 {lag * 1000:.0f} ms > {generator['threshold_s'] * 1000:g} "
+                  "ms; the latencies below measure the generator, not the site: run with more --processes "
+                  "(or --processes auto)")
     rows = summary_rows(summary)
     rows += slo_rows(verdicts(summary))
     if summary.get("aborted"):
         rows.append(("ABORTED", summary["aborted"]))
     print(format_table(rows, title="load test (measured)"))
+    if summary.get("meaning"):
+        print(f"\n{summary['meaning']}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -167,10 +216,15 @@ def run(args: argparse.Namespace) -> int:
                     summary["demo_site"] = {"signatures_stored": stored}
                 if stopped:
                     summary["partial"], summary["stopped"] = True, stopped
-                write_json(summary_path, summary)
+                summary["load_factor"] = summary.get("plan", {}).get("load_factor")
+                summary["meaning"] = meaning(summary)
+                with deferred_signals():
+                    write_json(summary_path, summary)
+                    figures = _figures(out, summary) if args.out else []
                 _print_summary(summary)
                 if args.out:
-                    print(f"\nwrote summary.json, timeseries.csv, locust_*.csv, locust.html to {out}/")
+                    print(f"\nwrote summary.json, timeseries.csv, {', '.join(figures + [''])}locust_*.csv, locust.html "
+                          f"to {out}/")
             elif args.out:
                 print(f"surge: the load test wrote no results to {out}/ (locust exit code {code})", file=sys.stderr)
     finally:
@@ -178,6 +232,20 @@ def run(args: argparse.Namespace) -> int:
     if stopped:
         print(f"surge: load test {stopped}; results above are partial", file=sys.stderr)
     return code
+
+
+def _figures(out: Path, summary: dict) -> list[str]:
+    """The load test's figures (arrivals, latency, lag) from its time series, for the folder and its report."""
+    import csv
+
+    from sim.cli.loadtest_figures import write_loadtest_figures
+
+    series = out / "timeseries.csv"
+    if not series.exists():
+        return []
+    with open(series, newline="", encoding="utf-8") as fh:
+        header, *rows = list(csv.reader(fh))
+    return write_loadtest_figures(out, rows, header, summary)
 
 
 def _run_locust(args: argparse.Namespace, *, host: str, out: Path) -> tuple[int, str | None]:

@@ -45,8 +45,8 @@ def _write(path: Path, text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     # A bad --out (its folder must exist) is found now, not after the page is built.
     out = out_file(args.out, make_folder=False) if args.out else None
-    page = build_report(args.dir, slo=args.slo)
     out = out or Path(args.dir) / "report.html"
+    page = build_report(args.dir, slo=args.slo, page_dir=out.parent)  # links (locust.html) relative to the page
     _write(out, page)
     print(f"wrote {out} ({len(page.encode('utf-8')) / 1024:,.0f} KiB)")
     return 0

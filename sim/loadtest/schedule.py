@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.traffic.arrivals import sample_arrivals
 from sim.errors import ConfigError
-from sim.traffic.journey import SUBMIT, draw_journeys
+from sim.traffic.journey import SUBMIT, draw_journeys, per_visitor
 from sim.traffic.profile import build_profile
 from sim.config.checks import LIMIT
 from sim.config.limits import MAX_LOADTEST_VISITORS
@@ -125,7 +125,30 @@ class LoadPlan:
             visits.append(Visit(intends_action=bool(plans.intends_action[i]), steps=tuple(steps)))
         return visits
 
+    def requests_per_visitor(self) -> float:
+        """HTTP requests a visitor sends on average (documents, submits and the assets sent)."""
+        each = per_visitor(self.scenario)
+        v, cdn = self.scenario.visitors, self.scenario.site.cdn
+        asset_share = {"all": 1.0, "misses": 1.0 - (cdn.hit_ratio if cdn else 0.0), "none": 0.0}[self.assets]
+        if not self.scenario.loadtest.site.asset_paths:
+            asset_share = 0.0
+        return each.page_views + v.pages_per_visit * (v.requests_per_page - 1) * asset_share
+
+    @property
+    def load_factor(self) -> float:
+        """The fraction of the surge's real arrival rate the test plays: ``scale x time_scale``."""
+        return self.scale * self.time_scale
+
+    def real_peak_per_s(self) -> float:
+        """The real surge's peak arrival rate (visitors per second) within the part of it played."""
+        step = max(1.0, self.sim_duration_s / 200_000)
+        grid = np.unique(np.concatenate([np.arange(0.0, self.sim_duration_s, step),
+                                         [s.at_s for s in self.scenario.traffic.shares if s.at_s < self.sim_duration_s]]))
+        return float(np.max(self.profile.rate_per_s(grid))) if len(grid) else 0.0
+
     def describe(self) -> dict:
+        real_peak = self.real_peak_per_s()
         return {"time_scale": self.time_scale, "scale": self.scale, "duration_s": self.duration_s,
                 "sim_duration_s": self.sim_duration_s, "assets": self.assets,
-                "expected_visitors": self.expected_visitors()}
+                "expected_visitors": self.expected_visitors(), "load_factor": self.load_factor,
+                "real_peak_visitors_per_s": real_peak, "played_peak_visitors_per_s": self.load_factor * real_peak}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["plot_profile", "hours_axis", "plot_latency", "plot_throughput", "plot_queue", "plot_instances",
-           "plot_capacity"]
+           "plot_capacity", "loadtest_time_axis", "plot_loadtest_arrivals", "plot_loadtest_latency", "plot_loadtest_lag"]
 
 
 def hours_axis(ax, duration_s: float) -> None:
@@ -140,3 +140,117 @@ def plot_capacity(ax, rows, *, capacity_key: str, surge_keys, figure: str, ylabe
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
+
+
+# -- load tests: bins are of simulated time, the x axis is the test's wall clock -------------
+def _wall_edges(rows, columns, time_scale: float) -> np.ndarray:
+    """Bin edges in wall-clock seconds since the test started (simulated seconds / time_scale)."""
+    start, end = _column(rows, columns, "bin_start_s"), _column(rows, columns, "bin_end_s")
+    return np.append(start, end[-1]) / time_scale
+
+
+def loadtest_time_axis(ax, rows, columns, *, time_scale: float) -> None:
+    """The x axis in wall-clock seconds of the test, with the simulated time it plays on top."""
+    edges = _wall_edges(rows, columns, time_scale)
+    ax.set_xlim(edges[0], edges[-1])
+    ax.set_xlabel("wall-clock time since the test started (s)")
+    if time_scale == 1:
+        return
+    sim_end = edges[-1] * time_scale
+    unit, per = ("h", 3600) if sim_end >= 3 * 3600 else ("min", 60) if sim_end >= 180 else ("s", 1)
+    top = ax.secondary_xaxis("top", functions=(lambda x: x * time_scale / per, lambda y: y * per / time_scale))
+    top.set_xlabel(f"simulated time it plays ({unit}; {time_scale:g}\u00d7 faster)", fontsize=9)
+    top.tick_params(labelsize=8)
+
+
+def _seconds_tick(x, _pos=None) -> str:
+    if x == 0:
+        return "0"
+    return f"{x * 1000:.4g} ms" if abs(x) < 1 else f"{x:.4g} s"
+
+
+def _time_yaxis(ax, values, *, also=(), floor: float | None = None) -> None:
+    """Seconds on the y axis, ticks labelled in ms or s: linear from 0, or log-scaled when the values span
+    over 30\u00d7 (down to ``floor``, by default a thousandth of the largest: a near-zero outlier does not
+    stretch the scale over decades no one reads)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    finite = np.asarray([v for v in (*np.ravel(values), *also) if np.isfinite(v) and v > 0])
+    if not finite.size:
+        ax.set_ylim(0, 1)
+    else:
+        hi = finite.max()
+        lo = max(finite.min(), hi / 1000 if floor is None else floor)
+        if hi / lo > 30:
+            ax.set_yscale("log")
+            ax.set_ylim(lo / 1.5, hi * 1.5)
+            subs = (1.0, 2.0, 5.0) if hi / lo < 2000 else (1.0,)
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
+            ax.yaxis.set_minor_formatter(NullFormatter())
+        else:
+            ax.set_ylim(0, 1.15 * hi)
+    ax.yaxis.set_major_formatter(FuncFormatter(_seconds_tick))
+
+
+def _nothing(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="0.4")
+
+
+def plot_loadtest_arrivals(ax, rows, columns, *, time_scale: float) -> None:
+    """Visitors per wall second: the plan's target, those that arrived, and those the generator dropped."""
+    edges = _wall_edges(rows, columns, time_scale)
+    width = np.diff(edges)
+    target = _column(rows, columns, "target_arrivals")
+    arrived = _column(rows, columns, "arrivals")
+    dropped = _column(rows, columns, "dropped")
+    ax.stairs(arrived / width, edges, fill=True, alpha=0.35, color="tab:blue",
+              label=f"visitors arrived, sent by the generator ({np.nansum(arrived):,.0f})")
+    ax.stairs(target / width, edges, color="black", lw=1.2, ls="--", baseline=None,
+              label=f"target: the plan's expected arrivals ({np.nansum(target):,.1f})")
+    if np.nansum(dropped) > 0:
+        ax.stairs(dropped / width, edges, color="tab:red", lw=1.4, baseline=None,
+                  label=f"dropped by the generator ({np.nansum(dropped):,.0f})")
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("visitors per second (wall clock)")
+    loadtest_time_axis(ax, rows, columns, time_scale=time_scale)
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(True, alpha=0.3)
+
+
+def plot_loadtest_latency(ax, rows, columns, *, time_scale: float, slo_s: float | None = None) -> None:
+    """Page response time p50 / p95 / p99 per bin, from each request's planned send."""
+    edges = _wall_edges(rows, columns, time_scale)
+    mid = (edges[:-1] + edges[1:]) / 2
+    series = [_column(rows, columns, name) for name in ("p50_s", "p95_s", "p99_s")]
+    for values, name, style in zip(series, ("p50", "p95", "p99"), ("-", "--", ":")):
+        ax.plot(mid, values, style, marker="o", ms=3, lw=1.2, label=name)
+    if slo_s is not None:
+        ax.axhline(slo_s, color="tab:red", lw=0.8, label=f"SLO {_seconds_tick(slo_s)}")
+    if not np.any(np.isfinite(series)):
+        _nothing(ax, "no page was served: no response time to show")
+    _time_yaxis(ax, series, also=() if slo_s is None else (slo_s,))
+    ax.set_ylabel("page response time\n(from the planned send)")
+    loadtest_time_axis(ax, rows, columns, time_scale=time_scale)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8)
+    ax.grid(True, alpha=0.3)
+
+
+def plot_loadtest_lag(ax, rows, columns, *, time_scale: float, threshold_s: float | None = None) -> None:
+    """How late the generator sent its requests (actual minus planned send): p99 and max per bin, and the
+    threshold under which it kept up."""
+    edges = _wall_edges(rows, columns, time_scale)
+    p99, worst = _column(rows, columns, "lag_p99_s"), _column(rows, columns, "lag_max_s")
+    ax.stairs(p99, edges, color="tab:blue", lw=2, label="p99", baseline=None)
+    ax.stairs(worst, edges, color="black", lw=0.9, ls=":", label="max", baseline=None)  # on top: p99 may equal it
+    if threshold_s is not None:
+        ax.axhline(threshold_s, color="tab:red", lw=1, ls="--",
+                   label=f"kept up while p99 \u2264 {_seconds_tick(threshold_s)}")
+    if not np.any(np.isfinite(p99)):
+        _nothing(ax, "no request was sent: no lag to show")
+    _time_yaxis(ax, [p99, worst], also=() if threshold_s is None else (threshold_s,),
+                floor=None if threshold_s is None else threshold_s / 10)
+    ax.set_ylabel("send lag\n(actual \u2212 planned send)")
+    loadtest_time_axis(ax, rows, columns, time_scale=time_scale)
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(True, alpha=0.3)

@@ -13,6 +13,7 @@ import base64
 import csv
 import json
 import math
+import os
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,12 +21,13 @@ from html import escape
 from pathlib import Path
 
 from sim.errors import ConfigError
-from sim.output.summary import number, pct_text, summary_rows, time_text, verdicts, with_ci
+from sim.output.summary import get, number, pct_text, summary_rows, time_text, verdicts, with_ci
 from sim.output.text import fmt
 from sim.analysis.slo import evaluate, parse_slo
 
 __all__ = ["Folder", "load_folder", "build_report", "render", "summary_section", "slo_section",
-           "figures_section", "least_capacity_table", "sweep_table", "KIND_LABELS"]
+           "figures_section", "least_capacity_table", "sweep_table", "generator_banner", "locust_section",
+           "KIND_LABELS"]
 
 KIND_LABELS = {"run": "simulation run", "loadtest": "load test", "sweep": "sweep"}
 _CAPTIONS = {
@@ -38,6 +40,13 @@ _CAPTIONS = {
     "lost_visitors.png": "Visitors lost against capacity, one line per surge size",
     "lost_actions.png": "Actions lost against capacity, one line per surge size",
 }
+# A load-test folder's figures (sim/cli/loadtest_figures.py): latency.png there is not the run's.
+_LOADTEST_CAPTIONS = {
+    "arrivals.png": "Visitors per second: the plan's target, those the load generator sent, and those it dropped",
+    "latency.png": "Response time p50 / p95 / p99 per bin of the pages served, from each request's planned send",
+    "lag.png": "How late the load generator sent its requests (p99 and max per bin), against the threshold "
+               "under which it kept up",
+}
 _PNG = b"\x89PNG\r\n\x1a\n"
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1f2328;
@@ -49,7 +58,7 @@ th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums;wh
 table.summary th{font-weight:600;white-space:nowrap}
 .banner{padding:.7em 1em;border-radius:6px;margin:1em 0;font-weight:600}
 .warn{background:#fff8c5;border:1px solid #d4a72c}.bad{background:#ffebe9;border:1px solid #cf222e;color:#82071e}
-.good{background:#dafbe1;border:1px solid #2da44e;color:#116329}
+.good{background:#dafbe1;border:1px solid #2da44e;color:#116329}.banner code{white-space:nowrap}
 .met{color:#116329;background:#dafbe1;font-weight:600}.broken{color:#82071e;background:#ffebe9;font-weight:600}
 figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #d0d7de}
 figcaption{color:#57606a;font-size:.92em}
@@ -71,6 +80,7 @@ class Folder:
     sweep_rows: tuple[dict, ...] = ()
     figures: tuple[tuple[str, bytes], ...] = ()
     scenario_toml: str | None = None
+    locust_html: bool = False  # a load-test folder holds locust's own report, linked (not embedded)
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -147,7 +157,9 @@ def load_folder(path: str | Path) -> Folder:
         return Folder(kind="sweep", sweep=sweep, sweep_columns=columns, sweep_rows=rows, **common)
     summary = _read_json(path / "summary.json")
     _read(path / "timeseries.csv")  # a run folder's time series must at least be readable
-    return Folder(kind="loadtest" if summary.get("kind") == "loadtest" else "run", summary=summary, **common)
+    kind = "loadtest" if summary.get("kind") == "loadtest" else "run"
+    return Folder(kind=kind, summary=summary, locust_html=kind == "loadtest" and (path / "locust.html").is_file(),
+                  **common)
 
 
 def _table(header: list[str], rows: list[list[str]], *, numeric_from: int = 1, cls: str = "") -> str:
@@ -178,7 +190,58 @@ def _banners(s: dict) -> str:
 def summary_section(s: dict) -> str:
     rows = "".join(f"<tr><th>{escape(label)}</th><td>{escape(text)}</td></tr>" for label, text in summary_rows(s))
     table = f'<table class="summary"><tbody>{rows}</tbody></table>' if rows else "<p>No figures in summary.json.</p>"
-    return f"<section><h2>Summary</h2>{_banners(s)}{table}</section>"
+    # A load test says what its result implies for the real surge (its load factor, in words).
+    means = f"<p><strong>{escape(s['meaning'])}</strong></p>" if isinstance(s.get("meaning"), str) and s["meaning"] else ""
+    return f"<section><h2>Summary</h2>{_banners(s)}{means}{table}</section>"
+
+
+def _lag_text(x: float) -> str:
+    """A lag to read against a threshold of milliseconds: ``1.7 ms``, ``10.4 ms``, ``480 ms``, ``1.25 s``."""
+    return f"{x * 1000:.3g} ms" if x < 0.1 else f"{x * 1000:.0f} ms" if x < 1 else f"{x:,.2f} s"
+
+
+def generator_banner(s: dict) -> str:
+    """The load generator's verdict, read before any figure: did it keep to its schedule?
+
+    Its lag is the worse p99 of the send lag (actual minus planned send) and the event
+    loop's lag, as ``generator_verdict`` judged it; none for a folder without the verdict."""
+    g = s.get("generator")
+    if not isinstance(g, dict) or not isinstance(g.get("kept_up"), bool):
+        return ""
+    threshold = number(g.get("threshold_s"))
+    lags = [(number(get(g, f"{key}.p99")), label) for key, label in (("lag_s", "lag"),
+                                                                     ("loop_lag_s", "event-loop lag"))]
+    lags = [(x, label) for x, label in lags if x is not None]
+    worst, label = max(lags) if lags else (None, "lag")
+    if worst is not None and threshold is not None:
+        against = f" ({label} p99 {_lag_text(worst)} {'≤' if worst <= threshold else '>'} {_lag_text(threshold)})"
+    elif worst is not None:
+        against = f" ({label} p99 {_lag_text(worst)})"
+    else:
+        against = " (no request was sent: no lag measured)"
+    if g["kept_up"]:
+        return f'<p class="banner good">✔ The load generator kept up{escape(against)}.</p>'
+    return (f'<p class="banner bad">✘ The load generator fell behind{escape(against)}: the latencies measure the '
+            "generator, not the site: run with more <code>--processes</code>.</p>")
+
+
+def locust_section(href: str | None) -> str:
+    """A link to locust's own HTML report, which sits in the folder (linked, not embedded: it runs scripts)."""
+    if href is None:
+        return ""
+    return ("<section><h2>Locust's own report</h2>"
+            f'<p><a href="{escape(href)}">{escape(Path(href).name)}</a>: '
+            "locust's charts and per-request statistics (response times from the actual send, in locust's "
+            "coarser buckets). A separate file in the load-test folder: mail it along with this page.</p></section>")
+
+
+def _locust_href(folder: Folder, page_dir: Path | None) -> str | None:
+    """locust.html relative to where the page is written (by default into the folder itself)."""
+    if not folder.locust_html:
+        return None
+    if page_dir is None:
+        return "locust.html"
+    return Path(os.path.relpath(folder.path.resolve() / "locust.html", Path(page_dir).resolve())).as_posix()
 
 
 def slo_section(verdicts: list[tuple[str, str, bool]]) -> str:
@@ -202,16 +265,19 @@ def _png_size(data: bytes) -> tuple[int, int] | None:
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
-def figures_section(figures: tuple[tuple[str, bytes], ...]) -> str:
-    """Every figure inline as a data URI, with a caption; files that are not PNG images are named, not shown."""
+def figures_section(figures: tuple[tuple[str, bytes], ...], captions: dict[str, str] | None = None) -> str:
+    """Every figure inline as a data URI, with a caption; files that are not PNG images are named, not shown.
+
+    ``captions`` (a load test's) come before the run's, and their figures first."""
     parts = []
-    order = list(_CAPTIONS)
+    order = list(dict.fromkeys([*(captions or {}), *_CAPTIONS]))
+    captions = {**_CAPTIONS, **(captions or {})}
     for name, data in sorted(figures, key=lambda f: (order.index(f[0]) if f[0] in order else len(order), f[0])):
         size = _png_size(data)
         if size is None:
             parts.append(f"<p>{escape(name)} is not a PNG image; left out.</p>")
             continue
-        caption = escape(_CAPTIONS.get(name, name.removesuffix(".png").replace("_", " ")))
+        caption = escape(captions.get(name, name.removesuffix(".png").replace("_", " ")))
         uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
         parts.append(f'<figure><img src="{uri}" alt="{caption}" width="{size[0]}" height="{size[1]}">'
                      f"<figcaption>{caption} (<code>{escape(name)}</code>)</figcaption></figure>")
@@ -329,12 +395,19 @@ def _header(folder: Folder) -> str:
     return f"<header><h1>{escape(_scenario_name(folder))}</h1><p class=\"meta\">{' · '.join(facts)}</p></header>"
 
 
-def render(folder: Folder, slo: str | None = None) -> str:
-    """The whole page for a folder already read; ``slo`` (as ``--slo``) overrides the SLO the files hold."""
+def render(folder: Folder, slo: str | None = None, *, page_dir: Path | None = None) -> str:
+    """The whole page for a folder already read; ``slo`` (as ``--slo``) overrides the SLO the files hold.
+
+    ``page_dir`` is the folder the page is written to, for links to files beside it
+    (locust's report); by default the page is taken to be written into the folder."""
     if folder.kind == "sweep":
         sweep = folder.sweep or {}
         body = [_sweep_intro(sweep), least_capacity_table(sweep), figures_section(folder.figures),
                 sweep_table(sweep, folder.sweep_columns, folder.sweep_rows, slo)]
+    elif folder.kind == "loadtest":
+        s = folder.summary or {}
+        body = [generator_banner(s), summary_section(s), slo_section(verdicts(s, slo)),
+                figures_section(folder.figures, _LOADTEST_CAPTIONS), locust_section(_locust_href(folder, page_dir))]
     else:
         s = folder.summary or {}
         body = [summary_section(s), slo_section(verdicts(s, slo)), figures_section(folder.figures)]
@@ -350,6 +423,6 @@ def render(folder: Folder, slo: str | None = None) -> str:
               "nothing fetched.</p></footer></body></html>\n")
 
 
-def build_report(path: str | Path, slo: str | None = None) -> str:
-    """The report page for a run, load-test or sweep folder."""
-    return render(load_folder(path), slo)
+def build_report(path: str | Path, slo: str | None = None, *, page_dir: Path | None = None) -> str:
+    """The report page for a run, load-test or sweep folder (``page_dir``: where it is written, see ``render``)."""
+    return render(load_folder(path), slo, page_dir=page_dir)

@@ -159,3 +159,39 @@ def test_a_term_with_no_measured_value_is_printed_as_not_measured(capsys):
                     "slo": [{"objective": "lost_actions<1%", "value": None, "met": False}]})
     out = capsys.readouterr().out
     assert "SLO lost_actions<1%" in out and "BROKEN (not measured)" in out
+
+
+def test_match_peak_and_processes_auto_resolve_before_anything_starts():
+    import argparse
+
+    from sim.cli.loadtest import PROCESS_CAPACITY_PER_S, resolve_load
+    from sim.config.limits import max_processes
+
+    def args(**kw):
+        base = dict(scenario=str(SCENARIOS / "anca-2020.toml"), time_scale=144.0, scale=None, match_peak=False,
+                    processes="0", duration_s=None, assets="misses")
+        return argparse.Namespace(**{**base, **kw})
+
+    a = args(match_peak=True)
+    resolve_load(a)
+    assert a.scale == 1 / 144  # scale x time-scale = 1: the real arrival rate
+    a = args()
+    resolve_load(a)
+    assert a.scale == 0.001 and a.processes == 0
+    # the default replay's peak: 0.144 x ~204 visitors/s x ~5.8 requests each, about 170 requests/s: one process
+    a = args(processes="auto")
+    resolve_load(a)
+    assert a.processes == 0
+    # at the real peak (x 1/0.144): about 1,200 requests/s, still under one process's 1,500
+    a = args(processes="auto", match_peak=True, scale=None)
+    resolve_load(a)
+    assert a.processes == 0 and PROCESS_CAPACITY_PER_S == 1500
+    a = args(processes="auto", time_scale=144.0, scale=0.05)  # 7.2x the real rate: ~8,500 requests/s
+    resolve_load(a)
+    assert a.processes == min(6, max_processes())
+
+
+def test_match_peak_with_a_scale_is_refused(capsys):
+    code = main(["loadtest", str(SCENARIOS / "anca-2020.toml"), "--match-peak", "--scale", "0.01"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == "--match-peak: sets the scale itself (1 / --time-scale): drop --scale"

@@ -22,9 +22,10 @@ import pytest
 
 from sim.cli import main
 from sim.cli.figures import save_figure
-from sim.output.report import Folder, render
+from sim.output.report import Folder, load_folder, render
 from sim.output.summary import summary_rows
 from tests.conftest import SCENARIOS
+from tests.output.test_plots import write_folder
 
 CHROMIUM = Path("/usr/bin/chromium")
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -54,8 +55,9 @@ class _Page(HTMLParser):
             self.stack.pop()
 
 
-def check_page(page: str) -> _Page:
-    """Assert the page is well nested and self-contained; return what was parsed."""
+def check_page(page: str, *, links: tuple[str, ...] = ()) -> _Page:
+    """Assert the page is well nested and self-contained (but for ``links``, hrefs to files beside it);
+    return what was parsed."""
     parsed = _Page()
     parsed.feed(page)
     parsed.close()
@@ -63,7 +65,8 @@ def check_page(page: str) -> _Page:
     assert parsed.errors == [] and parsed.stack == []
     assert "script" not in parsed.tags and "link" not in parsed.tags and "iframe" not in parsed.tags
     assert not re.search(r"https?://|url\(|@import", page, flags=re.I)
-    outside = [(name, value[:40]) for name, value in parsed.urls if not value.startswith("data:image/png;base64,")]
+    outside = [(name, value[:40]) for name, value in parsed.urls
+               if not value.startswith("data:image/png;base64,") and (name, value) not in {("href", x) for x in links}]
     assert outside == []
     return parsed
 
@@ -174,6 +177,52 @@ def test_a_load_test_shows_its_own_slo_dropped_visitors_and_abort(tmp_path):
     assert "The load test was aborted: error rate 80%" in page
     assert "2 of 3 objectives broken" in page and "1.50 s" in page and "20.0 %" in page and "not measured" in page
     assert "50 ms / 1.50 s / -" in page
+
+
+def test_a_load_test_folder_puts_the_generator_verdict_first_then_both_latencies_figures_and_locust(tmp_path, capsys):
+    folder, summary = write_folder(tmp_path / "lt")
+    code, _, err = report([str(folder)], capsys)
+    assert code == 0, err
+    page = (folder / "report.html").read_text()
+    parsed = check_page(page, links=("locust.html",))
+    assert summary["generator"]["kept_up"] and round(summary["generator"]["lag_s"]["p99"], 5) == 0.00449
+    banner = 'class="banner good">✔ The load generator kept up (lag p99 4.49 ms ≤ 10 ms).'
+    assert banner in page and page.index(banner) < page.index("<h2>Summary</h2>")
+    rows = dict(summary_rows(summary))
+    planned, sent = rows["page response p50 / p95 / p99 (from the planned send)"], \
+        rows["page response p50 / p95 / p99 (from the actual send)"]
+    assert planned != sent and planned in page and sent in page
+    for name in ("arrivals.png", "latency.png", "lag.png"):
+        assert base64.b64encode((folder / name).read_bytes()).decode() in page, name
+    assert page.index("arrivals.png") < page.index("latency.png") < page.index("lag.png")
+    assert "from each request&#x27;s planned send" in page and "above the arrival rate" not in page  # not the run's
+    assert ("href", "locust.html") in parsed.urls and "<h2>Locust's own report</h2>" in page
+
+
+def test_a_generator_that_fell_behind_is_a_red_banner_and_links_follow_the_page(tmp_path):
+    folder, summary = write_folder(tmp_path / "lt", late=True)
+    g = summary["generator"]
+    assert not g["kept_up"] and round(g["lag_s"]["p99"], 3) == 0.191
+    page = render(load_folder(folder), page_dir=tmp_path / "pages")
+    check_page(page, links=("../lt/locust.html",))
+    assert ('class="banner bad">✘ The load generator fell behind (lag p99 191 ms '
+            "&gt; 10 ms): the latencies measure the generator, not the site: run with more <code>--processes</code>."
+            ) in page
+    assert 'href="../lt/locust.html"' in page  # relative to where the page is written
+
+
+def test_a_load_test_folder_without_locust_html_or_a_verdict(tmp_path):
+    folder, _ = write_folder(tmp_path / "lt", locust=False)
+    page = render(load_folder(folder))
+    check_page(page)
+    assert "Locust" not in page
+    page = render(Folder(path=tmp_path, kind="loadtest", summary=LOADTEST))  # from before the generator's verdict
+    assert "load generator kept up" not in page and "fell behind" not in page
+    assert "page response p50 / p95 / p99<" in page  # one latency: no "(from the planned send)"
+    loop = {**LOADTEST, "generator": {"kept_up": False, "threshold_s": 0.01, "lag_s": {"p99": 0.004},
+                                      "loop_lag_s": {"p99": 0.25}}}
+    assert "fell behind (event-loop lag p99 250 ms &gt; 10 ms)" in render(Folder(path=tmp_path, kind="loadtest",
+                                                                                   summary=loop))
 
 
 def test_confidence_half_widths_and_partial_runs(tmp_path):
@@ -385,5 +434,27 @@ def test_pages_open_offline_in_a_real_browser(run_dir, tmp_path, capsys):
             assert all(url.startswith(("file:", "data:")) for url in seen["requests"]), seen["requests"]
             shot = page.with_suffix(".screenshot.png").read_bytes()
             assert shot.startswith(b"\x89PNG") and len(shot) > 10_000
+    finally:
+        browser.close()
+
+
+def test_a_load_test_page_opens_offline_in_a_real_browser(tmp_path, capsys):
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium (.ci/run does)")
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium); CI runs this test")
+    folder, _ = write_folder(tmp_path / "lt", late=True)
+    code, _, err = report([str(folder)], capsys)
+    assert code == 0, err
+    browser = Browser(tmp_path / "chromium-profile")
+    try:
+        seen = open_page(browser, folder / "report.html", tmp_path / "lt.screenshot.png")
+        assert len(seen["images"]) == 3 and seen["all_shown"], seen["images"]
+        assert seen["errors"] == []
+        assert all(url.startswith(("file:", "data:")) for url in seen["requests"]), seen["requests"]
+        assert browser.evaluate("document.querySelector('.banner.bad').getBoundingClientRect().top") < \
+            browser.evaluate("document.querySelector('h2').getBoundingClientRect().top")  # the verdict comes first
+        assert browser.evaluate("new URL(document.querySelector('a').href).pathname") == \
+            (folder / "locust.html").resolve().as_posix()
     finally:
         browser.close()
