@@ -40,6 +40,18 @@ STEP_OVERHEAD_S = 3.0  # a step's process start and report, beyond its arrivals 
 MAX_STEPS = 40  # every search stops here whatever the budget
 
 
+def cpu_pressure_us() -> float:
+    """Linux PSI: microseconds during which some task waited for a CPU (nan where unavailable).
+
+    Over a step, a share well above zero means other jobs competed for the 2 cores: the step
+    measured the machine as much as the generator."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return float(f.readline().split("total=")[1])
+    except (OSError, IndexError, ValueError):
+        return math.nan
+
+
 def _baseline_child(url: str, users: int, seconds: float, warmup_s: float) -> None:
     """Child process: locust's FastHttpUser, a new connection per request; print one JSON line."""
     import resource
@@ -73,12 +85,16 @@ def _baseline_child(url: str, users: int, seconds: float, warmup_s: float) -> No
 
 def baseline(url: str, args) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--_baseline", url, str(args.users), repr(args.baseline_s)]
+    p0, t0 = cpu_pressure_us(), time.monotonic()
     out = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=args.baseline_s + 60, cwd=ROOT)
+    res_pressure = (cpu_pressure_us() - p0) / 1e6 / (time.monotonic() - t0)
     if out.returncode != 0:
         raise RuntimeError(f"baseline failed: {out.stderr[-2000:]}")
     res = json.loads(out.stdout.strip().splitlines()[-1])
+    res["pressure"] = res_pressure
     print(f"baseline  FastHttpUser, new connection each, {args.users} users: {res['rps']:8,.0f} requests/s "
-          f"({res['requests']:,} in {args.baseline_s:g} s, {res['failures']} failed, CPU {res['cpu_per_s']:.2f} s/s)",
+          f"({res['requests']:,} in {args.baseline_s:g} s, {res['failures']} failed, CPU {res['cpu_per_s']:.2f} s/s; "
+          f"CPU pressure {res_pressure:.0%})",
           flush=True)
     return res
 
@@ -106,9 +122,10 @@ def driver_step(url: str, rate: float, args, tmp: Path, n: int) -> dict:
     out = tmp / f"step{n}"
     cmd = [sys.executable, "-m", "sim", "loadtest", str(scenario), "--host", url, "--time-scale", "1",
            "--scale", "1", "--out", str(out)]
-    t0 = time.monotonic()
+    p0, t0 = cpu_pressure_us(), time.monotonic()
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=args.step_s + 120, cwd=ROOT)
     wall = time.monotonic() - t0
+    pressure = (cpu_pressure_us() - p0) / 1e6 / wall
     if proc.returncode not in (0, 4) or not (out / "summary.json").exists():  # 4: the generator fell behind
         raise RuntimeError(f"surge loadtest exited {proc.returncode}: {(proc.stderr or proc.stdout)[-2000:]}")
     s = json.loads((out / "summary.json").read_text())
@@ -118,9 +135,11 @@ def driver_step(url: str, rate: float, args, tmp: Path, n: int) -> dict:
     ok = (worst <= args.lag_ms / 1000 and vis["dropped"] == 0 and vis["failed"] == 0
           and req["arrived"] == req["completed"])
     res = {"rate": rate, "ok": ok, "lag_p99_s": lag, "loop_p99_s": loop, "worst_p99_s": worst,
-           "dropped": vis["dropped"], "failed": vis["failed"], "arrived": vis["arrived"], "wall_s": wall}
+           "dropped": vis["dropped"], "failed": vis["failed"], "arrived": vis["arrived"], "wall_s": wall,
+           "pressure": pressure}
     print(f"  driver {rate:8,.0f}/s  {'ok  ' if ok else 'FAIL'}  lag p99 {lag * 1e3:7.1f} ms  loop lag p99 "
-          f"{loop * 1e3:6.1f} ms  dropped {vis['dropped']:,}  failed {vis['failed']:,}  ({vis['arrived']:,} visitors)",
+          f"{loop * 1e3:6.1f} ms  dropped {vis['dropped']:,}  failed {vis['failed']:,}  ({vis['arrived']:,} visitors; "
+          f"CPU pressure {pressure:.0%})",
           flush=True)
     return res
 

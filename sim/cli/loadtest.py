@@ -75,7 +75,7 @@ def add_parser(sub) -> None:
 
 # Requests per second one driver process sends on this kind of machine with its lag p99 under half
 # the threshold (benchmarks/README.md, "Load generator throughput").
-PROCESS_CAPACITY_PER_S = 1500.0
+PROCESS_CAPACITY_PER_S = 2000.0
 
 
 def resolve_load(args: argparse.Namespace) -> None:

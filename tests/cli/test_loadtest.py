@@ -182,13 +182,13 @@ def test_match_peak_and_processes_auto_resolve_before_anything_starts():
     a = args(processes="auto")
     resolve_load(a)
     assert a.processes == 0
-    # at the real peak (x 1/0.144): about 1,200 requests/s, still under one process's 1,500
+    # at the real peak (x 1/0.144): about 1,200 requests/s, still under one process's 2,000
     a = args(processes="auto", match_peak=True, scale=None)
     resolve_load(a)
-    assert a.processes == 0 and PROCESS_CAPACITY_PER_S == 1500
+    assert a.processes == 0 and PROCESS_CAPACITY_PER_S == 2000
     a = args(processes="auto", time_scale=144.0, scale=0.05)  # 7.2x the real rate: ~8,500 requests/s
     resolve_load(a)
-    assert a.processes == min(6, max_processes())
+    assert a.processes == min(5, max_processes())  # ceil(8,500 / 2,000)
 
 
 def test_match_peak_with_a_scale_is_refused(capsys):

@@ -117,7 +117,8 @@ def test_b_a_stall_of_the_site_is_charged_to_the_site_from_the_intended_start(tm
 
 
 def test_c_an_overloaded_generator_is_flagged_first_and_exits_4(tmp_path):
-    # One process cannot send 10,000 visitors/s here (it keeps up to about 1,500/s: benchmarks/README.md).
+    # One process cannot send 10,000 visitors/s here: it keeps up to about 3,200-3,500/s
+    # (benchmarks/README.md, "Load generator throughput").
     with nginx_server(tmp_path) as url:
         out = tmp_path / "out"
         done = subprocess.run([sys.executable, "-m", "sim", "loadtest", _constant(tmp_path, 10_000, 3), "--host", url,
