@@ -1,14 +1,22 @@
-"""``surge profile SCENARIO [--out DIR] [--log]``: the traffic profile's figures, CSV, JSON and plot."""
+"""``surge profile SCENARIO [--out DIR] [--log] [--compare TRACE.csv]``: the traffic profile's figures, CSV,
+JSON and plot, and with ``--compare`` the profile against an observed trace (compare.csv, compare.png)."""
 
 from __future__ import annotations
 
 import argparse
+import math
+from pathlib import Path
+
+import numpy as np
 
 from sim.traffic.journey import per_visitor
 from sim.files import out_dir, write_csv, write_json
 from sim.output.text import fmt, format_table
 from sim.cli.figures import save_figure
-from sim.output.plots import plot_profile
+from sim.output.plots import plot_profile, plot_profile_compare
+from sim.analysis.trace_compare import TraceComparison, compare_to_trace, compared_intervals
+from sim.config.trace import read_trace
+from sim.errors import ConfigError
 from sim.traffic.profile import build_profile
 from sim.config.scenario import load_scenario
 from sim.cli.outputs import out_folder
@@ -21,11 +29,15 @@ def add_parser(sub) -> None:
         "profile",
         help="show a scenario's traffic profile: visitors per second over time",
         description="Print the traffic profile's figures (baseline, peak, totals in visitors, page views and "
-        "HTTP requests) and, with --out, write profile.csv, profile.json and profile.png.",
+        "HTTP requests) and, with --out, write profile.csv, profile.json and profile.png. With --compare, also "
+        "compare the profile with an observed trace, interval by interval (and write compare.csv and compare.png).",
     )
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML), e.g. scenarios/anca-2020.toml")
     p.add_argument("--out", metavar="DIR", help="folder to write profile.csv, profile.json and profile.png into")
     p.add_argument("--log", action="store_true", help="draw the rate on a log scale (the baseline stays visible)")
+    p.add_argument("--compare", metavar="TRACE.csv",
+                   help="an observed trace (CSV: interval start, visitors; the format of traffic.trace) to compare "
+                   "the profile with in the trace's intervals; with --out, writes compare.csv and compare.png")
     p.set_defaults(func=run)
 
 
@@ -59,11 +71,83 @@ def _hours(t_s) -> str:
     return "-" if t_s is None else f"{t_s / 3600:.2f} h ({t_s:,.0f} s)"
 
 
+def _read_compare_trace(path: str, scenario):
+    """The trace to compare with, refused now (exit 2, one line) if unreadable or if it misses the run."""
+    try:
+        trace = read_trace(path)
+    except ConfigError as err:
+        raise err.at("--compare") from None
+    try:
+        compared_intervals(trace.edges_s, scenario.run.duration_s)
+    except ValueError as err:
+        raise ConfigError("", f"{path}: {err}", source="--compare") from None
+    return trace
+
+
+def _ratio(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _r2(value) -> str:
+    return "-" if value is None else f"{value:.4f}"  # 0.99994 is not 1
+
+
+def _compare_rows(c: TraceComparison) -> list[tuple[str, str]]:
+    if math.isinf(c.deviance):
+        deviance = (f"inf: {c.unexpected_intervals} interval(s) observed visitors where the profile expects none")
+    else:
+        deviance = (f"{fmt(c.deviance_per_interval)} per interval ({fmt(c.deviance)} over {c.intervals}; "
+                    "about 1 if the differences are Poisson noise)")
+    return [
+        ("observed visitors", fmt(c.observed_total)),
+        ("expected visitors", fmt(c.expected_total)),
+        ("observed / expected", _ratio(c.ratio)),
+        ("R\u00b2 of the counts", _r2(c.r_squared)),
+        ("Poisson deviance", deviance),
+        ("peak interval, observed", f"{fmt(c.peak_observed)} visitors, starting at {_hours(c.peak_observed_at_s)}"),
+        ("peak interval, expected", f"{fmt(c.peak_expected)} visitors, starting at {_hours(c.peak_expected_at_s)}"),
+    ]
+
+
+def _compare_title(c: TraceComparison, path: str) -> str:
+    widths = np.diff(c.edges_s)
+    each = f"{widths[0] / 3600:.4g} h each" if np.allclose(widths, widths[0], rtol=1e-6) else "of differing lengths"
+    return (f"compared with {path}: {c.intervals} intervals ({each}), "
+            f"{c.edges_s[0] / 3600:g} h to {c.edges_s[-1] / 3600:.4g} h")
+
+
+def _compare_note(c: TraceComparison) -> str | None:
+    if not c.truncated:
+        return None
+    return (f"the trace runs to {c.trace_end_s / 3600:g} h, past the run's {c.duration_s / 3600:g} h: compared "
+            f"only the overlap, its first {c.intervals} of {c.trace_intervals} intervals "
+            f"(to {c.edges_s[-1] / 3600:g} h)")
+
+
+def _draw_compare(fig, c: TraceComparison, *, scenario_name: str, trace_name: str) -> None:
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    span = f" (its first {c.edges_s[-1] / 3600:g} h of {c.trace_end_s / 3600:g} h)" if c.truncated else ""
+    title = (f"{scenario_name} vs the trace {trace_name}{span}\n"
+             f"observed / expected {_ratio(c.ratio)}, R\u00b2 {_r2(c.r_squared)}, "
+             f"Poisson deviance per interval {fmt(c.deviance_per_interval)}")
+    for ax, log in ((top, False), (bottom, True)):
+        plot_profile_compare(ax, edges_s=c.edges_s, observed=c.observed, expected=c.expected, log=log,
+                             title=title if not log else "the same on a log scale",
+                             observed_label=f"observed ({trace_name})", expected_label=f"expected ({scenario_name})")
+    top.set_xlabel("")
+
+
 def run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
+    trace = _read_compare_trace(args.compare, scenario) if args.compare else None
     out_folder(args.out)  # the input is good: a bad --out is found now, not after the profile
     profile = build_profile(scenario)
     fig = profile_figures(scenario, profile)
+    comparison = None
+    if trace is not None:
+        comparison = compare_to_trace(trace.edges_s, trace.counts, profile.cumulative,
+                                      duration_s=scenario.run.duration_s)
+        fig["compare"] = {"trace": str(args.compare), **comparison.figures()}
     rows = [
         ("baseline rate", f"{fmt(fig['baseline_rate_per_s'])} visitors/s"),
         ("peak rate", f"{fmt(fig['peak_rate_per_s'])} visitors/s at {_hours(fig['peak_at_s'])}"),
@@ -77,6 +161,12 @@ def run(args: argparse.Namespace) -> int:
     ]
     hours = scenario.run.duration_s / 3600
     print(format_table(rows, title=f"{fig['scenario']}: expected over {hours:g} h"))
+    if comparison is not None:
+        print()
+        print(format_table(_compare_rows(comparison), title=_compare_title(comparison, args.compare)))
+        note = _compare_note(comparison)
+        if note:
+            print(f"note: {note}")
     if args.out:
         out = out_dir(args.out)
         edges, counts = profile.binned(scenario.run.bin_s)
@@ -88,5 +178,17 @@ def run(args: argparse.Namespace) -> int:
         write_json(out / "profile.json", fig)
         save_figure(out / "profile.png", lambda f: plot_profile(
             f.add_subplot(), profile, bin_s=scenario.run.bin_s, log=args.log))
-        print(f"\nwrote {out}/profile.csv, profile.json, profile.png")
+        written = "profile.csv, profile.json, profile.png"
+        if comparison is not None:
+            c = comparison
+            write_csv(
+                out / "compare.csv",
+                ["t_start_s", "t_end_s", "observed", "expected"],
+                ((f"{a:.15g}", f"{b:.15g}", f"{o:.15g}", f"{e:.10g}")
+                 for a, b, o, e in zip(c.edges_s, c.edges_s[1:], c.observed, c.expected)),
+            )
+            save_figure(out / "compare.png", lambda f: _draw_compare(
+                f, c, scenario_name=str(fig["scenario"]), trace_name=Path(args.compare).name), figsize=(10, 7.5))
+            written += ", compare.csv, compare.png"
+        print(f"\nwrote {out}/{written}")
     return 0

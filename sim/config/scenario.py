@@ -67,27 +67,45 @@ class RunConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class Share:
-    """One post of the link: a celebrity's, a sibling's, another account's."""
+    """One post of the link: a celebrity's, a sibling's, another account's.
+
+    Its size is either the audience (``followers x reach x click_through``, the direct
+    clicks, times ``reshare_factor``) or, as ``surge fit`` writes it, ``visitors``: all the
+    visitors it brings, its reshares included."""
 
     name: str = ""
     at_s: float
-    followers: float
-    reach: float
-    click_through: float
+    followers: float | None = None
+    reach: float | None = None
+    click_through: float | None = None
+    visitors: float | None = None
     reshare_factor: float = 1.0
     decay: Kernel = field(metadata={PARSE: kernel_from_table})
 
     def __post_init__(self) -> None:
         at_least("at_s", self.at_s, 0)
-        at_least("followers", self.followers, 0)
-        at_most("followers", self.followers, limits.MAX_FOLLOWERS)
-        within("reach", self.reach, 0, 1)
-        within("click_through", self.click_through, 0, 1)
+        audience = [k for k in ("followers", "reach", "click_through") if getattr(self, k) is not None]
+        if self.visitors is not None:
+            if audience:
+                raise ConfigError(audience[0], "cannot be given together with visitors: give the audience "
+                                  "(followers, reach, click_through) or the visitors")
+            at_least("visitors", self.visitors, 0)
+            at_most("visitors", self.visitors, limits.MAX_FOLLOWERS)
+        else:
+            for key in ("followers", "reach", "click_through"):
+                if getattr(self, key) is None:
+                    raise ConfigError(key, "is required (or give the share's visitors instead of its audience)")
+            at_least("followers", self.followers, 0)
+            at_most("followers", self.followers, limits.MAX_FOLLOWERS)
+            within("reach", self.reach, 0, 1)
+            within("click_through", self.click_through, 0, 1)
         at_least("reshare_factor", self.reshare_factor, 1)
         at_most("reshare_factor", self.reshare_factor, limits.MAX_RESHARE_FACTOR)
 
     @property
     def direct_clicks(self) -> float:
+        if self.visitors is not None:
+            return self.visitors / self.reshare_factor
         return self.followers * self.reach * self.click_through
 
     @property
@@ -98,6 +116,8 @@ class Share:
     @property
     def expected_visitors(self) -> float:
         """All visitors the share ever brings: direct clicks and the reshare cascade."""
+        if self.visitors is not None:
+            return self.visitors
         return self.direct_clicks * self.reshare_factor
 
 

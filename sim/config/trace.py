@@ -31,6 +31,7 @@ __all__ = ["Trace", "read_trace"]
 class Trace:
     edges_s: np.ndarray  # n + 1 interval boundaries, from 0
     counts: np.ndarray  # n visitor counts
+    start: datetime | None = None  # the first row's time, when the file gave ISO 8601 times
 
     def rate_per_s(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=float)
@@ -70,6 +71,7 @@ def read_trace(path: str | Path) -> Trace:
     if len(data) < 2:
         raise ConfigError("", f"{name}: needs a header and at least 2 rows, got {len(data)} rows")
     starts, counts = [], []
+    first: datetime | None = None
     for line, row in enumerate(data, start=2):
         if len(row) < 2:
             raise ConfigError("", f"{name} line {line}: needs 2 columns (start, visitors), got {row!r}")
@@ -85,7 +87,17 @@ def read_trace(path: str | Path) -> Trace:
             raise ConfigError("", f"{name} line {line}: visitors must be >= 0 and finite, got {row[1]!r}")
         if starts and not (start > starts[-1]):
             raise ConfigError("", f"{name} line {line}: start must increase, got {row[0]!r}")
+        if not starts and not _is_number(row[0]):
+            first = datetime.fromisoformat(row[0].strip())
         starts.append(start)
         counts.append(count)
     edges = np.asarray(starts + [2 * starts[-1] - starts[-2]], dtype=float)
-    return Trace(edges_s=edges - edges[0], counts=np.asarray(counts, dtype=float))
+    return Trace(edges_s=edges - edges[0], counts=np.asarray(counts, dtype=float), start=first)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["plot_profile", "hours_axis", "plot_latency", "plot_throughput", "plot_queue", "plot_instances",
-           "plot_capacity", "loadtest_time_axis", "plot_loadtest_arrivals", "plot_loadtest_latency", "plot_loadtest_lag"]
+           "plot_capacity", "loadtest_time_axis", "plot_loadtest_arrivals", "plot_loadtest_latency", "plot_loadtest_lag",
+           "plot_profile_compare"]
 
 
 def hours_axis(ax, duration_s: float) -> None:
@@ -34,6 +37,76 @@ def plot_profile(ax, profile, *, bin_s: float, log: bool = False) -> None:
     hours_axis(ax, profile.duration_s)
     ax.legend(loc="upper right", fontsize=8)
     ax.grid(True, alpha=0.3)
+
+
+def _interval_name(widths_s) -> str:
+    """What one interval is, for an axis label: "hour", "15 min", "day"; "interval" when they differ."""
+    widths = np.asarray(widths_s, dtype=float)
+    w = float(np.median(widths))
+    if not np.allclose(widths, w, rtol=1e-6, atol=1e-6):
+        return "interval (the trace's own)"
+    for unit, per in (("day", 86_400), ("hour", 3600), ("minute", 60)):
+        if math.isclose(w, per, rel_tol=1e-6):
+            return unit
+    for unit, per in (("days", 86_400), ("h", 3600), ("min", 60)):
+        if w >= per and math.isclose(w / per, round(w / per), rel_tol=1e-6):
+            return f"{round(w / per)} {unit}"
+    return f"{w:g} s"
+
+
+def _count_tick(y, _pos=None) -> str:
+    return f"{y:,.0f}" if y >= 1 or y == 0 else f"{y:.2g}"
+
+
+def plot_profile_compare(ax, *, edges_s, observed, expected, log: bool = False,
+                         title: str = "observed vs expected visitors", observed_label: str = "observed (trace)",
+                         expected_label: str = "expected (scenario)"):
+    """Observed visitors per interval (filled steps) against the scenario's expected visitors in the same
+    intervals (a line through their midpoints), x in hours (days beyond 4 days) since the trace's start.
+
+    On a log scale an interval of 0 visitors sits on the axis floor (half the smallest count above 0) and a
+    0 expected breaks the line: neither breaks the scale."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    edges = np.asarray(edges_s, dtype=float)
+    obs = np.asarray(observed, dtype=float)
+    exp = np.asarray(expected, dtype=float)
+    span_s = edges[-1] - edges[0]
+    unit, per = ("days", 86_400.0) if span_s > 4 * 86_400 else ("h", 3600.0)
+    x = (edges - edges[0]) / per
+    mid = (x[:-1] + x[1:]) / 2
+    zeros = int(np.sum(obs == 0))
+    obs_text = f"{observed_label}: {np.sum(obs):,.0f} visitors"
+    exp_text = f"{expected_label}: {np.sum(exp):,.0f}"
+    positive = np.concatenate([obs[obs > 0], exp[exp > 0]])
+    if log:
+        floor = positive.min() / 2 if positive.size else 0.5
+        if zeros:
+            obs_text += f" ({zeros} interval{'s' if zeros > 1 else ''} with 0 visitors: no bar)"
+        ax.stairs(np.maximum(obs, floor), x, baseline=floor, fill=True, alpha=0.3, color="tab:blue",
+                  label=obs_text)
+        ax.stairs(np.maximum(obs, floor), x, baseline=None, color="tab:blue", lw=0.8)
+        ax.plot(mid, np.where(exp > 0, exp, np.nan), color="black", lw=1.3, marker="o", ms=2.5, label=exp_text)
+        ax.set_yscale("log")
+        top = positive.max() * 2 if positive.size else 10.0
+        ax.set_ylim(floor, top)
+        decades = math.log10(top / floor)
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades < 3 else (1.0,)))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    else:
+        ax.stairs(obs, x, baseline=0, fill=True, alpha=0.3, color="tab:blue", label=obs_text)
+        ax.stairs(obs, x, baseline=None, color="tab:blue", lw=0.8)
+        ax.plot(mid, exp, color="black", lw=1.3, marker="o", ms=2.5, label=exp_text)
+        ax.set_ylim(0, 1.08 * positive.max() if positive.size else 1.0)
+    ax.yaxis.set_major_formatter(FuncFormatter(_count_tick))
+    ax.set_xlim(x[0], x[-1])
+    ax.set_xlabel(f"time since the trace's start ({unit})")
+    ax.set_ylabel(f"visitors per {_interval_name(np.diff(edges))}" + (" (log scale)" if log else ""))
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(True, alpha=0.3)
+    return ax
 
 
 def _column(rows, columns, name):

@@ -44,6 +44,9 @@ BAD = [
     ("[traffic]\nhourly_weights = [1, 2]\nbaseline_per_day = 1\n", "traffic.hourly_weights: must hold 24 weights, got 2"),
     # missing and conflicting keys
     (SHARE.replace("followers = 1e6\n", ""), "traffic.shares[0].followers: is required"),
+    (SHARE.replace("at_s = 0", "at_s = 0\nvisitors = 5e5"), "traffic.shares[0].followers: cannot be given together with visitors"),
+    (SHARE.replace("followers = 1e6\nreach = 0.2\nclick_through = 0.01\n", "visitors = -1\n"),
+     "traffic.shares[0].visitors: must be >= 0"),
     ("[traffic]\nbaseline_per_day = 1\nconstant_per_s = 1\n", "traffic.constant_per_s: cannot be given together with baseline_per_day"),
     ('[traffic]\ntrace = "missing.csv"\n', "traffic.trace: cannot read trace"),
     # not TOML
@@ -215,3 +218,10 @@ def test_the_visitor_bound_is_above_what_the_profile_expects():
         sc = load_scenario(SCENARIOS / f"{name}.toml")
         expected = build_profile(sc).expected_visitors()
         assert expected <= expected_visitors_bound(sc) * (1 + 1e-9), name
+
+
+def test_a_share_sized_by_its_visitors_brings_exactly_them(write_scenario):
+    path = write_scenario(SHARE.replace("followers = 1e6\nreach = 0.2\nclick_through = 0.01\n",
+                                        "visitors = 5e5\nreshare_factor = 2\n"))
+    share = load_scenario(path).traffic.shares[0]
+    assert share.expected_visitors == 5e5 and share.direct_clicks == 2.5e5 and share.branching_ratio == 0.5
