@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.analysis.agreement import Z_LIMIT, disagreements, pair_bins
 from sim.errors import ConfigError
 from sim.files import write_csv
 from sim.output.text import format_table
@@ -64,23 +65,16 @@ def _read(folder: str, flag: str) -> tuple[dict, list[dict]]:
     return summary, rows
 
 
-def _align(sim: list[dict], sim_scale: float, measured: list[dict]) -> list[tuple[float, float, dict, dict]]:
-    """Pairs of rows whose bins start at the same simulated time."""
-    by_start = {round(r["bin_start_s"] * sim_scale, 3): r for r in sim}
-    pairs = []
-    for m in measured:
-        s = by_start.get(round(m["bin_start_s"], 3))
-        if s is not None:
-            pairs.append((m["bin_start_s"], m["bin_end_s"], s, m))
-    return pairs
+def _value(row: dict | None, get) -> float:
+    return math.nan if row is None else float(get(row))
 
 
 def _draw(fig, pairs) -> None:
     axes = fig.subplots(len(SERIES), 1, sharex=True)
     t = np.array([(a + b) / 2 for a, b, _, _ in pairs]) / 3600
     for ax, (name, get, label) in zip(axes, SERIES):
-        ax.plot(t, [get(s) for _, _, s, _ in pairs], lw=1.2, label="predicted")
-        ax.plot(t, [get(m) for _, _, _, m in pairs], lw=1.2, ls="--", label="measured")
+        ax.plot(t, [_value(s, get) for _, _, s, _ in pairs], lw=1.2, label="predicted")
+        ax.plot(t, [_value(m, get) for _, _, _, m in pairs], lw=1.2, ls="--", label="measured")
         ax.set_ylabel(label, fontsize=8)
         ax.grid(True, alpha=0.3)
     axes[0].legend(fontsize=8, loc="upper right")
@@ -88,19 +82,36 @@ def _draw(fig, pairs) -> None:
 
 
 def _overall(sim_summary: dict, lt_summary: dict, pairs) -> list[tuple[str, str]]:
+    """Each series over the whole of each run (every bin of each side), then per paired bin."""
     rows = []
     for name, get, label in SERIES:
-        p = np.array([get(s) for _, _, s, _ in pairs], dtype=float)
-        m = np.array([get(x) for _, _, _, x in pairs], dtype=float)
+        p = np.array([_value(s, get) for _, _, s, _ in pairs], dtype=float)
+        m = np.array([_value(x, get) for _, _, _, x in pairs], dtype=float)
         ok = np.isfinite(p) & np.isfinite(m)
         if name.endswith("_s"):
             pv, mv = sim_summary["page_response_s"][name[:3]], lt_summary["page_response_s"][name[:3]]
         else:
-            pv, mv = float(p[ok].sum()), float(m[ok].sum())
+            pv, mv = float(np.nansum(p)), float(np.nansum(m))
         diff = "-" if not mv else f"{(pv - mv) / mv:+.1%}"
         mad = float(np.mean(np.abs(p[ok] - m[ok]))) if ok.any() else math.nan
         rows.append((label, f"predicted {pv:.4g}, measured {mv:.4g} ({diff}); mean |difference| per bin {mad:.3g}"))
     return rows
+
+
+def _hm(t_s: float) -> str:
+    m = int(round(t_s / 60))
+    return f"{m // 60}:{m % 60:02d}"
+
+
+def _disagreement_lines(pairs) -> list[str]:
+    lines = []
+    for name, get, label in SERIES:
+        if name.endswith("_s"):
+            continue  # per-bin percentiles carry no interval here
+        for start, end, z, sign in disagreements(pairs, get):
+            lines.append(f"{label}: measured {'above' if sign > 0 else 'below'} the prediction from {_hm(start)} "
+                         f"to {_hm(end)} (simulated h:min; |z| up to {z:.1f})")
+    return lines
 
 
 def _same_scenario(sim_summary: dict, lt_summary: dict, args: argparse.Namespace) -> None:
@@ -128,15 +139,29 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("SIM_DIR", f"was run at time scale {sim_summary.get('time_scale', 1)} and scale "
                           f"{sim_summary.get('scale', 1)}, the load test at {plan.get('time_scale')} and "
                           f"{plan.get('scale')}: run surge run with the same --time-scale and --scale")
-    pairs = _align(sim_rows, float(sim_summary.get("time_scale", 1.0)), lt_rows)
+    try:
+        pairing = pair_bins(sim_rows, float(sim_summary.get("time_scale", 1.0)), lt_rows)
+    except ValueError as err:
+        raise ConfigError("SIM_DIR", str(err)) from None
+    pairs = pairing.pairs
     if not pairs:
-        raise ConfigError("SIM_DIR", "no bins in common with the load test: same scenario and run.bin_s?")
+        raise ConfigError("SIM_DIR", "no bins in either folder's timeseries.csv")
     out = out_folder(args.out)  # the input is good: a bad --out is refused in one line
     names = [n for n, _, _ in SERIES]
     write_csv(out / "compare.csv",
               ["bin_start_s", "bin_end_s"] + [f"{n}_{w}" for n in names for w in ("predicted", "measured")],
-              ([a, b] + [f"{get(x):.6g}" for _, get, _ in SERIES for x in (s, m)] for a, b, s, m in pairs))
+              ([a, b] + ["" if x is None else f"{get(x):.6g}" for _, get, _ in SERIES for x in (s, m)]
+               for a, b, s, m in pairs))
     save_figure(out / "compare.png", lambda f: _draw(f, pairs), figsize=(10, 11))
-    print(format_table(_overall(sim_summary, lt_summary, pairs), title=f"predicted vs measured, {len(pairs)} bins"))
+    paired = len(pairs) - pairing.only_predicted - pairing.only_measured
+    print(format_table(_overall(sim_summary, lt_summary, pairs),
+                       title=f"predicted vs measured, whole runs: {paired} bins paired"))
+    for count, side in ((pairing.only_predicted, "prediction"), (pairing.only_measured, "measurement")):
+        if count:
+            print(f"note: the {side} has {count} bins more than the other (kept in compare.csv, one side empty; "
+                  "in the totals above)")
+    lines = _disagreement_lines(pairs)
+    print(f"\nwhere they disagree beyond Poisson noise (|z| > {Z_LIMIT:g} per bin, counts only):")
+    print("\n".join(f"  {line}" for line in lines) if lines else "  nowhere")
     print(f"\nwrote compare.png, compare.csv to {out}/")
     return 0

@@ -94,3 +94,19 @@ def test_a_folder_whose_files_are_not_utf8_is_one_line(tmp_path, capsys):
     assert main(["compare", str(sim), str(lt), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"LOADTEST_DIR: {lt} is not a surge output folder: ")
+
+
+def test_no_bin_is_dropped_and_disagreement_is_said(tmp_path, capsys):
+    sim, lt = _folders(tmp_path, "gentle", "gentle")
+    header = "bin_start_s,bin_end_s,arrivals,completed,p50_s,p95_s,rejected,timed_out\n"
+    (sim / "timeseries.csv").write_text(header + "".join(f"{i * 60},{i * 60 + 60},100,100,0.1,0.2,0,0\n" for i in range(4)))
+    (lt / "timeseries.csv").write_text(header + "".join(f"{i * 60},{i * 60 + 60},100,{c},0.1,0.2,0,0\n"
+                                                        for i, c in enumerate([100, 100, 30])))
+    assert main(["compare", str(sim), str(lt), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "3 bins paired" in out and "the prediction has 1 bins more" in out
+    assert "predicted 400, measured 300" in out  # arrivals over the whole of each run
+    assert "page views served: measured below the prediction from 0:02 to 0:03" in out
+    with open(tmp_path / "o" / "compare.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 4 and rows[-1]["arrivals_measured"] == "" and rows[-1]["arrivals_predicted"] == "100"
