@@ -5,9 +5,10 @@ the fit. The reasoning, by queueing theory:
 
 * **Service times**, per request kind, from a light load, where requests rarely wait:
   a response then is a round trip (the network and the HTTP stack, about constant)
-  plus the service time. The fastest response estimates the round trip, and the rest
-  is the service. Its shape is exponential when that fits about as well as a
-  lognormal, else lognormal; the Kolmogorov-Smirnov distance states the fit's quality.
+  plus the service time. The round trip is measured apart (TCP connects, which the
+  kernel answers without a worker, or a path the site answers without app work), and
+  the rest is the service. Its law is chosen by goodness of fit (``fit_service``):
+  constant, exponential, gamma, lognormal, or the empirical one when none fits.
 * **Workers** (effective concurrency): at saturation every worker is busy, so the
   throughput of answered requests is ``X = c / E[S]``, and ``X * E[S]`` is within one
   of ``c``; of its two integer neighbours, the one where responses start to wait (the
@@ -26,6 +27,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import special
 
 from sim.analysis import theory
 from sim.analysis.concurrency import ConcurrencyFit, fit_concurrency, in_flight_when_sent
@@ -83,22 +85,50 @@ class StepResult:
         return self.answered_in_window / self.window_s
 
 
+LAWS = ("constant", "exponential", "gamma", "lognormal", "empirical")
+CONSTANT_CV = 0.1  # a service this steady is constant: its spread is the clock's and the scheduler's
+EMPIRICAL_QUANTILES = 101  # an empirical law keeps this many quantiles (0 %, 1 %, ... 100 %)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServiceFit:
     kind: str
     samples: int
     mean_s: float
     cv: float
-    law: str  # "exponential" or "lognormal"
+    law: str  # one of LAWS
     round_trip_s: float
     median_s: float
     sigma: float
-    ks_distance: float
+    ks_distance: float  # the chosen law's Kolmogorov-Smirnov distance (nan for constant)
+    round_trip_source: str = "the fastest light-load response"
+    shape: float = math.inf  # the gamma's shape, 1 / CV^2
+    distances: dict = field(default_factory=dict)  # law -> KS distance, for each law tried
+    ks_critical: float = math.nan  # the 1 % critical distance for this many samples
+    quantiles_s: tuple = ()  # the empirical law's values
 
     def toml(self) -> str:
+        if self.law == "constant":
+            return f'{{ dist = "constant", value = {self.mean_s:.6g} }}'
         if self.law == "exponential":
             return f'{{ dist = "exponential", mean = {self.mean_s:.6g} }}'
+        if self.law == "gamma":
+            return f'{{ dist = "gamma", shape = {self.shape:.6g}, scale = {self.mean_s / self.shape:.6g} }}'
+        if self.law == "empirical":
+            return "{ dist = \"empirical\", samples = [" + ", ".join(f"{v:.6g}" for v in self.quantiles_s) + "] }"
         return f'{{ dist = "lognormal", median = {self.median_s:.6g}, sigma = {self.sigma:.4g} }}'
+
+    def scaled(self, factor: float) -> "ServiceFit":
+        """The same law with every time ``factor`` times longer (the shape kept)."""
+        return dataclasses.replace(self, mean_s=self.mean_s * factor, median_s=self.median_s * factor,
+                                   quantiles_s=tuple(v * factor for v in self.quantiles_s))
+
+    def quality(self) -> str:
+        """The fit's distance, in words, for the site file's comments."""
+        if self.law == "constant":
+            return f"CV {self.cv:.3f} <= {CONSTANT_CV:g}"
+        tried = ", ".join(f"{law} {d:.3f}" for law, d in self.distances.items())
+        return f"Kolmogorov-Smirnov distance {self.ks_distance:.3f} (1 % critical {self.ks_critical:.3f}; {tried})"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,27 +150,50 @@ def _ks(samples: np.ndarray, cdf) -> float:
     return float(max(np.max(np.arange(1, n + 1) / n - f), np.max(f - np.arange(n) / n)))
 
 
-def fit_service(kind: str, response_s: np.ndarray) -> ServiceFit:
+def fit_service(kind: str, response_s: np.ndarray, *, round_trip_s: float | None = None,
+                round_trip_source: str = "the fastest light-load response") -> ServiceFit:
+    """The service-time law of ``kind`` from light-load responses less the round trip.
+
+    ``round_trip_s`` is measured apart from the service (a TCP connect, a path without app work);
+    without it the fastest response stands in, which holds only where a service can be near 0
+    (an exponential's): a page whose render never takes 0 s would lose most of it to the round trip.
+    The law: constant when the CV is at most CONSTANT_CV; else the exponential (one parameter, M/M/c)
+    when its Kolmogorov-Smirnov distance is within the 1 % critical one, 1.628 / sqrt(n); else the
+    better of gamma and lognormal when it is; else the empirical law (its quantiles)."""
     x = np.asarray(response_s, dtype=float)
     if len(x) < 10:
         raise ValueError(f"{kind}: {len(x)} answered requests at light load; need at least 10")
-    round_trip = float(x.min())
-    x = x - round_trip
+    if round_trip_s is None:
+        round_trip_s = float(x.min())
+    x = x - round_trip_s
     x = x[x > 0]
+    if len(x) < 10:
+        raise ValueError(f"{kind}: fewer than 10 responses are longer than the round trip "
+                         f"({round_trip_s * 1000:.3g} ms)")
     mean = float(x.mean())
     cv = float(x.std(ddof=1) / mean)
     logs = np.log(x)
     median, sigma = float(np.exp(logs.mean())), float(logs.std(ddof=1))
-    ks_exp = _ks(x, lambda v: 1 - np.exp(-v / mean))
-    from statistics import NormalDist
-
-    nd = NormalDist()
-    ks_log = _ks(x, lambda v: np.array([nd.cdf((math.log(u) - math.log(median)) / sigma) for u in v]))
-    # Prefer the exponential (one parameter, memoryless: M/M/c) unless the lognormal fits clearly better.
-    law = "exponential" if ks_exp <= ks_log + 0.02 else "lognormal"
-    return ServiceFit(kind=kind, samples=len(x), mean_s=mean, cv=cv, law=law, round_trip_s=round_trip,
-                      median_s=median, sigma=sigma,
-                      ks_distance=min(ks_exp, ks_log) if law == "lognormal" else ks_exp)
+    shape = 1.0 / max(cv, 1e-9) ** 2
+    common = dict(kind=kind, samples=len(x), mean_s=mean, cv=cv, round_trip_s=round_trip_s, median_s=median,
+                  sigma=sigma, round_trip_source=round_trip_source, shape=shape,
+                  ks_critical=1.628 / math.sqrt(len(x)))
+    if cv <= CONSTANT_CV:
+        return ServiceFit(law="constant", ks_distance=math.nan, **common)
+    distances = {
+        "exponential": _ks(x, lambda v: 1 - np.exp(-v / mean)),
+        "gamma": _ks(x, lambda v: special.gammainc(shape, v * shape / mean)),
+        "lognormal": _ks(x, lambda v: special.ndtr((np.log(v) - math.log(median)) / sigma)),
+    }
+    critical = common["ks_critical"]
+    best = min(("gamma", "lognormal"), key=distances.get)
+    # The simplest law the data do not reject: the exponential (one parameter, M/M/c) where it passes.
+    law = "exponential" if distances["exponential"] <= critical else best
+    if distances[law] > critical:
+        q = tuple(float(v) for v in np.quantile(x, np.linspace(0, 1, EMPIRICAL_QUANTILES)))
+        return ServiceFit(law="empirical", ks_distance=_ks(x, lambda v: np.searchsorted(q, v, side="right") / len(q)),
+                          distances=distances, quantiles_s=q, **common)
+    return ServiceFit(law=law, ks_distance=distances[law], distances=distances, **common)
 
 
 def saturated(step: StepResult) -> bool:
@@ -173,9 +226,12 @@ def _concurrency(steps: list[StepResult], throughput_per_s: float, round_trip_s:
         return None
 
 
-def fit_site(light: dict, steps: list[StepResult]) -> SiteFit:
-    """``light``: kind -> light-load StepResult; ``steps``: the rising page load, in order."""
-    services = {kind: fit_service(kind, step.response_s) for kind, step in light.items()}
+def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | None = None,
+             round_trip_source: str = "the fastest light-load response") -> SiteFit:
+    """``light``: kind -> light-load StepResult; ``steps``: the rising page load, in order;
+    ``round_trip_s``: measured apart from the service (None: each kind's fastest response)."""
+    services = {kind: fit_service(kind, step.response_s, round_trip_s=round_trip_s,
+                                  round_trip_source=round_trip_source) for kind, step in light.items()}
     page = services["page"]
     sat = [s for s in steps if saturated(s)]
     if not sat:
@@ -187,7 +243,7 @@ def fit_site(light: dict, steps: list[StepResult]) -> SiteFit:
     workers = concurrency.workers if concurrency else max(1, round(workers_raw))
     # At saturation every worker is busy: the throughput gives the service time under load,
     # round trips of the worker's own (accepting, writing) included, which a light load misses.
-    page = dataclasses.replace(page, mean_s=workers / x, median_s=page.median_s * workers / x / page.mean_s)
+    page = page.scaled(workers / x / page.mean_s)
     services["page"] = page
     mu = 1.0 / page.mean_s
     measured = []  # (offered rate, measured mean number waiting) of each saturated step
@@ -218,13 +274,14 @@ def _workers_reason(fit: SiteFit) -> str:
 
 def site_toml(fit: SiteFit, *, host: str, when: str) -> str:
     """A ``[site]`` section a scenario can include, with the fit's quality in comments."""
+    first = next(iter(fit.services.values()))
     lines = [f"# Written by `surge calibrate` against {host} on {when}.",
-             "# Service times: light-load responses less the fastest one (a round trip); the page's mean is then",
-             "# set from the saturated throughput (below), which counts the worker's own overheads too."]
+             f"# Round trip: {first.round_trip_s * 1000:.3f} ms, from {first.round_trip_source}.",
+             "# Service times: light-load responses less the round trip; the law by goodness of fit; the page's",
+             "# mean is then set from the saturated throughput (below), which counts the worker's own overheads too."]
     for s in fit.services.values():
-        lines.append(f"# {s.kind}: {s.samples} samples, round trip {s.round_trip_s * 1000:.2f} ms, service mean "
-                     f"{s.mean_s * 1000:.2f} ms, CV {s.cv:.2f} -> {s.law} (Kolmogorov-Smirnov distance "
-                     f"{s.ks_distance:.3f})")
+        lines.append(f"# {s.kind}: {s.samples} samples, service mean {s.mean_s * 1000:.2f} ms, CV {s.cv:.2f} -> "
+                     f"{s.law} ({s.quality()})")
     lines += [
         f"# Saturation from {fit.saturated_at_per_s:g} requests/s: {fit.saturated_throughput_per_s:.1f} answered/s"
         " over the saturated steps;",

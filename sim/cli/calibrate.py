@@ -43,6 +43,9 @@ def add_parser(sub) -> None:
     p.add_argument("--max-rate", type=float, default=400.0, metavar="R", help="most requests per second sent")
     p.add_argument("--duration-s", type=float, default=120.0, metavar="D", help="most seconds of load in all")
     p.add_argument("--seed", type=int, default=1, metavar="N", help="seed of the arrival times")
+    p.add_argument("--ping-path", metavar="PATH",
+                   help="a path the site answers without app work (e.g. /healthz): its response time is the "
+                   "round trip (default: two TCP handshakes, which the kernel answers without a worker)")
     p.add_argument("--out", required=True, metavar="FILE", help="where to write the fitted [site] (TOML)")
     p.set_defaults(func=run)
 
@@ -60,6 +63,27 @@ def _step(probe, host, rng, kind, method, path, form, rate, duration) -> StepRes
                       sent_s=np.array([s.sent_s for s in samples]),
                       finished_s=np.array([s.intended_s + s.response_s for s in samples]),
                       ok=np.array([200 <= s.status < 400 for s in samples], dtype=bool))
+
+
+def _round_trip(probe, host: str, ping_path: str | None) -> tuple[float, str]:
+    """The network's share of a light-load response, measured apart from the service; with its source.
+
+    A request on a new connection costs two round trips before the service: the handshake and the
+    request itself, hence twice the median handshake (the median: one slow handshake is not the
+    network). A ping path's median response counts both, and the HTTP stack's own time too."""
+    if ping_path is not None:
+        times = probe.ping_times(host, ping_path)
+        ok = times[np.isfinite(times)]
+        if len(ok) < len(times) // 2:
+            raise ConfigError("--ping-path", f"{host}{ping_path} answered {len(ok)} of {len(times)} GETs with 2xx")
+        return float(np.median(ok)), f"the median of {len(ok)} GETs of {ping_path} ({ok.min() * 1000:.3f} to " \
+            f"{ok.max() * 1000:.3f} ms)"
+    times = probe.connect_times(host)
+    ok = times[np.isfinite(times)]
+    if len(ok) < len(times) // 2:
+        raise ConfigError("--host", f"{host} accepted {len(ok)} of {len(times)} TCP connections: is the site up?")
+    return 2 * float(np.median(ok)), (f"2 x the median of {len(ok)} TCP handshakes ({ok.min() * 1000:.3f} to "
+                                      f"{ok.max() * 1000:.3f} ms each)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
              ("submit", "POST", paths.submit_path, dict(paths.submit_fields), 0.2)]
     if paths.asset_paths:
         kinds.insert(1, ("asset", "GET", paths.asset_paths[0], None, 0.2))
+    if args.ping_path is not None and not args.ping_path.startswith("/"):
+        raise ConfigError("--ping-path", f"must be a path starting with '/', got {args.ping_path!r}")
+    round_trip_s, source = _round_trip(probe, host, args.ping_path)
+    print(f"round trip {round_trip_s * 1000:.3f} ms ({source})", file=sys.stderr)
     light, steps, stopped = {}, [], None
     try:
         for kind, method, path, form, share in kinds:
@@ -104,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
             print("surge: too little was measured to fit a site; nothing written", file=sys.stderr)
             return exit_code(stopped)
     try:
-        fit = fit_site(light, steps)
+        fit = fit_site(light, steps, round_trip_s=round_trip_s, round_trip_source=source)
     except ValueError as err:
         if stopped:
             print(f"surge: too little was measured to fit a site ({err}); nothing written", file=sys.stderr)
@@ -118,8 +146,9 @@ def run(args: argparse.Namespace) -> int:
     with deferred_signals():  # a second Ctrl-C must not cut the file short
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
-    rows = [(f"{s.kind} service", f"{s.law}, mean {s.mean_s * 1000:.1f} ms (CV {s.cv:.2f}, KS {s.ks_distance:.3f})")
-            for s in fit.services.values()]
+    rows = [("round trip", f"{round_trip_s * 1000:.3f} ms ({source})")]
+    rows += [(f"{s.kind} service", f"{s.law}, mean {s.mean_s * 1000:.1f} ms (CV {s.cv:.2f}; {s.quality()})")
+             for s in fit.services.values()]
     hinge = f"requests wait once {fit.concurrency.workers} others are in; " if fit.concurrency else ""
     rows += [("workers", f"{fit.workers} ({hinge}throughput x service {fit.workers_raw:.2f})"),
              ("backlog", f"{fit.queue_limit} (measured {fit.queue_raw:.1f})"),

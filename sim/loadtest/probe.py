@@ -8,6 +8,7 @@ behind does not hide a slow site. One connection per request, as a new visitor's
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 import time
 import urllib.parse
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Sample", "open_load"]
+__all__ = ["Sample", "open_load", "connect_times", "ping_times"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,3 +70,35 @@ def open_load(base_url: str, *, method: str, path: str, rate_per_s: float, durat
                 time.sleep(delay)
             pool.submit(task, float(t))
     return sorted(samples, key=lambda s: s.intended_s)
+
+
+def connect_times(base_url: str, *, n: int = 30, gap_s: float = 0.01, timeout_s: float = 5.0) -> np.ndarray:
+    """``n`` TCP handshakes to the site, one at a time: seconds each (nan: refused or timed out).
+
+    The kernel answers a handshake without waiting for a worker, so its time is the network's
+    round trip alone; the connection is closed at once, before any request."""
+    parsed = urllib.parse.urlsplit(base_url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    out = np.full(n, np.nan)
+    for i in range(n):
+        t0 = time.perf_counter()
+        try:
+            with socket.create_connection((parsed.hostname, port), timeout=timeout_s):
+                out[i] = time.perf_counter() - t0
+        except OSError:
+            pass
+        time.sleep(gap_s)
+    return out
+
+
+def ping_times(base_url: str, path: str, *, n: int = 30, gap_s: float = 0.01, timeout_s: float = 5.0) -> np.ndarray:
+    """``n`` GETs of ``path``, one at a time, a new connection each as the load's: seconds each (nan: no 2xx)."""
+    parsed = urllib.parse.urlsplit(base_url)
+    out = np.full(n, np.nan)
+    for i in range(n):
+        t0 = time.perf_counter()
+        status = _one(parsed, "GET", path, None, {}, timeout_s)
+        if 200 <= status < 300:
+            out[i] = time.perf_counter() - t0
+        time.sleep(gap_s)
+    return out

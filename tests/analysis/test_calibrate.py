@@ -29,10 +29,39 @@ def test_service_fit_recovers_a_shifted_exponential():
 def test_service_fit_prefers_lognormal_when_it_fits_better():
     rng = np.random.default_rng(3)
     data = 0.001 + rng.lognormal(math.log(0.05), 0.4, 2000)
-    fit = fit_service("submit", data)
-    # the fastest response stands for the round trip: service plus round trip reproduce the responses
-    assert fit.law == "lognormal"
-    assert fit.round_trip_s + fit.median_s == pytest.approx(np.median(data), rel=0.05)
+    fit = fit_service("submit", data, round_trip_s=0.001, round_trip_source="TCP connects")
+    assert fit.law == "lognormal" and fit.sigma == pytest.approx(0.4, rel=0.05)
+    assert fit.median_s == pytest.approx(0.05, rel=0.05)
+    assert fit.distances["lognormal"] < fit.ks_critical < fit.distances["exponential"]
+
+
+def test_a_near_constant_page_is_constant_once_the_round_trip_is_measured_apart():
+    # 30 ms renders with 1 ms of jitter, 0.2 ms round trip. The fastest response (~28 ms) taken as the
+    # round trip leaves ~2 ms of "service": the error this replaces.
+    rng = np.random.default_rng(4)
+    data = 0.0002 + rng.normal(0.030, 0.001, 500)
+    old = fit_service("page", data)
+    assert old.mean_s < 0.01
+    fit = fit_service("page", data, round_trip_s=0.0002)
+    assert fit.law == "constant" and fit.mean_s == pytest.approx(0.030, rel=0.01)
+    assert fit.toml() == f'{{ dist = "constant", value = {fit.mean_s:.6g} }}' and "CV" in fit.quality()
+
+
+def test_gamma_and_empirical_laws_are_found_where_they_fit():
+    rng = np.random.default_rng(5)
+    gamma = fit_service("page", 0.0005 + rng.gamma(4.0, 0.005, 3000), round_trip_s=0.0005)
+    assert gamma.law == "gamma" and gamma.shape == pytest.approx(4.0, rel=0.1)
+    assert gamma.distances["gamma"] < gamma.ks_critical
+    # cache hits (5 ms) and misses (80 ms): no single law fits, the empirical one keeps both modes
+    mixed = np.where(rng.random(3000) < 0.7, rng.normal(0.005, 0.0005, 3000), rng.normal(0.080, 0.004, 3000))
+    emp = fit_service("page", 0.0005 + mixed, round_trip_s=0.0005)
+    assert emp.law == "empirical" and min(emp.distances.values()) > emp.ks_critical
+    assert len(emp.quantiles_s) == 101 and emp.ks_distance < emp.ks_critical
+    assert emp.mean_s == pytest.approx(float(np.mean(mixed)), rel=0.01)
+    from sim.config.distributions import distribution_from_table
+    import tomllib
+    law = distribution_from_table(tomllib.loads("x = " + emp.toml())["x"])
+    assert law.mean == pytest.approx(emp.mean_s, rel=0.05)  # 101 quantiles stand for the 3,000 samples
 
 
 def _step(rate, answered_per_s, response_s, rejected, duration=10.0):

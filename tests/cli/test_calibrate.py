@@ -20,3 +20,12 @@ def test_an_out_that_cannot_be_written_is_found_before_any_load(tmp_path, capsys
     assert capsys.readouterr().err == f"--out: cannot write to {out} ({tmp_path / 'taken'}): it is a file, not a folder\n"
     assert main(["calibrate", "--host", "http://127.0.0.1:9", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"--out: cannot write to {tmp_path}: it is a folder, not a file\n"
+
+
+def test_a_ping_path_must_be_a_path(tmp_path, capsys):
+    from tests.servers import loopback_server
+
+    with loopback_server() as url:
+        code = main(["calibrate", "--host", url, "--ping-path", "healthz", "--out", str(tmp_path / "s.toml")])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == "--ping-path: must be a path starting with '/', got 'healthz'"
