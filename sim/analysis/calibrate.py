@@ -299,4 +299,14 @@ def site_toml(fit: SiteFit, *, host: str, when: str) -> str:
         lines.append(f"asset_s = {fit.services['asset'].toml()}")
     if "submit" in fit.services:
         lines.append(f"submit_s = {fit.services['submit'].toml()}")
+    lines += [
+        "# The services above are whole responses less the round trip: the site's own database work is in",
+        "# them. A scenario's [site.db] would add it a second time, so this file replaces it with none",
+        "# (the database pool's own queueing is then not modelled apart from the workers').",
+        "[site.db]",
+        "connections = 1",
+        "query_s = 0",
+        "queries_per_page = 0",
+        "queries_per_submit = 0",
+    ]
     return "\n".join(lines) + "\n"

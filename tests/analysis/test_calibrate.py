@@ -83,6 +83,14 @@ def test_site_fit_reads_workers_and_backlog_from_saturation(tmp_path):
     (tmp_path / "s.toml").write_text('include = "site.toml"\n[traffic]\nconstant_per_s = 1\n')
     scenario = load_scenario(tmp_path / "s.toml")
     assert scenario.site.app.workers == 4 and scenario.site.app.queue_limit == fit.queue_limit
+    # The measured services hold the site's database work: a scenario's [site.db] must not add it again.
+    (tmp_path / "db.toml").write_text('include = "site.toml"\n[traffic]\nconstant_per_s = 1\n'
+                                      "[site.db]\nconnections = 10\nquery_s = 0.005\nqueries_per_page = 2\n")
+    merged = load_scenario(tmp_path / "db.toml")  # the scenario's own tables go on top: it may keep its database
+    assert merged.site.db.queries_per_page == 2
+    from sim.config.scenario import read_site_file
+    db = read_site_file(str(tmp_path / "site.toml"))["db"]  # surge run --site replaces the scenario's
+    assert db["queries_per_page"] == 0 and db["queries_per_submit"] == 0
 
 
 def _simulated_steps(rng, *, workers, mean_s, queue_limit, rates_per_s, step_s, round_trip_s=0.001, jitter_s=0.0):
