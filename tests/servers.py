@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import http.server
 import threading
@@ -9,11 +10,15 @@ import threading
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     status = 200
+    seen: collections.Counter | None = None  # when given: (method, path, body, client address) -> requests
+    lock = threading.Lock()
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        sent = self.rfile.read(length).decode() if length else ""
+        if self.seen is not None:
+            with self.lock:
+                self.seen[(self.command, self.path, sent, self.client_address[0])] += 1
         body = b"ok"
         self.send_response(self.status)
         self.send_header("Content-Length", str(len(body)))
@@ -27,9 +32,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def loopback_server(status: int = 200):
-    """A threaded server on 127.0.0.1 answering every request with ``status``; yields its URL."""
-    handler = type("Handler", (_Handler,), {"status": status})
+def loopback_server(status: int = 200, *, seen: collections.Counter | None = None):
+    """A threaded server on 127.0.0.1 answering every request with ``status``; yields its URL.
+
+    With ``seen``, each request is counted there by (method, path, body, client address)."""
+    handler = type("Handler", (_Handler,), {"status": status, "seen": seen, "lock": threading.Lock()})
     # The standard listen backlog of 5 refuses connections under a burst of arrivals.
     server_class = type("Server", (http.server.ThreadingHTTPServer,), {"request_queue_size": 1024})
     server = server_class(("127.0.0.1", 0), handler)

@@ -19,7 +19,6 @@ dispersion when it exceeds 1); a parameter whose interval spans more than a fact
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -28,6 +27,7 @@ from scipy import optimize
 from threadpoolctl import threadpool_limits
 
 from sim.config.kernels import ExponentialKernel, Kernel, MixKernel, MixPart, PowerLawKernel
+from sim.analysis.trace_compare import poisson_deviance, r_squared
 from sim.config.trace import Trace
 from sim.errors import ConfigError
 
@@ -161,12 +161,6 @@ def _nll(mu: np.ndarray, y: np.ndarray) -> float:
     return float(np.sum(term - (y - mu)))
 
 
-def _deviance(mu: np.ndarray, y: np.ndarray) -> float:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        term = np.where(y > 0, y * np.log(y / mu), 0.0)
-    return float(2 * np.sum(term - (y - mu)))
-
-
 def _pearson(mu: np.ndarray, y: np.ndarray, n_params: int) -> float:
     dof = max(len(y) - n_params, 1)
     return float(np.sum((y - mu) ** 2 / mu) / dof)
@@ -209,7 +203,7 @@ def _kernel_start(kind: str, half_life_s: float, span: float, width: float, vari
             [(-8.0, 8.0), (lo_t, hi_t), (math.log(0.01), math.log(20.0)), (lo_t, hi_t)])
 
 
-def _onset_candidates(fit: _Fit, y: np.ndarray, taken: list[float]) -> tuple[list[float], int, float, float]:
+def _onset_candidates(fit: _Fit, y: np.ndarray) -> tuple[list[float], int, float, float]:
     """Where a new share would start: the run of high residuals around the largest one not yet
     explained. Returns candidate onsets, the run's first interval, its excess and a half-life guess."""
     m = fit.model
@@ -235,7 +229,7 @@ def _onset_candidates(fit: _Fit, y: np.ndarray, taken: list[float]) -> tuple[lis
 
 
 def _qbic(fit: _Fit, y: np.ndarray, phi: float) -> float:
-    return _deviance(fit.mu(), y) / phi + math.log(len(y)) * fit.model.n
+    return 2 * _nll(fit.mu(), y) / phi + math.log(len(y)) * fit.model.n  # 2 x _nll: the deviance
 
 
 def _gain(fit: _Fit, bigger: _Fit, y: np.ndarray) -> float:
@@ -247,7 +241,7 @@ def _gain(fit: _Fit, bigger: _Fit, y: np.ndarray) -> float:
 def _add_share(fit: _Fit, y: np.ndarray, kinds: tuple[str, ...], start_hour: float) -> _Fit | None:
     """The fit with one share more, or None when no share is worth its parameters."""
     m = fit.model
-    cands, start, excess, half_life = _onset_candidates(fit, y, [])
+    cands, start, excess, half_life = _onset_candidates(fit, y)
     if excess <= 0 or not cands:
         return None
     width = float(np.median(m.width))
@@ -267,16 +261,12 @@ def _add_share(fit: _Fit, y: np.ndarray, kinds: tuple[str, ...], start_hour: flo
         if kind != "exponential" and by_onset:
             # the exponential's two best onsets stand for all of them
             onsets = sorted(cands, key=lambda at: by_onset.get(at, math.inf))[:2]
-        tried = []
-        for at in onsets:
-            for k0, kb in starts:
-                f = attempt(kind, at, k0, kb)
-                tried.append((f.nll, at, k0, kb, f))
-        if kind == "exponential":
-            by_onset = {at: nll for nll, at, *_ in tried}
-        # Onsets several a interval apart: the likelihood has a kink wherever an onset crosses an
+        # Onsets several an interval apart: the likelihood has a kink wherever an onset crosses an
         # interval's edge, which a gradient search may not step across.
-        cand = min(tried, key=lambda t: t[0])[-1]
+        tried = [(at, attempt(kind, at, k0, kb)) for at in onsets for k0, kb in starts]
+        if kind == "exponential":
+            by_onset = {at: f.nll for at, f in tried}
+        cand = min((f for _, f in tried), key=lambda f: f.nll)
         if best is None or _qbic(cand, y, 1.0) < _qbic(best, y, 1.0):
             best = cand
         if kind == kinds[0] and _gain(fit, best, y) <= MIN_GAIN / 2:
@@ -286,7 +276,7 @@ def _add_share(fit: _Fit, y: np.ndarray, kinds: tuple[str, ...], start_hour: flo
     return best if _gain(fit, best, y) > MIN_GAIN else None
 
 
-def _information_intervals(fit: _Fit, y: np.ndarray, phi: float) -> tuple[np.ndarray, np.ndarray]:
+def _standard_errors(fit: _Fit, y: np.ndarray, phi: float) -> np.ndarray:
     """Standard errors of each parameter (transformed scale), nan where not determined."""
     x = fit.x
     n = len(x)
@@ -316,7 +306,7 @@ def _information_intervals(fit: _Fit, y: np.ndarray, phi: float) -> tuple[np.nda
         pass
     at_bound = np.array([min(x[i] - b[0], b[1] - x[i]) < 1e-6 * max(1.0, abs(x[i])) for i, b in enumerate(fit.bounds)])
     se[at_bound] = np.nan
-    return x, se
+    return se
 
 
 def _log_estimate(x: float, se: float) -> Estimate:
@@ -333,14 +323,13 @@ def _logit_estimate(x: float, se: float) -> Estimate:
     return Estimate(value=s(x), low=s(x - _Z95 * se), high=s(x + _Z95 * se))
 
 
-def _result(fit: _Fit, y: np.ndarray, edges: np.ndarray, start_hour: float) -> FitResult:
+def _result(fit: _Fit, y: np.ndarray, edges: np.ndarray, start_hour: float, warnings: list[str]) -> FitResult:
     m = fit.model
     mu = fit.mu()
     phi = _pearson(mu, y, m.n)
-    x, se = _information_intervals(fit, y, phi)
-    xb, shares_x = m.split(x)
+    se = _standard_errors(fit, y, phi)
+    xb, shares_x = m.split(fit.x)
     _, shares_se = m.split(se)
-    warnings: list[str] = []
     width = float(np.median(np.diff(edges)))
     base = _log_estimate(xb[0], se[0])
     amp, peak_hour = Estimate(value=0.0), 20.0
@@ -366,28 +355,29 @@ def _result(fit: _Fit, y: np.ndarray, edges: np.ndarray, start_hour: float) -> F
             hi = float(edges[i + 2])
         half = _Z95 * ss[0] if math.isfinite(ss[0]) else 0.0
         at = Estimate(value=float(xs[0]), low=min(float(xs[0] - half), lo), high=max(float(xs[0] + half), hi))
-        params = {}
+        params, too_short = {}, set()
         for name, v, s in zip(_KERNEL_NAMES[kind], xs[2:], ss[2:]):
             est = _logit_estimate(v, s) if name == "weight" else _log_estimate(v, s)
             if name.endswith("_s") and est.value < width:
                 # A time shorter than the trace's interval leaves no trace in its counts.
                 est = Estimate(value=est.value)
+                too_short.add(name)
                 warnings.append(f"share {j + 1}: {name} = {est.value:.4g} s is shorter than the trace's "
                                 f"interval ({width:g} s): not determined by the data")
             params[name] = est
         share = FittedShare(at_s=at, visitors=_log_estimate(xs[1], ss[1]), kernel=_kernel(kind, xs[2:]),
                             kernel_params=params)
         for name, est in [("at_s", at), ("visitors", share.visitors), *params.items()]:
-            if not est.determined and not any(w.startswith(f"share {j + 1}: {name} ") for w in warnings):
+            if not est.determined and name not in too_short:
                 warnings.append(f"share {j + 1}: {name} is not determined by the data")
         shares.append(share)
     if not base.determined:
         warnings.append("baseline_per_day is not determined by the data")
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    r2 = 1.0 - float(np.sum((y - mu) ** 2)) / ss_tot if ss_tot > 0 else math.nan
+    r2 = r_squared(y, mu)
     return FitResult(edges_s=edges, observed=y, expected=mu, start_hour=start_hour, baseline_per_day=base,
                      diurnal_amplitude=amp, diurnal_peak_hour=peak_hour, diurnal_fitted=m.diurnal,
-                     shares=tuple(shares), deviance=_deviance(mu, y), pearson_dispersion=phi, r2=r2,
+                     shares=tuple(shares), deviance=poisson_deviance(y, mu), pearson_dispersion=phi,
+                     r2=math.nan if r2 is None else r2,
                      n_params=m.n, warnings=tuple(warnings))
 
 
@@ -396,7 +386,8 @@ def fit_trace(trace: Trace, *, start_hour: float = 0.0, max_shares: int = 3, ker
     """The profile that best explains ``trace``: baseline, daily cycle and up to ``max_shares`` shares.
 
     ``start_hour`` is the clock hour of the trace's first row; ``diurnal`` None fits the daily
-    cycle when the intervals are at most 3 h long (longer ones average it away)."""
+    cycle when the intervals are at most 3 h long (longer ones average it away) and the trace
+    spans 2 days or more."""
     if not 0 <= max_shares <= 10:
         raise ConfigError("--max-shares", f"must be between 0 and 10, got {max_shares!r}")
     for k in kernels:
@@ -423,15 +414,10 @@ def fit_trace(trace: Trace, *, start_hour: float = 0.0, max_shares: int = 3, ker
     # One BLAS thread: L-BFGS-B's products are tiny, and threads spinning for them cost 3x the time
     # (more on a machine with other work).
     with threadpool_limits(limits=1, user_api="blas"):
-        return _fit(edges, y, start_hour, diurnal, max_shares, kernels, base_bounds, x0, warnings)
-
-
-def _fit(edges, y, start_hour, diurnal, max_shares, kernels, base_bounds, x0, warnings) -> FitResult:
-    fit = _minimise(_Model(edges, start_hour, diurnal, ()), y, np.array(x0), base_bounds)
-    for _ in range(max_shares):
-        bigger = _add_share(fit, y, kernels, start_hour)
-        if bigger is None:
-            break
-        fit = bigger
-    result = _result(fit, y, edges, start_hour)
-    return dataclasses.replace(result, warnings=tuple(warnings) + result.warnings)
+        fit = _minimise(_Model(edges, start_hour, diurnal, ()), y, np.array(x0), base_bounds)
+        for _ in range(max_shares):
+            bigger = _add_share(fit, y, kernels, start_hour)
+            if bigger is None:
+                break
+            fit = bigger
+        return _result(fit, y, edges, start_hour, warnings)

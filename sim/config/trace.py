@@ -45,11 +45,13 @@ class Trace:
         return np.interp(np.asarray(t, dtype=float), self.edges_s, cum, left=0.0, right=cum[-1])
 
 
-def _parse_time(text: str) -> float:
+def _parse_time(text: str) -> tuple[float, datetime | None]:
+    """Seconds, and the time itself when the text is ISO 8601 (None for plain seconds)."""
     try:
-        return float(text)
+        return float(text), None
     except ValueError:
-        return datetime.fromisoformat(text.strip()).timestamp()
+        when = datetime.fromisoformat(text.strip())
+        return when.timestamp(), when
 
 
 def read_trace(path: str | Path) -> Trace:
@@ -76,7 +78,7 @@ def read_trace(path: str | Path) -> Trace:
         if len(row) < 2:
             raise ConfigError("", f"{name} line {line}: needs 2 columns (start, visitors), got {row!r}")
         try:
-            start = _parse_time(row[0])
+            start, when = _parse_time(row[0])
         except ValueError:
             raise ConfigError("", f"{name} line {line}: start must be seconds or an ISO 8601 time, got {row[0]!r}") from None
         try:
@@ -87,17 +89,10 @@ def read_trace(path: str | Path) -> Trace:
             raise ConfigError("", f"{name} line {line}: visitors must be >= 0 and finite, got {row[1]!r}")
         if starts and not (start > starts[-1]):
             raise ConfigError("", f"{name} line {line}: start must increase, got {row[0]!r}")
-        if not starts and not _is_number(row[0]):
-            first = datetime.fromisoformat(row[0].strip())
+        if not starts:
+            first = when
         starts.append(start)
         counts.append(count)
     edges = np.asarray(starts + [2 * starts[-1] - starts[-2]], dtype=float)
     return Trace(edges_s=edges - edges[0], counts=np.asarray(counts, dtype=float), start=first)
 
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

@@ -128,11 +128,15 @@ class LoadPlan:
     def requests_per_visitor(self) -> float:
         """HTTP requests a visitor sends on average (documents, submits and the assets sent)."""
         each = per_visitor(self.scenario)
-        v, cdn = self.scenario.visitors, self.scenario.site.cdn
-        asset_share = {"all": 1.0, "misses": 1.0 - (cdn.hit_ratio if cdn else 0.0), "none": 0.0}[self.assets]
-        if not self.scenario.loadtest.site.asset_paths:
-            asset_share = 0.0
+        v = self.scenario.visitors
+        asset_share = self.asset_share if self.scenario.loadtest.site.asset_paths else 0.0
         return each.page_views + v.pages_per_visit * (v.requests_per_page - 1) * asset_share
+
+    @property
+    def asset_share(self) -> float:
+        """The chance that each of a page's asset requests is sent: all (1), only the CDN misses, or none (0)."""
+        cdn = self.scenario.site.cdn
+        return {"all": 1.0, "misses": 1.0 - (cdn.hit_ratio if cdn else 0.0), "none": 0.0}[self.assets]
 
     @property
     def load_factor(self) -> float:

@@ -56,6 +56,11 @@ def share_median_delay_s(kernel: Kernel) -> float:
     return hi
 
 
+def _visitors_within(result: FitResult, share: FittedShare) -> float:
+    """The share's visitors that came within the trace (a power law's tail goes on beyond any trace)."""
+    return share.visitors.value * float(share.kernel.cdf(result.edges_s[-1] - share.at_s.value))
+
+
 def _share_lines(j: int, share: FittedShare, in_span: float) -> list[str]:
     lines = [
         "",
@@ -112,10 +117,8 @@ def fitted_scenario_text(result: FitResult, *, trace_name: str, name: str, inclu
     else:
         out.append("diurnal_amplitude = 0   # intervals of 3 h or more average the daily cycle away: not fitted")
     out.append(f"start_hour = {_g(result.start_hour)}   # the clock hour of the trace's first row")
-    t1 = result.edges_s[-1]
     for j, share in enumerate(result.shares):
-        in_span = share.visitors.value * float(share.kernel.cdf(t1 - share.at_s.value))
-        out += _share_lines(j, share, in_span)
+        out += _share_lines(j, share, _visitors_within(result, share))
     return "\n".join(out) + "\n"
 
 
@@ -131,10 +134,9 @@ def fit_table_rows(result: FitResult, *, peak_rate_per_s: float, peak_at_s: floa
         rows.append(("daily cycle", f"amplitude {result.diurnal_amplitude.value:.2f}, peak at "
                      f"{result.diurnal_peak_hour:.1f} h"))
     rows.append(("peak", f"{peak_rate_per_s:,.2f} visitors/s at t = {_hms(peak_at_s)}"))
-    t1 = float(result.edges_s[-1])
     for j, s in enumerate(result.shares):
         half = share_median_delay_s(s.kernel)
-        within = s.visitors.value * float(s.kernel.cdf(t1 - s.at_s.value))
+        within = _visitors_within(result, s)
         rows.append((f"share {j + 1}", f"onset t = {_hms(s.at_s.value)}, {s.kernel.kind}, half its visitors "
                      f"within {_hms(half)}, {with_interval(s.visitors, lambda v: f'{v:,.0f}')} visitors "
                      f"({within:,.0f} within the trace)"))

@@ -18,15 +18,12 @@ Without node and npm these tests skip, except in CI (``CI`` set), where they fai
 from __future__ import annotations
 
 import collections
-import contextlib
 import fcntl
 import hashlib
-import http.server
 import json
 import os
 import shutil
 import subprocess
-import threading
 import urllib.parse
 from pathlib import Path
 
@@ -38,6 +35,7 @@ from sim.config.scenario import load_scenario
 from sim.loadtest.export import FORMATS, ArtilleryPhase
 from sim.loadtest.schedule import LoadPlan
 from tests.conftest import SCENARIOS
+from tests.servers import loopback_server
 
 ANCA = str(SCENARIOS / "anca-2020.toml")
 
@@ -257,44 +255,10 @@ submit_fields = { name = "A. Visitor", email = "visitor@example.org" }
 """
 
 
-@contextlib.contextmanager
-def _counting_server():
-    """A loopback server answering 200 to everything; yields its URL and the requests it saw."""
-    seen = collections.Counter()
-    lock = threading.Lock()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def _answer(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length).decode() if length else ""
-            with lock:
-                seen[(self.command, self.path, body, self.client_address[0])] += 1
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        do_GET = do_POST = _answer
-
-        def log_message(self, *args):
-            pass
-
-    server_class = type("Server", (http.server.ThreadingHTTPServer,), {"request_queue_size": 1024})
-    server = server_class(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
 def test_artillery_plays_the_export_against_a_loopback_server(tmp_path, npm_tools, write_scenario):
     scenario = write_scenario(SHORT_SURGE)
-    with _counting_server() as (url, seen):
+    seen: collections.Counter = collections.Counter()
+    with loopback_server(seen=seen) as url:
         out = _export(tmp_path, "artillery", "short.yml", str(scenario), "--time-scale", "1", "--scale", "1",
                       "--host", url)
         script = yaml.safe_load(out.read_text())

@@ -81,8 +81,7 @@ def journey_of(plan: LoadPlan) -> Journey:
     think = median_s(v.think_s)
     if not math.isfinite(think):
         raise ConfigError("visitors.think_s", f"has an infinite median ({think}): a script cannot wait that long")
-    cdn = scenario.site.cdn
-    share = {"all": 1.0, "misses": 1.0 - (cdn.hit_ratio if cdn else 0.0), "none": 0.0}[plan.assets]
+    share = plan.asset_share
     slots = v.requests_per_page - 1 if site.asset_paths and share > 0 else 0
     return Journey(
         landing_path=site.landing_path, page_paths=tuple(site.page_paths), action_path=site.action_path,
