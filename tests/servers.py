@@ -68,11 +68,11 @@ http {{
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
     keepalive_timeout 5;
+{http_extra}
     server {{
         listen 127.0.0.1:{port} backlog=4096;
         root {tmp}/www;
-        location / {{ try_files $uri /index.html; }}
-        location = /sign {{ return 200 "signed"; }}
+{locations}
 {extra}
     }}
 }}
@@ -88,10 +88,12 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def nginx_server(tmp_path, *, extra: str = ""):
+def nginx_server(tmp_path, *, extra: str = "", proxy_to: str | None = None, limit_conn: int | None = None):
     """Real nginx on 127.0.0.1 serving a static page (every path; POST /sign answers 200); yields its URL.
 
-    ``extra`` is more nginx configuration inside the server block (e.g. a proxy_pass location)."""
+    ``extra`` is more nginx configuration inside the server block (e.g. a proxy_pass location).
+    ``proxy_to``: a reverse proxy to that URL instead (every path); ``limit_conn``: at most that many
+    requests in progress at once, the rest answered 503 at once (nginx's limit_conn)."""
     import os
     import socket
     import subprocess
@@ -110,7 +112,15 @@ def nginx_server(tmp_path, *, extra: str = ""):
     conf = tmp / "nginx.conf"
     # As root, nginx's workers would drop to nobody, who cannot read the test's private temporary folder.
     user = "user root;" if os.geteuid() == 0 else ""
-    conf.write_text(_NGINX_CONF.format(tmp=tmp, port=port, extra=extra, user=user))
+    if proxy_to is None:
+        locations = '        location / {{ try_files $uri /index.html; }}\n        location = /sign {{ return 200 "signed"; }}'
+        locations = locations.replace("{{", "{").replace("}}", "}")
+    else:
+        limit = f"limit_conn site {limit_conn}; limit_conn_status 503; " if limit_conn else ""
+        locations = f"        location / {{ {limit}proxy_pass {proxy_to}; proxy_read_timeout 60s; }}"
+    http_extra = "    limit_conn_zone $server_name zone=site:1m;" if limit_conn else ""
+    conf.write_text(_NGINX_CONF.format(tmp=tmp, port=port, extra=extra, user=user, locations=locations,
+                                       http_extra=http_extra))
     proc = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(tmp)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     try:
@@ -132,3 +142,75 @@ def nginx_server(tmp_path, *, extra: str = ""):
             proc.kill()
             proc.wait()
         proc.stderr.close()
+
+
+@contextlib.contextmanager
+def _site_process(cmd: list[str], url: str, env: dict | None = None):
+    """Start a server process, wait (bounded) until it answers GET /healthz, yield, then stop it."""
+    import os
+    import subprocess
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(cmd, cwd=root, env={**os.environ, "PYTHONPATH": str(root), **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # bounded: a server answers within a few seconds
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"{cmd[0]} did not answer {url}/healthz (exit {proc.poll()})") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def demo_site(*, workers: int, service_ms: float, queue_limit: int):
+    """The bundled demo site (``surge demo-site``) in its own process on 127.0.0.1; yields its URL."""
+    import sys
+
+    port = _free_port()
+    with _site_process([sys.executable, "-m", "sim", "demo-site", "--port", str(port), "--workers", str(workers),
+                        "--service-ms", str(service_ms), "--queue-limit", str(queue_limit)],
+                       f"http://127.0.0.1:{port}") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def gunicorn_site(tmp_path, *, workers: int, page: str, backlog: int = 2048):
+    """gunicorn sync workers serving tests/validation/petition_app.py (page law ``page``) on 127.0.0.1."""
+    import sys
+
+    port = _free_port()
+    cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "sync",
+           "--bind", f"127.0.0.1:{port}", "--backlog", str(backlog), "--timeout", "120",
+           "tests.validation.petition_app:application"]
+    env = {"PETITION_PAGE": page, "PETITION_DB": str(tmp_path / "petition.sqlite")}
+    with _site_process(cmd, f"http://127.0.0.1:{port}", env) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def waitress_site(tmp_path, *, threads: int, page: str):
+    """waitress (threads, HTTP/1.1 keep-alive) serving tests/validation/petition_app.py on 127.0.0.1."""
+    import sys
+
+    port = _free_port()
+    cmd = [sys.executable, "-m", "waitress", "--listen", f"127.0.0.1:{port}", "--threads", str(threads),
+           "--connection-limit", "1000", "tests.validation.petition_app:application"]
+    env = {"PETITION_PAGE": page, "PETITION_DB": str(tmp_path / "petition.sqlite")}
+    with _site_process(cmd, f"http://127.0.0.1:{port}", env) as url:
+        yield url

@@ -14,10 +14,22 @@ the fit. The reasoning, by queueing theory:
   of ``c``; of its two integer neighbours, the one where responses start to wait (the
   hinge of response time against requests in flight, ``sim.analysis.concurrency``, over every
   page step) is ``c``. Without per-request send times, ``X * E[S]`` rounded.
-* **Backlog**: by Little's law the mean number waiting is the throughput times the
-  mean wait of answered requests, ``L_q = X * (mean response - round trip - E[S])``;
-  the backlog limit is the one whose M/M/c/K queue has that ``L_q`` at the offered
-  rates of the saturated steps.
+* **Backlog**: first how the site overflows, from the saturated steps' answers
+  (``overflow``): 503s (an app's or a proxy's queue limit); nothing refused at all
+  (a thread pool's queue, a kernel listen backlog never filled, a thread per
+  connection: the backlog is unbounded, ``queue_limit = inf``); or connections refused
+  or reset without an answer (a kernel listen backlog overflowing: the model has no
+  such failure, so they stand as 503s of a limit of the same size, and a warning says
+  so). Where there is a limit, by Little's law the mean number waiting is the
+  throughput times the mean wait of answered requests,
+  ``L_q = X * (mean response - round trip - E[S])``; the backlog limit is the one whose
+  M/M/c/K queue has that ``L_q`` at the offered rates of the saturated steps.
+
+Every fitted number comes with a 95 % interval (``Z95`` standard errors: the central
+limit theorem for a mean of ``n`` samples, Poisson counting for a throughput, the delta
+method for their product), and what the data cannot determine is said in
+``SiteFit.warnings`` (never saturated, too few samples, an interval spanning more than
+the hinge can choose from), which ``surge calibrate --strict`` turns into a failure.
 """
 
 from __future__ import annotations
@@ -33,7 +45,14 @@ from sim.analysis import theory
 from sim.analysis.concurrency import ConcurrencyFit, fit_concurrency, in_flight_when_sent
 
 __all__ = ["StepResult", "ServiceFit", "SiteFit", "fit_service", "fit_site", "pooled_throughput_per_s", "saturated",
-           "site_toml"]
+           "site_toml", "Z95", "MIN_SAMPLES", "MAX_RELATIVE_HALF_WIDTH"]
+
+Z95 = 1.96  # standard errors either side of a 95 % interval
+MIN_SAMPLES = 30  # fewer light-load samples of a kind: its law and mean are said to be uncertain
+MAX_RELATIVE_HALF_WIDTH = 0.15  # a mean known to worse than +-15 % (95 %) is said to be undetermined
+OVERFLOWS = ("503", "none", "connection errors", "none seen")  # none seen: never saturated
+CONNECTION_ERROR = -1  # a step's status for a connection refused or reset (as sim.loadtest.probe)
+REFUSED_AT_MOST = 0.01  # a saturated site that turns away at most 1 % of requests queues everything
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,6 +125,7 @@ class ServiceFit:
     distances: dict = field(default_factory=dict)  # law -> KS distance, for each law tried
     ks_critical: float = math.nan  # the 1 % critical distance for this many samples
     quantiles_s: tuple = ()  # the empirical law's values
+    mean_interval_s: tuple = (math.nan, math.nan)  # 95 % interval of the mean
 
     def toml(self) -> str:
         if self.law == "constant":
@@ -121,7 +141,8 @@ class ServiceFit:
     def scaled(self, factor: float) -> "ServiceFit":
         """The same law with every time ``factor`` times longer (the shape kept)."""
         return dataclasses.replace(self, mean_s=self.mean_s * factor, median_s=self.median_s * factor,
-                                   quantiles_s=tuple(v * factor for v in self.quantiles_s))
+                                   quantiles_s=tuple(v * factor for v in self.quantiles_s),
+                                   mean_interval_s=tuple(v * factor for v in self.mean_interval_s))
 
     def quality(self) -> str:
         """The fit's distance, in words, for the site file's comments."""
@@ -137,10 +158,16 @@ class SiteFit:
     workers: int
     workers_raw: float  # saturated throughput x light-load mean service: a check on the hinge
     concurrency: ConcurrencyFit | None  # the hinge fit (None: no per-request send times measured)
-    queue_limit: int
+    queue_limit: float  # a whole number, or math.inf: nothing was ever refused
     queue_raw: float
     saturated_throughput_per_s: float
     saturated_at_per_s: float | None
+    throughput_interval_per_s: tuple = (math.nan, math.nan)  # 95 %
+    workers_raw_interval: tuple = (math.nan, math.nan)  # 95 % interval of throughput x service
+    queue_raw_range: tuple = (math.nan, math.nan)  # lowest and highest of the saturated steps' estimates
+    saturated_steps: int = 0
+    warnings: tuple = ()  # what the data could not determine, in words
+    overflow: str = "none seen"  # one of OVERFLOWS: how the saturated site turned requests away
 
 
 def _ks(samples: np.ndarray, cdf) -> float:
@@ -175,9 +202,10 @@ def fit_service(kind: str, response_s: np.ndarray, *, round_trip_s: float | None
     logs = np.log(x)
     median, sigma = float(np.exp(logs.mean())), float(logs.std(ddof=1))
     shape = 1.0 / max(cv, 1e-9) ** 2
+    half = Z95 * float(x.std(ddof=1)) / math.sqrt(len(x))  # the mean's standard error, by the central limit
     common = dict(kind=kind, samples=len(x), mean_s=mean, cv=cv, round_trip_s=round_trip_s, median_s=median,
                   sigma=sigma, round_trip_source=round_trip_source, shape=shape,
-                  ks_critical=1.628 / math.sqrt(len(x)))
+                  ks_critical=1.628 / math.sqrt(len(x)), mean_interval_s=(mean - half, mean + half))
     if cv <= CONSTANT_CV:
         return ServiceFit(law="constant", ks_distance=math.nan, **common)
     distances = {
@@ -197,8 +225,15 @@ def fit_service(kind: str, response_s: np.ndarray, *, round_trip_s: float | None
 
 
 def saturated(step: StepResult) -> bool:
-    """The site no longer keeps up: it rejects, or answers clearly less than it is offered."""
-    return step.rejected_fraction > 0.05 or step.throughput_per_s < 0.85 * step.rate_per_s
+    """The site no longer keeps up: it rejects, or answers clearly less than it is offered.
+
+    "Clearly": under 85 % of the offered rate and short by more than 3 Poisson standard
+    deviations of the arrivals in the window, so a short, light step's noise (32 expected,
+    sd 18 %) is not taken for saturation."""
+    expected = step.rate_per_s * step.window_s
+    short = expected - step.answered_in_window
+    return step.rejected_fraction > 0.05 or (step.throughput_per_s < 0.85 * step.rate_per_s
+                                             and short > 3 * math.sqrt(expected))
 
 
 def pooled_throughput_per_s(steps: list[StepResult]) -> float:
@@ -229,22 +264,65 @@ def _concurrency(steps: list[StepResult], throughput_per_s: float, round_trip_s:
 def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | None = None,
              round_trip_source: str = "the fastest light-load response") -> SiteFit:
     """``light``: kind -> light-load StepResult; ``steps``: the rising page load, in order;
-    ``round_trip_s``: measured apart from the service (None: each kind's fastest response)."""
+    ``round_trip_s``: measured apart from the service (None: each kind's fastest response).
+
+    A site that never saturated is fitted from its best throughput as a lower bound on its
+    workers (the model then errs on the side of too little capacity), and said in ``warnings``."""
     services = {kind: fit_service(kind, step.response_s, round_trip_s=round_trip_s,
                                   round_trip_source=round_trip_source) for kind, step in light.items()}
+    warnings = [f"{s.kind}: only {s.samples} light-load samples (fewer than {MIN_SAMPLES}): its law is a guess"
+                for s in services.values() if s.samples < MIN_SAMPLES]
     page = services["page"]
     sat = [s for s in steps if saturated(s)]
+    if not steps:
+        raise ValueError("no load steps were measured")
     if not sat:
-        raise ValueError(f"the site never saturated up to {steps[-1].rate_per_s:g} requests/s: "
-                         "raise --max-rate to find its capacity")
-    x = pooled_throughput_per_s(sat)
+        best = max(steps, key=lambda s: s.throughput_per_s)
+        warnings.append(f"the site never saturated up to {steps[-1].rate_per_s:g} requests/s: workers "
+                        f"{max(1, math.ceil(best.throughput_per_s * page.mean_s))} and no backlog are a lower bound "
+                        "(raise --max-rate to find its capacity)")
+    used = sat or [max(steps, key=lambda s: s.throughput_per_s)]
+    x = pooled_throughput_per_s(used)
+    answered = sum(s.answered_in_window for s in used)
+    x_half = Z95 * math.sqrt(max(answered, 1)) / sum(s.window_s for s in used)  # Poisson count of answers
     workers_raw = x * page.mean_s
-    concurrency = _concurrency([light["page"], *steps], x, page.round_trip_s, workers_raw)
-    workers = concurrency.workers if concurrency else max(1, round(workers_raw))
-    # At saturation every worker is busy: the throughput gives the service time under load,
-    # round trips of the worker's own (accepting, writing) included, which a light load misses.
-    page = page.scaled(workers / x / page.mean_s)
-    services["page"] = page
+    # delta method: relative errors of the throughput and of the mean service add in quadrature
+    se_service = (page.mean_interval_s[1] - page.mean_s) / Z95
+    rel = math.sqrt(1 / max(answered, 1) + (se_service / page.mean_s) ** 2)
+    raw_interval = (workers_raw * (1 - Z95 * rel), workers_raw * (1 + Z95 * rel))
+    if not sat:
+        workers, concurrency = max(1, math.ceil(workers_raw)), None
+    else:
+        concurrency = _concurrency([light["page"], *steps], x, page.round_trip_s, workers_raw)
+        workers = concurrency.workers if concurrency else max(1, round(workers_raw))
+        if concurrency is None:
+            warnings.append("workers: responses against requests in flight show no hinge; workers is "
+                            f"throughput x service ({workers_raw:.2f}) rounded")
+        low = max(1, math.floor(workers_raw))
+        if math.floor(raw_interval[0]) < low - 1 or math.ceil(raw_interval[1]) > low + 2:
+            warnings.append(f"workers: throughput x service is {raw_interval[0]:.2f} to {raw_interval[1]:.2f} "
+                            "(95 %), wider than the two numbers the hinge chooses from: measure longer")
+        # At saturation every worker is busy: the throughput gives the service time under load,
+        # round trips of the worker's own (accepting, writing) included, which a light load misses.
+        page = page.scaled(workers / x / page.mean_s)
+        page = dataclasses.replace(page, mean_interval_s=(workers / (x + x_half), workers / max(x - x_half, 1e-12)))
+        services["page"] = page
+    for s in services.values():
+        lo, hi = s.mean_interval_s
+        if (hi - lo) / 2 > MAX_RELATIVE_HALF_WIDTH * s.mean_s:
+            warnings.append(f"{s.kind}: mean service {lo * 1000:.3g} to {hi * 1000:.3g} ms (95 %), wider than "
+                            f"+-{MAX_RELATIVE_HALF_WIDTH:.0%}: measure longer")
+    overflow = _overflow(sat)
+    if overflow == "none":
+        return SiteFit(services=services, workers=workers, workers_raw=workers_raw, concurrency=concurrency,
+                       queue_limit=math.inf, queue_raw=math.nan, saturated_throughput_per_s=x,
+                       saturated_at_per_s=sat[0].rate_per_s, throughput_interval_per_s=(x - x_half, x + x_half),
+                       workers_raw_interval=raw_interval, queue_raw_range=(math.nan, math.nan),
+                       saturated_steps=len(sat), warnings=tuple(warnings), overflow=overflow)
+    if overflow == "connection errors":
+        warnings.append("overflow: the saturated site refused or reset connections without an answer (a kernel "
+                        "listen backlog overflowing); the model has no such failure and turns them into 503s of "
+                        "a backlog limit of the same size")
     mu = 1.0 / page.mean_s
     measured = []  # (offered rate, measured mean number waiting) of each saturated step
     for s in sat:
@@ -252,6 +330,9 @@ def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | None
             wait = max(float(s.response_s.mean()) - page.round_trip_s - page.mean_s, 0.0)
             measured.append((s.rate_per_s, s.throughput_per_s * wait))
     queue_raw = float(np.mean([lq for _, lq in measured])) if measured else 0.0
+    queue_range = (min(lq for _, lq in measured), max(lq for _, lq in measured)) if measured else (0.0, 0.0)
+    if len(measured) == 1:
+        warnings.append("backlog: read from one saturated step only (raise --max-rate or --duration-s)")
 
     def misfit(q: int) -> float:
         return sum((theory.mmck_stats(workers, capacity=workers + q, arrival_rate_per_s=lam,
@@ -260,8 +341,23 @@ def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | None
     # L_q grows with the limit: the best limit is found by a scan over the plausible range.
     queue_limit = min(range(0, max(8, int(4 * queue_raw) + 8)), key=misfit) if measured else 0
     return SiteFit(services=services, workers=workers, workers_raw=workers_raw, concurrency=concurrency,
-                   queue_limit=queue_limit,
-                   queue_raw=queue_raw, saturated_throughput_per_s=x, saturated_at_per_s=sat[0].rate_per_s)
+                   queue_limit=queue_limit, queue_raw=queue_raw, saturated_throughput_per_s=x,
+                   saturated_at_per_s=sat[0].rate_per_s if sat else None,
+                   throughput_interval_per_s=(x - x_half, x + x_half), workers_raw_interval=raw_interval,
+                   queue_raw_range=queue_range, saturated_steps=len(sat), warnings=tuple(warnings),
+                   overflow=overflow if sat else "none seen")
+
+
+def _overflow(sat: list[StepResult]) -> str:
+    """How the saturated steps turned requests away: "503", "connection errors", or "none" (queued all)."""
+    if not sat:
+        return "none seen"
+    sent = sum(s.sent for s in sat)
+    refused = sum(s.statuses.get(503, 0) for s in sat)
+    errors = sum(s.statuses.get(CONNECTION_ERROR, 0) for s in sat)  # timeouts (0) are a long queue: not refused
+    if refused + errors <= REFUSED_AT_MOST * sent:
+        return "none"
+    return "connection errors" if errors > refused else "503"
 
 
 def _workers_reason(fit: SiteFit) -> str:
@@ -280,19 +376,34 @@ def site_toml(fit: SiteFit, *, host: str, when: str) -> str:
              "# Service times: light-load responses less the round trip; the law by goodness of fit; the page's",
              "# mean is then set from the saturated throughput (below), which counts the worker's own overheads too."]
     for s in fit.services.values():
-        lines.append(f"# {s.kind}: {s.samples} samples, service mean {s.mean_s * 1000:.2f} ms, CV {s.cv:.2f} -> "
-                     f"{s.law} ({s.quality()})")
+        lo, hi = s.mean_interval_s
+        lines.append(f"# {s.kind}: {s.samples} samples, service mean {s.mean_s * 1000:.2f} ms "
+                     f"(95 %: {lo * 1000:.2f} to {hi * 1000:.2f}), CV {s.cv:.2f} -> {s.law} ({s.quality()})")
+    xlo, xhi = fit.throughput_interval_per_s
+    wlo, whi = fit.workers_raw_interval
+    where = (f"Saturation from {fit.saturated_at_per_s:g} requests/s: {fit.saturated_throughput_per_s:.1f} answered/s"
+             f" (95 %: {xlo:.1f} to {xhi:.1f}) over the {fit.saturated_steps} saturated steps;"
+             if fit.saturated_at_per_s is not None else
+             f"NOT saturated: best {fit.saturated_throughput_per_s:.1f} answered/s (95 %: {xlo:.1f} to {xhi:.1f});")
     lines += [
-        f"# Saturation from {fit.saturated_at_per_s:g} requests/s: {fit.saturated_throughput_per_s:.1f} answered/s"
-        " over the saturated steps;",
-        f"#   workers = {fit.workers}: {_workers_reason(fit)},",
+        f"# {where}",
+        f"#   workers = {fit.workers}: {_workers_reason(fit)} (95 %: {wlo:.2f} to {whi:.2f}),",
         f"#   and the page service under load = workers / throughput = {fit.services['page'].mean_s * 1000:.2f} ms;",
-        f"#   mean number waiting there (Little: throughput x mean wait) {fit.queue_raw:.1f}",
-        f"#   -> backlog limit {fit.queue_limit}, the M/M/c/K limit with that mean number waiting",
+    ]
+    if fit.queue_limit == math.inf:
+        lines.append("#   overflow: nothing refused at saturation (at most 1 %): the site queues every request "
+                     "-> backlog unbounded" if fit.overflow == "none" else
+                     "#   no saturation seen: no backlog limit could be read")
+    else:
+        lines += [f"#   overflow: {fit.overflow}; mean number waiting at saturation (Little: throughput x mean wait) "
+                  f"{fit.queue_raw:.1f} (steps: {fit.queue_raw_range[0]:.1f} to {fit.queue_raw_range[1]:.1f})",
+                  f"#   -> backlog limit {fit.queue_limit}, the M/M/c/K limit with that mean number waiting"]
+    lines += [f"# WARNING: {w}" for w in fit.warnings]
+    lines += [
         "[site.app]",
         "instances = 1",
         f"workers = {fit.workers}",
-        f"queue_limit = {fit.queue_limit}",
+        f"queue_limit = {'inf' if fit.queue_limit == math.inf else fit.queue_limit}",
         f"page_s = {fit.services['page'].toml()}",
     ]
     if "asset" in fit.services:

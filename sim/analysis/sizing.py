@@ -1,7 +1,7 @@
 """An instant capacity plan: Erlang C where the site keeps up, a fluid model where it does not.
 
 The app tier is seen as one many-server queue: the scenario's visitors bring documents,
-submits and asset bundles (``sim.traffic.journey``), whose mean work (service plus the time
+submits and asset requests (``sim.traffic.journey``), whose mean work (service plus the time
 their database queries hold the worker) gives the offered load per bin. Where the load
 is below capacity, Erlang C gives waits; the least number of workers meeting a wait or
 response-time objective is taken at the busiest bin. Where the peak exceeds capacity,
@@ -52,18 +52,15 @@ def workload(scenario: Scenario, *, bin_s: float = 10.0) -> Workload:
     per = per_visitor(scenario)
     miss = 1.0 - (cdn.hit_ratio if cdn else 0.0)
     html_miss = 1.0 - (cdn.html_ratio if cdn else 0.0)
-    assets = v.requests_per_page - 1
-    bundle_p = 1.0 - (1.0 - miss) ** assets if assets else 0.0  # a page has at least one asset miss
     docs = per.page_views * html_miss
-    bundles = per.page_views * bundle_p
+    asset_requests = per.page_views * (v.requests_per_page - 1) * miss  # each miss a request of its own
     q = db.query_s.mean if db else 0.0
     qpp = db.queries_per_page if db else 0
     qps = db.queries_per_submit if db else 0
     page_work = app.page_s.mean + qpp * q
     submit_work = app.submit_dist.mean + qps * q
-    bundle_work = assets * miss * app.asset_s.mean / bundle_p if bundle_p else 0.0
-    requests = docs + v.action_rate + bundles
-    work = docs * page_work + v.action_rate * submit_work + bundles * bundle_work
+    requests = docs + v.action_rate + asset_requests
+    work = docs * page_work + v.action_rate * submit_work + asset_requests * app.asset_s.mean
     return Workload(
         bin_s=bin_s, visitors_per_s=counts / np.diff(edges), requests_per_visitor=requests,
         document_share=(docs + v.action_rate) / requests if requests else 0.0,
@@ -99,21 +96,33 @@ class FluidLosses:
 
 
 def fluid_losses(load: Workload, *, servers: int, queue_limit: float, patience_mean_s: float,
-                 retry_probability: float, iterations: int = 4) -> FluidLosses:
+                 retry_probability: float, iterations: int = 4, patience_s=None) -> FluidLosses:
     """Requests and visitors lost where the peak exceeds capacity (fluid model, bin by bin).
 
     Retries add load where requests are lost: a document lost with probability l comes
     back with probability p, so the documents arriving are 1 / (1 - p l) times the first
-    attempts (a fixed point, found in a few passes). A visitor ends lost when a loss is
-    not followed by a retry: lost documents x (1 - p).
+    attempts (a fixed point, found in a few passes); and a page's assets come only after its
+    document was served, so they arrive at the served documents' rate. A visitor ends lost
+    when a loss is not followed by a retry: lost documents x (1 - p).
+
+    ``patience_s`` (a distribution): visitors give up at its hazard over the current wait,
+    ``-ln(1 - F(w)) / w`` at ``w`` = queue / capacity, instead of the exponential's ``1 / mean``
+    (a lognormal patience of median 3 s gives up half as often as an exponential of the same
+    mean at a 0.7 s wait).
     """
+    draws = None
+    if patience_s is not None:  # F(w) from a fixed sample: deterministic, for any law
+        draws = np.sort(np.asarray(patience_s.sample(np.random.default_rng(0), 20_000), dtype=float))
     docs = load.requests_per_visitor * load.document_share
-    bundles = load.requests_per_visitor - docs
+    assets = load.requests_per_visitor - docs
     boost = np.ones(len(load.visitors_per_s))
+    loss = np.zeros(len(load.visitors_per_s))
     for _ in range(iterations):
         doc_rate = load.visitors_per_s * docs * boost
-        totals, lost = _fluid(load, doc_rate, load.visitors_per_s * bundles, servers=servers,
-                              queue_limit=queue_limit, patience_mean_s=patience_mean_s)
+        # A page's assets are fetched once its document is served: a lost document brings none.
+        asset_rate = doc_rate * np.clip(1.0 - loss, 0.0, 1.0) * (assets / docs if docs else 0.0)
+        totals, lost = _fluid(load, doc_rate, asset_rate, servers=servers,
+                              queue_limit=queue_limit, patience_mean_s=patience_mean_s, patience_draws=draws)
         with np.errstate(invalid="ignore", divide="ignore"):
             loss = np.where(doc_rate > 0, lost / (doc_rate * load.bin_s), 0.0)
         boost = 1.0 / (1.0 - retry_probability * np.clip(loss, 0.0, 0.99))
@@ -124,17 +133,24 @@ def fluid_losses(load: Workload, *, servers: int, queue_limit: float, patience_m
                        overloaded_s=overloaded, peak_queue=peak)
 
 
-def _fluid(load: Workload, doc_rate: np.ndarray, bundle_rate: np.ndarray, *, servers: int, queue_limit: float,
-           patience_mean_s: float):
+def _hazard(draws: np.ndarray, wait_s: float) -> float:
+    f = min(np.searchsorted(draws, wait_s, side="right") / len(draws), 1 - 1 / len(draws))
+    return -math.log1p(-f) / wait_s
+
+
+def _fluid(load: Workload, doc_rate: np.ndarray, asset_rate: np.ndarray, *, servers: int, queue_limit: float,
+           patience_mean_s: float, patience_draws: np.ndarray | None = None):
     mu = 1.0 / load.work_s
     theta = 1.0 / patience_mean_s if patience_mean_s > 0 and not math.isinf(patience_mean_s) else 0.0
     cap = servers * mu
     q = abandoned = rejected = rejected_docs = overloaded = peak = 0.0
     lost = np.zeros(len(doc_rate))
-    for i, (lam_d, lam_b) in enumerate(zip(doc_rate, bundle_rate)):
+    for i, (lam_d, lam_b) in enumerate(zip(doc_rate, asset_rate)):
         lam = lam_d + lam_b
         # Only documents carry a visitor's patience: the queue's abandonment rate is q * share * theta.
         share = lam_d / lam if lam > 0 else 0.0
+        if patience_draws is not None:
+            theta = _hazard(patience_draws, max(q, 1.0) / cap)
         gamma = theta * share
         a0, r0 = abandoned, rejected
         t_left = load.bin_s

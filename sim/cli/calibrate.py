@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import sys
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from sim.cli.outputs import out_file
 __all__ = ["add_parser", "run"]
 
 STEPS = 8  # rising rates: max_rate x k / STEPS
+STRICT_EXIT = 5  # --strict: written, but a parameter is not determined by the data
 
 
 def add_parser(sub) -> None:
@@ -47,6 +49,10 @@ def add_parser(sub) -> None:
                    help="a path the site answers without app work (e.g. /healthz): its response time is the "
                    "round trip (default: two TCP handshakes, which the kernel answers without a worker)")
     p.add_argument("--out", required=True, metavar="FILE", help="where to write the fitted [site] (TOML)")
+    p.add_argument("--strict", action="store_true",
+                   help=f"exit {STRICT_EXIT} when the data cannot determine a parameter (the site never saturated "
+                   "below --max-rate, too few samples, an interval too wide); the file is still written, "
+                   "the warnings in it")
     p.set_defaults(func=run)
 
 
@@ -113,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         for kind, method, path, form, share in kinds:
             light[kind] = _step(probe, host, rng, kind, method, path, form, light_rate, light_s * share)
-            if light[kind].statuses.get(0, 0) == light[kind].sent:
+            if light[kind].statuses.get(0, 0) + light[kind].statuses.get(-1, 0) == light[kind].sent:  # no answer at all
                 raise ConfigError("--host", f"no answer from {host}{path}: is the site up?")
             print(f"light load, {kind}: {light[kind].answered} answered of {light[kind].sent}", file=sys.stderr)
         step_s = min(10.0, (args.duration_s - light_s) / STEPS)
@@ -137,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         if stopped:
             print(f"surge: too little was measured to fit a site ({err}); nothing written", file=sys.stderr)
             return exit_code(stopped)
-        raise ConfigError("--max-rate", str(err)) from None
+        raise ConfigError("--duration-s", f"{err} (a longer --duration-s or a higher --max-rate sends more)") from None
     text = site_toml(fit, host=host, when=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     if stopped:
         text = (f"# PARTIAL: the calibration was {stopped} after {len(steps)} of {STEPS} load steps;\n"
@@ -147,12 +153,26 @@ def run(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
     rows = [("round trip", f"{round_trip_s * 1000:.3f} ms ({source})")]
-    rows += [(f"{s.kind} service", f"{s.law}, mean {s.mean_s * 1000:.1f} ms (CV {s.cv:.2f}; {s.quality()})")
-             for s in fit.services.values()]
+    rows += [(f"{s.kind} service", f"{s.law}, mean {s.mean_s * 1000:.1f} ms (95 %: {s.mean_interval_s[0] * 1000:.1f}"
+              f" to {s.mean_interval_s[1] * 1000:.1f}; CV {s.cv:.2f}; {s.quality()})") for s in fit.services.values()]
     hinge = f"requests wait once {fit.concurrency.workers} others are in; " if fit.concurrency else ""
-    rows += [("workers", f"{fit.workers} ({hinge}throughput x service {fit.workers_raw:.2f})"),
-             ("backlog", f"{fit.queue_limit} (measured {fit.queue_raw:.1f})"),
-             ("capacity", f"{fit.saturated_throughput_per_s:.1f} pages/s")]
+    wlo, whi = fit.workers_raw_interval
+    xlo, xhi = fit.throughput_interval_per_s
+    rows += [("workers", f"{fit.workers} ({hinge}throughput x service {fit.workers_raw:.2f}, 95 %: {wlo:.2f} to "
+              f"{whi:.2f})"),
+             ("backlog", "unbounded (nothing refused at saturation: the site queues every request)"
+              if fit.queue_limit == math.inf else
+              f"{fit.queue_limit} (overflow: {fit.overflow}; mean number waiting {fit.queue_raw:.1f})"),
+             ("capacity", f"{fit.saturated_throughput_per_s:.1f} pages/s (95 %: {xlo:.1f} to {xhi:.1f})"
+              + ("" if fit.saturated_at_per_s is not None else ", a lower bound: never saturated"))]
     print(format_table(rows, title=f"calibrated {host}"))
+    for w in fit.warnings:
+        print(f"surge: warning: {w}", file=sys.stderr)
     print(f"\nwrote {out}: add include = \"{out.name}\" to a scenario", file=sys.stderr)
-    return exit_code(stopped)
+    if stopped:
+        return exit_code(stopped)
+    if fit.warnings and args.strict:
+        print(f"surge: --strict: {len(fit.warnings)} parameter(s) not determined by the data (exit {STRICT_EXIT})",
+              file=sys.stderr)
+        return STRICT_EXIT
+    return 0

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         patience = scenario.visitors.patience_s.mean
         retry = scenario.visitors.retry.probability if scenario.visitors.retry else 0.0
         lost = fluid_losses(load, servers=workers_now, queue_limit=app.queue_limit * app.instances,
-                            patience_mean_s=patience, retry_probability=retry)
+                            patience_mean_s=patience, retry_probability=retry, patience_s=scenario.visitors.patience_s)
         rows += [
             ("overloaded (fluid model)", f"{lost.overloaded_s / 3600:.2f} h with the current site"),
             ("visitors who give up", fmt(lost.visitors_abandoned)),

@@ -341,7 +341,7 @@ class Recorder:
     def completions_many(self, t: np.ndarray, response: np.ndarray, measured: np.ndarray,
                          is_page: np.ndarray) -> None:
         """``request_completed`` of requests finishing at ``t`` (sorted), in that order; ``is_page``:
-        a page or a submit (what a visitor waits for), else a bundle of asset misses."""
+        a page or a submit (what a visitor waits for), else an asset miss."""
         if len(t) == 0:
             return
         pt, pr = t[is_page], response[is_page]

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Sample", "open_load", "connect_times", "ping_times"]
+__all__ = ["Sample", "open_load", "connect_times", "ping_times", "NO_ANSWER", "CONNECTION_ERROR"]
+
+NO_ANSWER, CONNECTION_ERROR = 0, -1  # a Sample's status when no HTTP answer came
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,7 +27,7 @@ class Sample:
     intended_s: float  # since the step's start
     sent_s: float  # when it really left (a busy client sends late), since the step's start
     response_s: float  # from the intended start to the last byte
-    status: int  # 0: no answer (timeout or connection error)
+    status: int  # NO_ANSWER (0): timed out; CONNECTION_ERROR (-1): refused or reset before an answer
 
 
 def _one(parsed, method: str, path: str, body: bytes | None, headers: dict, timeout_s: float) -> int:
@@ -36,8 +38,10 @@ def _one(parsed, method: str, path: str, body: bytes | None, headers: dict, time
         resp = conn.getresponse()
         resp.read()
         return resp.status
-    except (OSError, http.client.HTTPException):
-        return 0
+    except TimeoutError:
+        return NO_ANSWER
+    except (OSError, http.client.HTTPException):  # refused, reset: a listen backlog overflowing, a dead site
+        return CONNECTION_ERROR
     finally:
         conn.close()
 

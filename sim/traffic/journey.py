@@ -10,6 +10,8 @@ The story mixes three units; these keep them apart:
   document and ``requests_per_page - 1`` assets. A form submit is one request.
   Of these, ``site.cdn.html_hit_ratio`` (documents) and ``site.cdn.hit_ratio``
   (assets) are served at the edge; the rest, and every submit, reach the *origin*.
+  The browser fetches a page's asset misses one after another once the document
+  has come; the visitor's think time starts when the last of them is done.
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ class JourneyPlans:
     html_hit: np.ndarray  # per step, bool: the page's HTML is served at the edge
     service_s: np.ndarray  # per step: app service time of the document or submit
     assets: np.ndarray  # per step: asset requests that miss the CDN
-    asset_service_s: np.ndarray  # per step: app service time of that asset bundle
+    asset_first: np.ndarray  # per step: index of its first asset's service time in ``asset_s``
+    asset_s: np.ndarray  # app service time of each asset miss, a step's ``assets`` of them in a row
     query_s: np.ndarray  # per step x queries: database query times (shape (steps, max queries))
     queries: np.ndarray  # per step: number of queries
 
@@ -96,12 +99,11 @@ def draw_journeys(scenario: Scenario, rng: np.random.Generator, n: int) -> Journ
         service[~is_page] = app.submit_dist.sample(rng, int((~is_page).sum()))
     miss = 1.0 - (cdn.hit_ratio if cdn else 0.0)
     assets = np.where(kind == PAGE, rng.binomial(v.requests_per_page - 1, miss, total), 0)
-    asset_service = np.zeros(total)
-    if app is not None and assets.sum() > 0:
-        draws = np.asarray(app.asset_s.sample(rng, int(assets.sum())), dtype=float)
-        has = assets > 0
-        starts = np.concatenate([[0], np.cumsum(assets[has])[:-1]])
-        asset_service[has] = np.add.reduceat(draws, starts)
+    asset_first = (np.cumsum(assets) - assets).astype(np.int64)
+    n_assets = int(assets.sum())
+    # Drawn per request: the browser sends them one at a time, each a job of its own at the origin.
+    asset_s = (np.asarray(app.asset_s.sample(rng, n_assets), dtype=float) if app is not None and n_assets
+               else np.zeros(n_assets))
     if db is not None:
         queries = np.where(kind == PAGE, db.queries_per_page, db.queries_per_submit).astype(np.int64)
         width = int(max(db.queries_per_page, db.queries_per_submit))
@@ -110,5 +112,5 @@ def draw_journeys(scenario: Scenario, rng: np.random.Generator, n: int) -> Journ
         queries = np.zeros(total, dtype=np.int64)
         query = np.zeros((total, 0))
     return JourneyPlans(first_step=first, intends_action=intends, patience_s=patience, kind=kind, think_s=think,
-                        html_hit=html_hit, service_s=service, assets=assets, asset_service_s=asset_service,
+                        html_hit=html_hit, service_s=service, assets=assets, asset_first=asset_first, asset_s=asset_s,
                         query_s=query, queries=queries)

@@ -40,7 +40,7 @@ def test_fluid_abandoned_visitors_within_10_percent_of_the_simulation():
     app, v = scenario.site.app, scenario.visitors
     lost = fluid_losses(workload(scenario), servers=app.instances * app.workers,
                         queue_limit=app.queue_limit * app.instances, patience_mean_s=v.patience_s.mean,
-                        retry_probability=v.retry.probability)
+                        retry_probability=v.retry.probability, patience_s=v.patience_s)
     simulated = summarize(simulate(scenario))
     abandoned = simulated["visitors"]["abandoned"]
     assert abandoned > 1000

@@ -29,3 +29,21 @@ def test_a_ping_path_must_be_a_path(tmp_path, capsys):
         code = main(["calibrate", "--host", url, "--ping-path", "healthz", "--out", str(tmp_path / "s.toml")])
     assert code == 2
     assert capsys.readouterr().err.strip() == "--ping-path: must be a path starting with '/', got 'healthz'"
+
+
+@pytest.mark.slow
+def test_a_site_that_never_saturates_is_said_and_strict_fails(tmp_path, capsys):
+    """The demo site holds 8 workers / 5 ms = 1,600 pages/s; --max-rate 100 never comes near it."""
+    from tests.servers import demo_site
+
+    out = tmp_path / "site.toml"
+    with demo_site(workers=8, service_ms=5, queue_limit=16) as url:
+        code = main(["calibrate", "--host", url, "--max-rate", "100", "--duration-s", "30", "--strict",
+                     "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 5
+    assert "surge: warning: the site never saturated up to 100 requests/s" in err
+    text = out.read_text()  # written all the same, the warning in it
+    assert "# WARNING: the site never saturated" in text and "NOT saturated" in text
+    import tomllib
+    assert tomllib.loads(text)["site"]["app"]["workers"] >= 1

@@ -79,7 +79,7 @@ def test_mmck_with_patience_same_as_reference():
 
 
 def test_multi_tier_surge_same_as_reference():
-    """Journeys, think times, CDN, asset bundles, DB pool, 503s, 504s, patience, retries, a balancer."""
+    """Journeys, think times, CDN, asset requests, DB pool, 503s, 504s, patience, retries, a balancer."""
     sc = _gentle_short()
     s = _same(_reference(sc), simulate_fast(sc))
     r = s["requests"]

@@ -78,9 +78,10 @@ class _Loop:
         self.Vi, self.Vf = np.zeros((n, L.V_INTS), dtype=np.int64), np.zeros(n)
         I[L.I_RFREE] = _free_list(self.Ri[:, L.R_NEXT], 0, n, -1)
         I[L.I_VFREE] = _free_list(self.Vi[:, L.V_NEXT], 0, n, -1)
-        self.Wt = np.zeros((64, 3), dtype=np.int64)
-        self.Si, self.Sf = np.zeros((n, 4), dtype=np.int64), np.zeros((n, L.SF_Q + self.width))
-        self.top = 0  # arena rows in use (windows are packed below it)
+        self.Wt = np.zeros((64, L.W_INTS), dtype=np.int64)
+        self.Si, self.Sf = np.zeros((n, L.S_INTS), dtype=np.int64), np.zeros((n, L.SF_Q + self.width))
+        self.A = np.zeros(n)  # asset arena: the asset service times of each window's steps
+        self.top = self.atop = 0  # arena rows in use (windows are packed below them)
         self.Q = np.zeros((app.instances, 4 + n), dtype=np.int64)
         self.DL, self.DBW = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
         self.C = np.zeros((len(L.COUNTS), len(self.edges)), dtype=np.int64)  # + a touched column
@@ -88,7 +89,8 @@ class _Loop:
         self.out_wait, self.out_done = np.zeros(_OUT), np.zeros((_OUT, 3))
         self.out_app, self.out_db = np.zeros((_OUT, 3)), np.zeros((_OUT, 3))
         self.retry = self._draws(retry)
-        self.bal_u = self._draws(picks)[:, 0].copy()
+        # never read without picks, but the room check wants a pick per asset of a page beyond HEADROOM
+        self.bal_u = self._draws(picks)[:, 0].copy() if picks is not None else np.zeros(L.HEADROOM + v.requests_per_page)
         I[L.I_CW] = -1
         self.cw_times, self.cw_f, self.cw_i = np.empty(0), np.zeros((0, 2)), np.zeros((1, 2), dtype=np.int64)
 
@@ -102,7 +104,7 @@ class _Loop:
     def run_until(self, until: float, next_window) -> None:
         while True:
             status = run_loop(until, self.I, self.F, self.Ht, self.Hi, self.Ri, self.Rf, self.Vi, self.Vf,
-                              self.Wt, self.Si, self.Sf, self.Q, self.DL, self.DBW, self.C, self.T, self.edges,
+                              self.Wt, self.Si, self.Sf, self.A, self.Q, self.DL, self.DBW, self.C, self.T, self.edges,
                               self.out_wait, self.out_done, self.out_app, self.out_db, self.retry, self.bal_u,
                               self.cw_f, self.cw_i)
             if status == L.OK_STATUS:
@@ -146,9 +148,11 @@ class _Loop:
         if self.retry_source is not None and I[L.I_RETRY_POS] + need > len(self.retry):
             self.retry = np.concatenate((self.retry[I[L.I_RETRY_POS]:], self._draws(self.retry_source)))
             I[L.I_RETRY_POS] = 0
-        if self.picks is not None and I[L.I_BAL_POS] + need > len(self.bal_u):
-            self.bal_u = np.concatenate((self.bal_u[I[L.I_BAL_POS]:], self._draws(self.picks)[:, 0]))
+        if self.picks is not None and I[L.I_BAL_POS] + need + I[L.I_RPP] > len(self.bal_u):
+            self.bal_u = self.bal_u[I[L.I_BAL_POS]:]
             I[L.I_BAL_POS] = 0
+            while need + I[L.I_RPP] > len(self.bal_u):  # a pick per asset of a page, in one event
+                self.bal_u = np.concatenate((self.bal_u, self._draws(self.picks)[:, 0]))
 
     def hand_over(self) -> None:
         """The loop's output rows, in order, to the recorder's buffers and blocks."""
@@ -182,18 +186,19 @@ class _Loop:
     def install(self, times: np.ndarray, plans, end_s: float) -> None:
         """A new arrival window: its steps into the arena, its visitors ready to arrive."""
         self.count_arrivals()
-        steps = len(plans.kind)
+        steps, n_assets = len(plans.kind), len(plans.asset_s)
         slot = self._window_slot()
-        base = self._arena_rows(steps)
+        base, abase = self._arena_rows(steps, n_assets)
         Si, Sf = self.Si, self.Sf
         rows = slice(base, base + steps)
         Si[rows, L.S_KIND], Si[rows, L.S_HTML] = plans.kind, plans.html_hit
-        Si[rows, L.S_ASSETS], Si[rows, L.S_NQ] = plans.assets, plans.queries
-        Sf[rows, L.SF_THINK], Sf[rows, L.SF_SERV], Sf[rows, L.SF_ASERV] = plans.think_s, plans.service_s, plans.asset_service_s
+        Si[rows, L.S_ASSETS], Si[rows, L.S_NQ], Si[rows, L.S_AFIRST] = plans.assets, plans.queries, plans.asset_first
+        Sf[rows, L.SF_THINK], Sf[rows, L.SF_SERV] = plans.think_s, plans.service_s
         if self.width:
             Sf[rows, L.SF_Q:] = plans.query_s[:, :self.width]
-        self.top = base + steps
-        self.Wt[slot] = (base, 0, steps)
+        self.A[abase:abase + n_assets] = plans.asset_s
+        self.top, self.atop = base + steps, abase + n_assets
+        self.Wt[slot] = (base, 0, steps, abase, n_assets)
         I, F = self.I, self.F
         I[L.I_CW], I[L.I_CW_I], I[L.I_CW_N], I[L.I_ARRIVED] = slot, 0, len(times), 0
         I[L.I_PENDING] = L.P_ARRIVALS
@@ -221,25 +226,33 @@ class _Loop:
         self.Wt = np.concatenate((self.Wt, np.zeros_like(self.Wt)))
         return n
 
-    def _arena_rows(self, steps: int) -> int:
-        """First of ``steps`` free arena rows; packs the windows in use, or grows, when short."""
-        if self.top + steps <= len(self.Si):
-            return self.top
+    def _arena_rows(self, steps: int, n_assets: int) -> tuple[int, int]:
+        """First free rows of the step arena and of the asset arena; packs the windows in use, or grows, when short."""
+        if self.top + steps <= len(self.Si) and self.atop + n_assets <= len(self.A):
+            return self.top, self.atop
         used = np.flatnonzero(self.Wt[:, L.W_STEPS] > 0)
-        used = used[np.argsort(self.Wt[used, L.W_SBASE], kind="stable")]
-        need = int(self.Wt[used, L.W_STEPS].sum()) + steps
-        cap = len(self.Si)
+        self.Si, self.Sf = self._pack(used, L.W_SBASE, L.W_STEPS, steps, self.Si, self.Sf)
+        self.A, = self._pack(used, L.W_ABASE, L.W_ASSETS, n_assets, self.A)
+        self.top = int(self.Wt[used, L.W_STEPS].sum())
+        self.atop = int(self.Wt[used, L.W_ASSETS].sum())
+        return self.top, self.atop
+
+    def _pack(self, used: np.ndarray, base_col: int, size_col: int, more: int, *arenas: np.ndarray) -> tuple:
+        """The blocks of windows ``used`` packed from row 0 in arenas at most half full with ``more`` rows added."""
+        used = used[np.argsort(self.Wt[used, base_col], kind="stable")]
+        need = int(self.Wt[used, size_col].sum()) + more
+        cap = len(arenas[0])
         while cap < 2 * need:  # keep the arena at most half full after packing, so packing stays rare
             cap *= 2
-        Si, Sf = np.zeros((cap, self.Si.shape[1]), dtype=np.int64), np.zeros((cap, self.Sf.shape[1]))
+        packed = tuple(np.zeros((cap,) + a.shape[1:], dtype=a.dtype) for a in arenas)
         top = 0
         for w in used.tolist():
-            base, n = int(self.Wt[w, L.W_SBASE]), int(self.Wt[w, L.W_STEPS])
-            Si[top:top + n], Sf[top:top + n] = self.Si[base:base + n], self.Sf[base:base + n]
-            self.Wt[w, L.W_SBASE] = top
+            base, n = int(self.Wt[w, base_col]), int(self.Wt[w, size_col])
+            for new, old in zip(packed, arenas):
+                new[top:top + n] = old[base:base + n]
+            self.Wt[w, base_col] = top
             top += n
-        self.Si, self.Sf, self.top = Si, Sf, top
-        return top
+        return packed
 
 
 def simulate_compiled(scenario: Scenario, seed_seq: np.random.SeedSequence) -> RunResult:

@@ -29,13 +29,18 @@ R_KIND, R_COUNT, R_NQ, R_QI, R_STATE, R_OUT, R_INST, R_MEAS, R_OWNER, R_REFS, R_
 R_INTS = 11
 RF_ARR, RF_SERV, RF_Q = 0, 1, 2
 # Visitor slots.
-V_WIN, V_S, V_END, V_RET, V_MEAS, V_INT, V_ACTED, V_NEXT = range(8)
-V_INTS = 8
-# Arrival windows: the arena block of their steps, and their visitors still on the site.
-W_SBASE, W_LIVE, W_STEPS = range(3)  # W_STEPS 0: a free slot
-# Step arena: int fields, float fields (think, service, asset service, then the queries).
-S_KIND, S_HTML, S_ASSETS, S_NQ = range(4)
-SF_THINK, SF_SERV, SF_ASERV, SF_Q = range(4)
+# V_A, V_AEND: the asset being fetched and the end of the page's assets, in the window's asset block.
+V_WIN, V_S, V_END, V_RET, V_MEAS, V_INT, V_ACTED, V_NEXT, V_A, V_AEND = range(10)
+V_INTS = 10
+# Arrival windows: the arena blocks of their steps and of their asset service times, and their
+# visitors still on the site.
+W_SBASE, W_LIVE, W_STEPS, W_ABASE, W_ASSETS = range(5)  # W_STEPS 0: a free slot
+W_INTS = 5
+# Step arena: int fields (S_AFIRST: the step's first asset in the window's asset block), float
+# fields (think, service, then the queries).
+S_KIND, S_HTML, S_ASSETS, S_NQ, S_AFIRST = range(5)
+S_INTS = 5
+SF_THINK, SF_SERV, SF_Q = range(3)
 # Instance queue rings: head, tail, busy, waiting.
 Q_HEAD, Q_TAIL, Q_BUSY, Q_WAIT = range(4)
 # Pending work when the loop was left: arrivals of the current window to go on with.
@@ -48,7 +53,7 @@ QUEUED, SERVING, FINISHED, GONE = range(4)
 NONE, OK, REJECTED, TIMED_OUT, ABANDONED = range(5)
 SERVED, FAILED = 1, 2  # a visitor's end (ABANDONED as above)
 ROUND_ROBIN, LEAST_CONNECTIONS, RANDOM = range(3)
-STEP, RESULT = 0, 1
+STEP, RESULT, FETCH, ASSET_DONE, NEXT = range(5)  # what a visitor does next (loop.visitor_chain)
 
 # Per-bin counters (C: a row per name, the last column says the name was touched) and totals
 # (T: row 0 the value, row 1 touched), named as the recorder names them.

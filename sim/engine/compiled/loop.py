@@ -50,12 +50,13 @@ def leave(I, F, Vi, Wt, C, T, edges, v, outcome):
 
 
 @_inline
-def visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, Q, DL, C, T, edges, out_wait, out_app, retry, bal_u,
+def visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, C, T, edges, out_wait, out_app, retry, bal_u,
                   v, act, res):
-    """_step / _result of one visitor until it waits for something (each calls the other last)."""
+    """_step / _result / _fetch_asset / _asset_done / _next of one visitor until it waits for something."""
     while True:
         now = F[F_NOW]
-        s = Wt[Vi[v, V_WIN], W_SBASE] + Vi[v, V_S]
+        w = Vi[v, V_WIN]
+        s = Wt[w, W_SBASE] + Vi[v, V_S]
         kind = Si[s, S_KIND]
         measured_now = now >= F[F_WARMUP]
         if act == STEP:
@@ -84,19 +85,21 @@ def visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, Q, DL, C, T, edges, 
                 act, res = RESULT, REJECTED
                 continue
             return
-        # RESULT
-        if res == OK and kind == PAGE and Si[s, S_ASSETS] > 0:
-            b = new_request(I, F, Ri, Rf, ASSETS, Si[s, S_ASSETS], Sf[s, SF_ASERV], -1)
-            submit(I, F, Ht, Hi, Ri, Rf, Q, DL, C, T, edges, out_wait, out_app, bal_u, b, math.inf)
-            if Ri[b, R_REFS] == 0:
-                Ri[b, R_REFS] = 1
-                unref(I, Ri, b)
-        if res == OK:
-            count(F, C, edges, C_COMPLETED if kind == PAGE else C_ACTIONS_COMPLETED, now, 1)
-            if measured_now:
-                total(T, T_PV_COMPLETED if kind == PAGE else T_ACT_COMPLETED, 1)
-            if kind == SUBMIT:
-                Vi[v, V_ACTED] = 1
+        if act == FETCH:  # Model._fetch_asset
+            r = new_request(I, F, Ri, Rf, ASSETS, 1, A[Wt[w, W_ABASE] + Vi[v, V_A]], v)
+            refused = submit(I, F, Ht, Hi, Ri, Rf, Q, DL, C, T, edges, out_wait, out_app, bal_u, r, math.inf)
+            if Ri[r, R_REFS] == 0:
+                Ri[r, R_REFS] = 1
+                unref(I, Ri, r)
+            if refused:
+                act = ASSET_DONE
+                continue
+            return
+        if act == ASSET_DONE:  # Model._asset_done
+            Vi[v, V_A] += 1
+            act = FETCH if Vi[v, V_A] < Vi[v, V_AEND] else NEXT
+            continue
+        if act == NEXT:  # Model._next
             Vi[v, V_S] += 1
             if Vi[v, V_S] == Vi[v, V_END]:
                 leave(I, F, Vi, Wt, C, T, edges, v, SERVED)
@@ -106,6 +109,20 @@ def visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, Q, DL, C, T, edges, 
                 push(I, F, Ht, Hi, think, EV_STEP, v)
                 return
             act = STEP
+            continue
+        # RESULT (Model._result)
+        if res == OK:
+            count(F, C, edges, C_COMPLETED if kind == PAGE else C_ACTIONS_COMPLETED, now, 1)
+            if measured_now:
+                total(T, T_PV_COMPLETED if kind == PAGE else T_ACT_COMPLETED, 1)
+            if kind == SUBMIT:
+                Vi[v, V_ACTED] = 1
+            if kind == PAGE and Si[s, S_ASSETS] > 0:
+                Vi[v, V_A] = Si[s, S_AFIRST]
+                Vi[v, V_AEND] = Si[s, S_AFIRST] + Si[s, S_ASSETS]
+                act = FETCH
+            else:
+                act = NEXT
             continue
         if Vi[v, V_RET] > 0:
             pos = I[I_RETRY_POS]
@@ -129,7 +146,8 @@ def room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, 
             and I[I_DLT] - I[I_DLH] + HEADROOM <= DL.shape[0] and I[I_DBT] - I[I_DBH] + HEADROOM <= DBW.shape[0]
             and I[I_NWAIT] + HEADROOM <= out_wait.shape[0] and I[I_NDONE] + HEADROOM <= out_done.shape[0]
             and I[I_NAPP] + HEADROOM <= out_app.shape[0] and I[I_NDB] + HEADROOM <= out_db.shape[0]
-            and I[I_RETRY_POS] + HEADROOM <= retry.shape[0] and I[I_BAL_POS] + HEADROOM <= bal_u.shape[0]):
+            and I[I_RETRY_POS] + HEADROOM <= retry.shape[0]
+            and I[I_BAL_POS] + HEADROOM + I[I_RPP] <= bal_u.shape[0]):  # a pick per asset of a page
         return False
     qcap = Q.shape[1] - 4
     for k in range(Q.shape[0]):
@@ -139,7 +157,7 @@ def room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, 
 
 
 @_jit
-def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, Q, DL, DBW, C, T, edges,
+def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, T, edges,
              out_wait, out_done, out_app, out_db, retry, bal_u, cw_f, cw_i):
     """Run events before ``until``; OK_STATUS when there, ROOM or WINDOW when the driver must act.
 
@@ -204,7 +222,7 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, Q, DL, DBW, C, T, 
                 r = arg
                 if kind == EV_FINISH:
                     if finish(I, F, Ht, Hi, Ri, Rf, Q, T, out_wait, out_done, out_app, r):
-                        v, act = Ri[r, R_OWNER], RESULT
+                        v, act = Ri[r, R_OWNER], (ASSET_DONE if Ri[r, R_KIND] == ASSETS else RESULT)
                 elif kind == EV_QUERIES:
                     acquire(I, F, Ht, Hi, Ri, Rf, DBW, out_db, r)
                 elif kind == EV_RELEASED:
@@ -229,11 +247,11 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, Q, DL, DBW, C, T, 
                         failed(F, Ri, C, T, edges, C_TIMED_OUT, T_TIMED_OUT, r)
                         if state == QUEUED and I[I_DROP]:
                             remove(I, F, Ri, Q, out_app, r)
-                        if Ri[r, R_OWNER] >= 0:
-                            v, act, res = Ri[r, R_OWNER], RESULT, TIMED_OUT
+                        v, res = Ri[r, R_OWNER], TIMED_OUT
+                        act = ASSET_DONE if Ri[r, R_KIND] == ASSETS else RESULT
                 unref(I, Ri, r)  # the heap entry's reference
         if v >= 0:  # the one place a visitor goes on: inlined here
-            visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, Q, DL, C, T, edges, out_wait, out_app, retry,
+            visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, C, T, edges, out_wait, out_app, retry,
                           bal_u, v, act, res)
         if rearm:
             arm(I, F, Ht, Hi, Ri, Rf, DL)

@@ -42,7 +42,7 @@ QUEUED, SERVING, FINISHED, GONE = range(4)
 
 
 class Request:
-    """One origin request: an HTML document, a submit, or a page's bundle of asset misses."""
+    """One origin request: an HTML document, a submit, or an asset that missed the CDN."""
 
     __slots__ = ("kind", "count", "arrival_s", "start_s", "service_s", "query_s", "state", "on_done",
                  "outcome", "instance", "measured", "qi", "owner")
@@ -50,7 +50,7 @@ class Request:
     def __init__(self, *, now: float, kind: int, count: int, service_s: float, query_s: np.ndarray | None,
                  measured: bool, on_done: Callable[[object, str], None] | None = None, owner=None) -> None:
         self.kind = kind  # journey.PAGE, journey.SUBMIT, or ASSETS
-        self.count = count  # HTTP requests it stands for (a bundle of asset misses counts each)
+        self.count = count  # HTTP requests it stands for
         self.arrival_s = now
         self.start_s = math.nan
         self.service_s = service_s

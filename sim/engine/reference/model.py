@@ -30,7 +30,7 @@ from sim.traffic.profile import build_profile
 
 __all__ = ["Model", "ASSETS", "SERVED", "FAILED"]
 
-ASSETS = 2  # request kind of a page's bundle of asset misses (PAGE = 0, SUBMIT = 1)
+ASSETS = 2  # request kind of an asset miss (PAGE = 0, SUBMIT = 1)
 SERVED, FAILED = "served", "failed"
 
 
@@ -38,7 +38,7 @@ class _Window:
     """One arrival window's visitors, their plans as Python lists (cheap to index per event)."""
 
     __slots__ = ("times", "first", "intends", "patience", "kind", "think", "html_hit", "service",
-                 "assets", "asset_service", "queries", "end_s", "times_array", "intends_array", "arrived")
+                 "assets", "asset_first", "asset_s", "queries", "end_s", "times_array", "intends_array", "arrived")
 
     def __init__(self, times: np.ndarray, plans, end_s: float) -> None:
         self.times_array, self.intends_array = times, plans.intends_action
@@ -52,7 +52,8 @@ class _Window:
         self.html_hit = plans.html_hit.tolist()
         self.service = plans.service_s.tolist()
         self.assets = plans.assets.tolist()
-        self.asset_service = plans.asset_service_s.tolist()
+        self.asset_first = plans.asset_first.tolist()
+        self.asset_s = plans.asset_s.tolist()
         n_q = plans.queries.tolist()
         rows = plans.query_s.tolist()
         self.queries = [row[:q] if q else None for row, q in zip(rows, n_q)]
@@ -60,7 +61,7 @@ class _Window:
 
 
 class _Visitor:
-    __slots__ = ("w", "s", "end", "patience", "retries", "measured", "intends", "acted")
+    __slots__ = ("w", "s", "end", "patience", "retries", "measured", "intends", "acted", "a", "a_end")
 
 
 class Model:
@@ -167,27 +168,46 @@ class Model:
     def _result(self, v: _Visitor, result: str) -> None:
         now, w, s = self.clock.now, v.w, v.s
         kind = w.kind[s]
-        if result == OK and kind == PAGE and w.assets[s] > 0 and self.app is not None:
-            # The browser fetches the missed assets; the visitor does not wait for them.
-            bundle = Request(now=now, kind=ASSETS, count=w.assets[s], service_s=w.asset_service[s], query_s=None,
-                             measured=now >= self.warmup_s)
-            self.app.submit(bundle, math.inf)
         self.recorder.page_result(now, kind, result)
         if result == OK:
             v.acted = v.acted or kind == SUBMIT
-            v.s = s = s + 1
-            if s == v.end:
-                self._leave(v, SERVED, now)
-            elif w.think[s] > 0:
-                self._at_step(w.think[s], v)
+            if kind == PAGE and w.assets[s] > 0 and self.app is not None:
+                # The browser fetches the missed assets one after another; the visitor reads on after.
+                v.a = w.asset_first[s]
+                v.a_end = v.a + w.assets[s]
+                self._fetch_asset(v)
             else:
-                self._step(v)
+                self._next(v)
         elif v.retries > 0 and (draw := self.retry_draws.take())[0] < self.retry.probability:
             v.retries -= 1
             self.recorder.retry(now)
             self._at_step(draw[1], v)
         else:
             self._leave(v, ABANDONED if result == ABANDONED else FAILED, now)
+
+    def _fetch_asset(self, v: _Visitor) -> None:
+        now = self.clock.now
+        req = Request(now=now, kind=ASSETS, count=1, service_s=v.w.asset_s[v.a], query_s=None,
+                      measured=now >= self.warmup_s, on_done=self._asset_done, owner=v)
+        self.app.submit(req, math.inf)  # whatever its outcome, the browser goes on to the next
+
+    def _asset_done(self, v: _Visitor, result: str) -> None:
+        v.a += 1
+        if v.a < v.a_end:
+            self._fetch_asset(v)
+        else:
+            self._next(v)
+
+    def _next(self, v: _Visitor) -> None:
+        """The step is done: think, then the next one, or leave served after the last."""
+        w = v.w
+        v.s = s = v.s + 1
+        if s == v.end:
+            self._leave(v, SERVED, self.clock.now)
+        elif w.think[s] > 0:
+            self._at_step(w.think[s], v)
+        else:
+            self._step(v)
 
     def _leave(self, v: _Visitor, outcome: str, now: float) -> None:
         self.recorder.visitor_left(now, v.measured, v.intends, outcome, v.acted)
