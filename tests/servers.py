@@ -118,7 +118,8 @@ def nginx_server(tmp_path, *, extra: str = "", proxy_to: str | None = None, limi
     else:
         limit = f"limit_conn site {limit_conn}; limit_conn_status 503; " if limit_conn else ""
         locations = f"        location / {{ {limit}proxy_pass {proxy_to}; proxy_read_timeout 60s; }}"
-    http_extra = "    limit_conn_zone $server_name zone=site:1m;" if limit_conn else ""
+    # keyed by the client address: every test client is 127.0.0.1 (an empty key, as $server_name is here, counts nothing)
+    http_extra = "    limit_conn_zone $binary_remote_addr zone=site:1m;" if limit_conn else ""
     conf.write_text(_NGINX_CONF.format(tmp=tmp, port=port, extra=extra, user=user, locations=locations,
                                        http_extra=http_extra))
     proc = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(tmp)], stdout=subprocess.DEVNULL,

@@ -245,7 +245,7 @@ def pooled_throughput_per_s(steps: list[StepResult]) -> float:
 
 
 def _concurrency(steps: list[StepResult], throughput_per_s: float, round_trip_s: float,
-                 workers_raw: float) -> ConcurrencyFit | None:
+                 workers_raw: float, service_cv: float = 1.0) -> ConcurrencyFit | None:
     """The hinge fit over every page step's answers (each step counts its own requests in flight)."""
     pairs = [s.in_flight_responses(round_trip_s) for s in steps]
     n = np.concatenate([p[0] for p in pairs])
@@ -256,7 +256,8 @@ def _concurrency(steps: list[StepResult], throughput_per_s: float, round_trip_s:
     low = max(1, math.floor(workers_raw))
     try:
         return fit_concurrency(n, np.concatenate([p[1] for p in pairs]), throughput_per_s=throughput_per_s,
-                               candidates=[low, low + 1], max_in_flight=math.ceil(2 * workers_raw) + 2)
+                               candidates=[low, low + 1], max_in_flight=math.ceil(2 * workers_raw) + 2,
+                               service_cv=service_cv)
     except ValueError:
         return None
 
@@ -293,7 +294,7 @@ def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | None
     if not sat:
         workers, concurrency = max(1, math.ceil(workers_raw)), None
     else:
-        concurrency = _concurrency([light["page"], *steps], x, page.round_trip_s, workers_raw)
+        concurrency = _concurrency([light["page"], *steps], x, page.round_trip_s, workers_raw, page.cv)
         workers = concurrency.workers if concurrency else max(1, round(workers_raw))
         if concurrency is None:
             warnings.append("workers: responses against requests in flight show no hinge; workers is "

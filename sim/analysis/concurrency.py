@@ -48,8 +48,11 @@ def in_flight_when_sent(sent_s: np.ndarray, finished_s: np.ndarray, *, round_tri
 
 def fit_concurrency(in_flight: np.ndarray, response_s: np.ndarray, *, throughput_per_s: float,
                     candidates: range | list[int] | None = None, max_in_flight: int | None = None,
-                    min_group: int = 20) -> ConcurrencyFit:
-    """The hinge ``c`` of ``E[R | n] = b + max(0, n - c + 1) / X``, among ``candidates`` (default: any).
+                    min_group: int = 20, service_cv: float = 1.0) -> ConcurrencyFit:
+    """The hinge ``c`` of ``E[R | n] = b + [n >= c] (r_c + (n - c) / X)``, among ``candidates`` (default: any).
+
+    ``r_c``, the wait for the first of ``c`` busy workers, follows the service's CV (``service_cv``:
+    1 for an exponential service, where ``r_c = 1 / X``).
 
     Weighted least squares over the groups of equal ``n`` (at most ``max_in_flight``, each of
     at least ``min_group`` responses), each group mean weighted by its inverse variance.
@@ -75,8 +78,14 @@ def fit_concurrency(in_flight: np.ndarray, response_s: np.ndarray, *, throughput
     # A hinge beyond the largest n kept would be flat everywhere: the data could not tell it apart.
     options = candidates if candidates is not None else range(1, int(keep[-1]) + 2)
     best = None
+    cv2 = min(max(service_cv, 0.0), 1.0) ** 2
     for c in options:
-        rise = np.maximum(0.0, k - c + 1) / throughput_per_s
+        # Queued behind n - c others, after the first of the c busy workers is done: that first wait
+        # is S / c for an exponential service (1 / X) but S / (c + 1) for a constant one, whose
+        # residuals are short; S / (c + 1 - CV^2) between. With 1 / X for all, a steady service's
+        # hinge would come out one too high.
+        first = c / (c + 1 - cv2) / throughput_per_s
+        rise = np.where(k >= c, first + np.maximum(0.0, k - c) / throughput_per_s, 0.0)
         base = float(np.sum(w * (mean - rise)) / np.sum(w))
         sse = float(np.sum(w * (mean - base - rise) ** 2))
         if best is None or sse < best.sse:

@@ -1,0 +1,162 @@
+"""One row of the validation matrix: calibrate a real server, then hold the model's prediction against a load test.
+
+For a server of known truth (workers, mean page time): ``surge calibrate`` fits it; then,
+for open loads at ``LOADS`` x its true capacity, ``surge loadtest`` measures what it
+does and ``surge run`` of the fitted site predicts it (replications averaged, the load
+test's clients modelled: ``--time-scale 1 --scale 1``, no give-ups or retries). Both
+play the same scenario: pages only, a constant rate for ``load_s`` seconds, then
+``DRAIN_S`` without arrivals, so a backlog built at 1.2x is served and counted on both
+sides rather than cut off at the end.
+
+The prediction is also made at both ends of the fit's 95 % interval of the saturated
+throughput (the page service scaled to ``workers / X_hi`` and ``workers / X_lo``): near the
+knee (0.85x) and on an unbounded backlog (1.2x, where the p95 grows with the excess
+``lambda - X``), a few percent of capacity moves the p95 by tens of percent, so the band
+says how much of a miss the calibration's own uncertainty explains.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import tomllib
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sim.cli import main
+
+__all__ = ["LOADS", "Row", "validate"]
+
+LOADS = (0.85, 1.2)
+DRAIN_S = 10.0
+REPLICATIONS = 10
+
+
+@dataclass(kw_only=True)
+class Row:
+    stack: str
+    true_workers: int
+    true_mean_s: float
+    fitted_workers: int = 0
+    fitted_mean_s: float = 0.0
+    law: str = ""
+    backlog: float = 0.0
+    overflow: str = ""
+    warnings: tuple = ()
+    loads: dict = field(default_factory=dict)  # factor -> {"predicted_p95_s", "measured_p95_s", ...}
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _scenario(path: Path, rate_per_s: float, load_s: float) -> Path:
+    trace = path.with_suffix(".csv")
+    trace.write_text(f"t_s,visitors\n0,{rate_per_s * load_s:.3f}\n{load_s:g},0\n{load_s + DRAIN_S / 2:g},0\n")
+    path.write_text(f'include = "site.toml"\n[run]\nduration_s = {load_s + DRAIN_S:g}\nbin_s = {load_s / 4:g}\n'
+                    f'seed = 5\n[traffic]\ntrace = "{trace.name}"\n'
+                    '[visitors]\npages_per_visit = 1\nrequests_per_page = 1\naction_rate = 0\n')
+    return path
+
+
+def _drained(url: str, limit_s: float = 60.0) -> None:
+    """Wait (bounded) until the site answers a page fast again: the last load's backlog is gone."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        t0 = time.monotonic()
+        try:
+            urllib.request.urlopen(url + "/", timeout=10).read()
+        except OSError:
+            pass
+        if time.monotonic() - t0 < 0.5:
+            time.sleep(1.0)
+            return
+        time.sleep(0.5)
+
+
+def validate(url: str, folder: Path, *, stack: str, workers: int, mean_s: float, calibrate_s: float = 90.0,
+             load_s: float = 15.0, seed: int = 3) -> Row:
+    """Calibrate the server at ``url``, then predict and measure each of LOADS (see the module docstring)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    capacity = workers / mean_s
+    site = folder / "site.toml"
+    code = main(["calibrate", "--host", url, "--max-rate", f"{2 * capacity:.6g}", "--duration-s", f"{calibrate_s:g}",
+                 "--seed", str(seed), "--out", str(site)])
+    assert code == 0, f"calibrate exited {code}"
+    app = tomllib.loads(site.read_text())["site"]["app"]
+    from sim.config.scenario import read_site_file  # the parsed law, for its mean
+    from sim.config.distributions import distribution_from_table
+
+    page = distribution_from_table(read_site_file(str(site))["app"]["page_s"])
+    text = site.read_text()
+    row = Row(stack=stack, true_workers=workers, true_mean_s=mean_s, fitted_workers=int(app["workers"]),
+              fitted_mean_s=float(page.mean), law=str(app["page_s"].get("dist")), backlog=float(app["queue_limit"]),
+              overflow=_overflow_comment(text),
+              warnings=tuple(line[len("# WARNING: "):] for line in text.splitlines() if line.startswith("# WARNING")))
+    lo, hi = (float(v) for v in re.search(r"answered/s \(95 %: ([0-9.]+) to ([0-9.]+)\)", text).groups())
+    x = float(re.search(r"([0-9.]+) answered/s \(95 %", text).group(1))
+    sites = {"fit": site, "capacity_hi": _scaled_site(site, x / hi, folder / "site-hi.toml"),
+             "capacity_lo": _scaled_site(site, x / lo, folder / "site-lo.toml")}
+    for factor in LOADS:
+        _drained(url)
+        scenario = _scenario(folder / f"load-{factor:g}.toml", factor * capacity, load_s)
+        measured, predicted = folder / f"measured-{factor:g}", folder / f"predicted-{factor:g}"
+        code = main(["loadtest", str(scenario), "--host", url, "--time-scale", "1", "--scale", "1", "--assets", "none",
+                     "--out", str(measured)])
+        assert code == 0, f"loadtest at {factor}x exited {code}"
+        band = {}
+        for name, site_file in sites.items():
+            out = predicted if name == "fit" else folder / f"predicted-{factor:g}-{name}"
+            code = main(["run", str(scenario), "--site", str(site_file), "--time-scale", "1", "--scale", "1",
+                         "--replications", str(REPLICATIONS), "--out", str(out)])
+            assert code == 0, f"run at {factor}x ({name}) exited {code}"
+            band[name] = json.loads((out / "summary.json").read_text())
+        m = json.loads((measured / "summary.json").read_text())
+        p = band["fit"]
+        row.loads[factor] = {"rate_per_s": factor * capacity,
+                             "measured_p95_s": m["page_response_s"]["p95"], "predicted_p95_s": p["page_response_s"]["p95"],
+                             "measured_errors": m["requests"]["error_fraction"],
+                             "predicted_errors": p["requests"]["error_fraction"],
+                             "measured_requests": m["requests"]["arrived"],
+                             "band_p95_s": sorted(band[k]["page_response_s"]["p95"] for k in ("capacity_hi", "capacity_lo")),
+                             "band_errors": sorted(band[k]["requests"]["error_fraction"]
+                                                   for k in ("capacity_hi", "capacity_lo"))}
+    return row
+
+
+def _overflow_comment(text: str) -> str:
+    for line in text.splitlines():
+        if line.startswith("#   overflow:"):
+            return line[len("#   overflow:"):].split(";")[0].strip()
+    return ""
+
+
+_SCALED = ("value", "mean", "median", "scale", "samples")  # a law's times (shape and sigma stay)
+
+
+def _scaled_site(site: Path, factor: float, out: Path) -> Path:
+    """The site file with the page service ``factor`` times longer (its law's shape kept)."""
+    table = tomllib.loads(site.read_text())["site"]
+    page = {k: ([x * factor for x in v] if k == "samples" else v * factor) if k in _SCALED else v
+            for k, v in table["app"]["page_s"].items()}
+    table["app"]["page_s"] = page
+    lines = []
+    for section, keys in table.items():
+        lines.append(f"[site.{section}]")
+        lines += [f"{k} = {_toml(v)}" for k, v in keys.items()]
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def _toml(v) -> str:
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, float) and math.isinf(v):
+        return "inf"
+    return repr(v)
