@@ -81,8 +81,8 @@ def _drained(url: str, limit_s: float = 60.0) -> None:
 
 
 def validate(url: str, folder: Path, *, stack: str, workers: int, mean_s: float, calibrate_s: float = 90.0,
-             seed: int = 3) -> Row:
-    """Calibrate the server at ``url``, then predict and measure each of LOADS (see the module docstring)."""
+             seed: int = 3, loads: tuple = LOADS) -> Row:
+    """Calibrate the server at ``url``, then predict and measure each of ``loads`` (see the module docstring)."""
     folder.mkdir(parents=True, exist_ok=True)
     capacity = workers / mean_s
     site = folder / "site.toml"
@@ -103,7 +103,7 @@ def validate(url: str, folder: Path, *, stack: str, workers: int, mean_s: float,
     x = float(re.search(r"([0-9.]+) answered/s \(95 %", text).group(1))
     sites = {"fit": site, "capacity_hi": _scaled_site(site, x / hi, folder / "site-hi.toml"),
              "capacity_lo": _scaled_site(site, x / lo, folder / "site-lo.toml")}
-    for factor in LOADS:
+    for factor in loads:
         _drained(url)
         scenario = _scenario(folder / f"load-{factor:g}.toml", factor * capacity, LOAD_S[factor])
         measured, predicted = folder / f"measured-{factor:g}", folder / f"predicted-{factor:g}"
