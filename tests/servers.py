@@ -136,13 +136,20 @@ def nginx_server(tmp_path, *, extra: str = "", proxy_to: str | None = None, limi
                 time.sleep(0.02)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc, timeout_s=10)
         proc.stderr.close()
+
+
+def _stop(proc, *, timeout_s: float) -> None:
+    """SIGTERM, then SIGKILL if it has not gone within ``timeout_s``."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @contextlib.contextmanager
@@ -170,12 +177,7 @@ def _site_process(cmd: list[str], url: str, env: dict | None = None):
                 time.sleep(0.1)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc, timeout_s=20)
 
 
 @contextlib.contextmanager
