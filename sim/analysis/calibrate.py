@@ -17,13 +17,16 @@ the fit. The reasoning, by queueing theory:
 * **Backlog**: first how the site overflows, from the saturated steps' answers
   (``overflow``): 503s (an app's or a proxy's queue limit); nothing refused at all
   (a thread pool's queue, a kernel listen backlog never filled, a thread per
-  connection: the backlog is unbounded, ``queue_limit = inf``); or connections refused
-  or reset without an answer (a kernel listen backlog overflowing: the model has no
-  such failure, so they stand as 503s of a limit of the same size, and a warning says
-  so). Where there is a limit, by Little's law the mean number waiting is the
-  throughput times the mean wait of answered requests,
-  ``L_q = X * (mean response - round trip - E[S])``; the backlog limit is the one whose
-  M/M/c/K queue has that ``L_q`` at the offered rates of the saturated steps.
+  connection: the backlog is unbounded, ``queue_limit = inf``); dropped SYNs (a kernel
+  listen backlog overflowing: handshakes of a second and more, as the client's
+  retransmission timer fires; the model's ``overflow = "drop"``); or connections refused
+  or reset without an answer (the model has no such failure, so they stand as 503s of a
+  limit of the same size, and a warning says so). Where there is a limit, by Little's
+  law the mean number waiting is the throughput times the mean wait of answered
+  requests, ``L_q = X * (mean response - round trip - E[S])`` (with dropped SYNs, the
+  median after the handshake); the backlog
+  limit is the one whose M/M/c/K queue has that ``L_q`` at the offered rates of the
+  saturated steps.
 
 Every fitted number comes with a 95 % interval (``Z95`` standard errors: the central
 limit theorem for a mean of ``n`` samples, Poisson counting for a throughput, the delta
@@ -45,14 +48,18 @@ from sim.analysis import theory
 from sim.analysis.concurrency import ConcurrencyFit, fit_concurrency, in_flight_when_sent
 
 __all__ = ["StepResult", "ServiceFit", "SiteFit", "fit_service", "fit_site", "pooled_throughput_per_s", "saturated",
-           "site_toml", "Z95", "MIN_SAMPLES", "MAX_RELATIVE_HALF_WIDTH"]
+           "Z95", "MIN_SAMPLES", "MAX_RELATIVE_HALF_WIDTH"]
 
 Z95 = 1.96  # standard errors either side of a 95 % interval
 MIN_SAMPLES = 30  # fewer light-load samples of a kind: its law and mean are said to be uncertain
 MAX_RELATIVE_HALF_WIDTH = 0.15  # a mean known to worse than +-15 % (95 %) is said to be undetermined
-OVERFLOWS = ("503", "none", "connection errors", "none seen")  # none seen: never saturated
+OVERFLOWS = ("503", "none", "connection errors", "dropped SYNs", "none seen")  # none seen: never saturated
 CONNECTION_ERROR = -1  # a step's status for a connection refused or reset (as sim.loadtest.probe)
 REFUSED_AT_MOST = 0.01  # a saturated site that turns away at most 1 % of requests queues everything
+# A handshake this long was retransmitted: Linux sends a dropped SYN again after 1 s (RFC 6298's
+# initial timeout), where a loopback or LAN handshake takes under a millisecond and a WAN one a
+# round trip, well under 0.9 s.
+DROPPED_SYN_S = 0.9
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,13 +75,29 @@ class StepResult:
     sent_s: np.ndarray | None = None
     finished_s: np.ndarray | None = None
     ok: np.ndarray | None = None
+    connect_s: np.ndarray | None = None  # each request's TCP handshake (nan: none completed)
+
+    @property
+    def dropped_syns(self) -> int:
+        """Requests whose handshake was retransmitted (a SYN dropped by a full listen backlog)."""
+        return 0 if self.connect_s is None else int(np.count_nonzero(self.connect_s >= DROPPED_SYN_S))
+
+    def answered_connect_s(self) -> np.ndarray:
+        """The handshake of each answered request (zeros when not measured)."""
+        if self.connect_s is None or self.ok is None:
+            return np.zeros(self.answered)
+        return np.nan_to_num(self.connect_s[self.ok])
 
     def in_flight_responses(self, round_trip_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """(others in the site when it arrived, response from sending) of each answered request."""
+        """(others in the site when it arrived, response from then) of each answered request."""
         if self.sent_s is None:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        n = in_flight_when_sent(self.sent_s, self.finished_s, round_trip_s=round_trip_s)
-        return n[self.ok], (self.finished_s - self.sent_s)[self.ok]
+        arrived = self.sent_s
+        if self.connect_s is not None:  # a retransmitted handshake reaches the site when it completes
+            retried = np.nan_to_num(self.connect_s) >= DROPPED_SYN_S
+            arrived = np.where(retried, self.sent_s + np.nan_to_num(self.connect_s), self.sent_s)
+        n = in_flight_when_sent(arrived, self.finished_s, round_trip_s=round_trip_s)
+        return n[self.ok], (self.finished_s - arrived)[self.ok]
 
     @property
     def sent(self) -> int:
@@ -328,7 +351,19 @@ def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | None
     measured = []  # (offered rate, measured mean number waiting) of each saturated step
     for s in sat:
         if s.answered:
-            wait = max(float(s.response_s.mean()) - page.round_trip_s - page.mean_s, 0.0)
+            queued = s.response_s
+            if overflow == "dropped SYNs":
+                # A retransmission's back-off is not a wait in the backlog, and it can come after the
+                # handshake too: the final ACK dropped, the handshake then completes when the SYN-ACK
+                # (1 s) or the request's data (200 ms, TCP's least timeout) is sent again. The waits
+                # are read from the requests whose handshake no timer delayed, and by their median,
+                # which the minority delayed after it does not move (a saturated backlog is full:
+                # its waits are near their mean).
+                connect = s.answered_connect_s()
+                direct = connect < DROPPED_SYN_S
+                queued = np.full(1, np.median(s.response_s[direct] - connect[direct] if direct.any()
+                                              else s.response_s))
+            wait = max(float(queued.mean()) - page.round_trip_s - page.mean_s, 0.0)
             measured.append((s.rate_per_s, s.throughput_per_s * wait))
     queue_raw = float(np.mean([lq for _, lq in measured])) if measured else 0.0
     queue_range = (min(lq for _, lq in measured), max(lq for _, lq in measured)) if measured else (0.0, 0.0)
@@ -350,75 +385,15 @@ def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | None
 
 
 def _overflow(sat: list[StepResult]) -> str:
-    """How the saturated steps turned requests away: "503", "connection errors", or "none" (queued all)."""
+    """How the saturated steps turned requests away: "503", "dropped SYNs", "connection errors", or "none"."""
     if not sat:
         return "none seen"
     sent = sum(s.sent for s in sat)
     refused = sum(s.statuses.get(503, 0) for s in sat)
     errors = sum(s.statuses.get(CONNECTION_ERROR, 0) for s in sat)  # timeouts (0) are a long queue: not refused
-    if refused + errors <= REFUSED_AT_MOST * sent:
+    dropped = sum(s.dropped_syns for s in sat)
+    if max(refused + errors, dropped) <= REFUSED_AT_MOST * sent:
         return "none"
+    if dropped >= refused + errors:
+        return "dropped SYNs"
     return "connection errors" if errors > refused else "503"
-
-
-def _workers_reason(fit: SiteFit) -> str:
-    check = f"throughput x mean page service at light load = {fit.workers_raw:.2f}"
-    if fit.concurrency is None:
-        return check
-    c = fit.concurrency
-    return f"requests wait once {c.workers} others are in the site (hinge over {c.samples} responses); {check}"
-
-
-def site_toml(fit: SiteFit, *, host: str, when: str) -> str:
-    """A ``[site]`` section a scenario can include, with the fit's quality in comments."""
-    first = next(iter(fit.services.values()))
-    lines = [f"# Written by `surge calibrate` against {host} on {when}.",
-             f"# Round trip: {first.round_trip_s * 1000:.3f} ms, from {first.round_trip_source}.",
-             "# Service times: light-load responses less the round trip; the law by goodness of fit; the page's",
-             "# mean is then set from the saturated throughput (below), which counts the worker's own overheads too."]
-    for s in fit.services.values():
-        lo, hi = s.mean_interval_s
-        lines.append(f"# {s.kind}: {s.samples} samples, service mean {s.mean_s * 1000:.2f} ms "
-                     f"(95 %: {lo * 1000:.2f} to {hi * 1000:.2f}), CV {s.cv:.2f} -> {s.law} ({s.quality()})")
-    xlo, xhi = fit.throughput_interval_per_s
-    wlo, whi = fit.workers_raw_interval
-    where = (f"Saturation from {fit.saturated_at_per_s:g} requests/s: {fit.saturated_throughput_per_s:.1f} answered/s"
-             f" (95 %: {xlo:.1f} to {xhi:.1f}) over the {fit.saturated_steps} saturated steps;"
-             if fit.saturated_at_per_s is not None else
-             f"NOT saturated: best {fit.saturated_throughput_per_s:.1f} answered/s (95 %: {xlo:.1f} to {xhi:.1f});")
-    lines += [
-        f"# {where}",
-        f"#   workers = {fit.workers}: {_workers_reason(fit)} (95 %: {wlo:.2f} to {whi:.2f}),",
-        f"#   and the page service under load = workers / throughput = {fit.services['page'].mean_s * 1000:.2f} ms;",
-    ]
-    if fit.queue_limit == math.inf:
-        lines.append("#   overflow: nothing refused at saturation (at most 1 %): the site queues every request "
-                     "-> backlog unbounded" if fit.overflow == "none" else
-                     "#   no saturation seen: no backlog limit could be read")
-    else:
-        lines += [f"#   overflow: {fit.overflow}; mean number waiting at saturation (Little: throughput x mean wait) "
-                  f"{fit.queue_raw:.1f} (steps: {fit.queue_raw_range[0]:.1f} to {fit.queue_raw_range[1]:.1f})",
-                  f"#   -> backlog limit {fit.queue_limit}, the M/M/c/K limit with that mean number waiting"]
-    lines += [f"# WARNING: {w}" for w in fit.warnings]
-    lines += [
-        "[site.app]",
-        "instances = 1",
-        f"workers = {fit.workers}",
-        f"queue_limit = {'inf' if fit.queue_limit == math.inf else fit.queue_limit}",
-        f"page_s = {fit.services['page'].toml()}",
-    ]
-    if "asset" in fit.services:
-        lines.append(f"asset_s = {fit.services['asset'].toml()}")
-    if "submit" in fit.services:
-        lines.append(f"submit_s = {fit.services['submit'].toml()}")
-    lines += [
-        "# The services above are whole responses less the round trip: the site's own database work is in",
-        "# them. A scenario's [site.db] would add it a second time, so this file replaces it with none",
-        "# (the database pool's own queueing is then not modelled apart from the workers').",
-        "[site.db]",
-        "connections = 1",
-        "query_s = 0",
-        "queries_per_page = 0",
-        "queries_per_submit = 0",
-    ]
-    return "\n".join(lines) + "\n"

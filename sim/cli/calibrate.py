@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.analysis.calibrate import StepResult, fit_site, saturated, site_toml
+from sim.analysis.calibrate import StepResult, fit_site, saturated
+from sim.analysis.site_file import site_toml
 from sim.errors import ConfigError, check_url
 from sim.interrupts import deferred_signals, exit_code, reason
 from sim.output.text import format_table
@@ -68,7 +69,8 @@ def _step(probe, host, rng, kind, method, path, form, rate, duration) -> StepRes
                       done_s=np.array([s.intended_s + s.response_s for s in answered]), statuses=statuses,
                       sent_s=np.array([s.sent_s for s in samples]),
                       finished_s=np.array([s.intended_s + s.response_s for s in samples]),
-                      ok=np.array([200 <= s.status < 400 for s in samples], dtype=bool))
+                      ok=np.array([200 <= s.status < 400 for s in samples], dtype=bool),
+                      connect_s=np.array([s.connect_s for s in samples]))
 
 
 def _round_trip(probe, host: str, ping_path: str | None) -> tuple[float, str]:

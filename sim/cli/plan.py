@@ -87,7 +87,10 @@ def run(args: argparse.Namespace) -> int:
     if erlangs > workers_now:
         patience = scenario.visitors.patience_s.mean
         retry = scenario.visitors.retry.probability if scenario.visitors.retry else 0.0
-        lost = fluid_losses(load, servers=workers_now, queue_limit=app.queue_limit * app.instances,
+        # Dropped SYNs keep their visitors waiting (and giving up) as a backlog would; the few
+        # connections that outlast every retry (127 s by default) are not in the fluid model.
+        backlog = math.inf if app.overflow == "drop" else app.queue_limit * app.instances
+        lost = fluid_losses(load, servers=workers_now, queue_limit=backlog,
                             patience_mean_s=patience, retry_probability=retry, patience_s=scenario.visitors.patience_s)
         rows += [
             ("overloaded (fluid model)", f"{lost.overloaded_s / 3600:.2f} h with the current site"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 __all__ = [
-    "MAX_DURATION_S", "MAX_BINS", "MAX_AUTOSCALE_PERIODS", "MAX_INSTANCES", "MAX_WORKERS", "MAX_QUEUE_LIMIT",
+    "MAX_DURATION_S", "MAX_BINS", "MAX_AUTOSCALE_PERIODS", "MAX_INSTANCES", "MAX_WORKERS", "MAX_QUEUE_LIMIT", "MAX_SYN_RETRIES",
     "MAX_CONNECTIONS", "MAX_QUERIES", "MAX_PAGES_PER_VISIT", "MAX_REQUESTS_PER_PAGE", "MAX_REQUESTS_PER_VISIT",
     "MAX_QUERIES_PER_VISIT", "MAX_RETRIES", "MAX_FOLLOWERS", "MAX_RESHARE_FACTOR", "MAX_VISITORS", "MAX_LOADTEST_VISITORS",
     "MAX_REPLICATIONS", "MAX_SWEEP_VALUES", "MAX_SWEEP_POINTS", "MAX_PLAN_ERLANGS", "MAX_PROBE_RATE_PER_S",
@@ -24,6 +24,7 @@ MAX_AUTOSCALE_PERIODS = 100_000  # run.duration_s / site.autoscale.period_s: the
 MAX_INSTANCES = 1_000  # site.app.instances and site.autoscale.max: a queue and its arrays per instance
 MAX_WORKERS = 10_000  # site.app.workers, per instance
 MAX_QUEUE_LIMIT = 1_000_000_000  # site.app.queue_limit when finite (inf: unbounded)
+MAX_SYN_RETRIES = 30  # site.app.syn_retries: 2**31 s of back-off is far beyond any run
 MAX_CONNECTIONS = 10_000  # site.db.connections
 MAX_QUERIES = 100  # site.db.queries_per_page and queries_per_submit: a row of draws per page view
 MAX_PAGES_PER_VISIT = 100  # visitors.pages_per_visit (a mean)

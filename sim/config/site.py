@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sim.config.checks import at_most, non_negative, positive, ratio, whole
 from sim.config.distributions import Constant, Distribution, distribution_from_table
-from sim.config.limits import MAX_CONNECTIONS, MAX_INSTANCES, MAX_QUERIES, MAX_QUEUE_LIMIT, MAX_WORKERS
+from sim.config.limits import MAX_CONNECTIONS, MAX_INSTANCES, MAX_QUERIES, MAX_QUEUE_LIMIT, MAX_SYN_RETRIES, MAX_WORKERS
 from sim.errors import ConfigError
 from sim.config.tables import PARSE
 
@@ -23,11 +23,16 @@ __all__ = [
     "WaitingRoomConfig",
     "SiteConfig",
     "BALANCERS",
+    "OVERFLOWS",
     "AUTOSCALE_METRICS",
 ]
 
 _DIST = {PARSE: distribution_from_table}
 BALANCERS = ("round_robin", "least_connections", "random")
+# What a full backlog does to a new connection: a 503 at once (a proxy's or an app server's
+# queue limit), or its SYN dropped by the kernel, so that the client sends it again after
+# syn_rto_s, then twice that, and so on (Linux: 1 s, 3 s, 7 s ... after the first; 6 retries).
+OVERFLOWS = ("reject", "drop")
 AUTOSCALE_METRICS = ("utilization", "in_flight")
 
 
@@ -59,6 +64,9 @@ class AppConfig:
     submit_s: Distribution | None = field(default=None, metadata=_DIST)
     timeout_s: float = math.inf
     drop_abandoned: bool = False
+    overflow: str = "reject"
+    syn_retries: int = 6  # net.ipv4.tcp_syn_retries' default
+    syn_rto_s: float = 1.0  # the first SYN retransmission timeout (RFC 6298's 1 s)
 
     def __post_init__(self) -> None:
         whole("instances", self.instances, 1)
@@ -71,6 +79,11 @@ class AppConfig:
         if self.balancer not in BALANCERS:
             raise ConfigError("balancer", f"must be one of {', '.join(BALANCERS)}, got {self.balancer!r}")
         positive("timeout_s", self.timeout_s, allow_inf=True)
+        if self.overflow not in OVERFLOWS:
+            raise ConfigError("overflow", f"must be one of {', '.join(OVERFLOWS)}, got {self.overflow!r}")
+        whole("syn_retries", self.syn_retries, 0)
+        at_most("syn_retries", self.syn_retries, MAX_SYN_RETRIES)
+        positive("syn_rto_s", self.syn_rto_s)
         for key in ("page_s", "asset_s", "submit_s"):
             dist = getattr(self, key)
             if dist is not None and math.isinf(dist.mean):

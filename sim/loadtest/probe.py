@@ -8,6 +8,7 @@ behind does not hide a slow site. One connection per request, as a new visitor's
 from __future__ import annotations
 
 import http.client
+import math
 import socket
 import threading
 import time
@@ -28,20 +29,26 @@ class Sample:
     sent_s: float  # when it really left (a busy client sends late), since the step's start
     response_s: float  # from the intended start to the last byte
     status: int  # NO_ANSWER (0): timed out; CONNECTION_ERROR (-1): refused or reset before an answer
+    connect_s: float = math.nan  # the TCP handshake alone (nan: none completed); 1 s and more: dropped SYNs
 
 
-def _one(parsed, method: str, path: str, body: bytes | None, headers: dict, timeout_s: float) -> int:
+def _one(parsed, method: str, path: str, body: bytes | None, headers: dict, timeout_s: float) -> tuple[int, float]:
+    """(status, seconds the TCP handshake took) of one request on a new connection."""
     conn_class = http.client.HTTPSConnection if parsed.scheme == "https" else http.client.HTTPConnection
     conn = conn_class(parsed.hostname, parsed.port, timeout=timeout_s)
+    connect_s = math.nan
     try:
+        t0 = time.perf_counter()
+        conn.connect()
+        connect_s = time.perf_counter() - t0
         conn.request(method, path, body=body, headers=headers)
         resp = conn.getresponse()
         resp.read()
-        return resp.status
+        return resp.status, connect_s
     except TimeoutError:
-        return NO_ANSWER
+        return NO_ANSWER, connect_s
     except (OSError, http.client.HTTPException):  # refused, reset: a listen backlog overflowing, a dead site
-        return CONNECTION_ERROR
+        return CONNECTION_ERROR, connect_s
     finally:
         conn.close()
 
@@ -62,10 +69,11 @@ def open_load(base_url: str, *, method: str, path: str, rate_per_s: float, durat
 
     def task(intended: float) -> None:
         sent = time.monotonic() - start
-        status = _one(parsed, method, path, body, headers, timeout_s)
+        status, connect_s = _one(parsed, method, path, body, headers, timeout_s)
         done = time.monotonic() - start
         with lock:
-            samples.append(Sample(intended_s=intended, sent_s=sent, response_s=done - intended, status=status))
+            samples.append(Sample(intended_s=intended, sent_s=sent, response_s=done - intended, status=status,
+                                  connect_s=connect_s))
 
     with ThreadPoolExecutor(max_workers=max_in_flight) as pool:
         for t in times:
@@ -101,7 +109,7 @@ def ping_times(base_url: str, path: str, *, n: int = 30, gap_s: float = 0.01, ti
     out = np.full(n, np.nan)
     for i in range(n):
         t0 = time.perf_counter()
-        status = _one(parsed, "GET", path, None, {}, timeout_s)
+        status, _ = _one(parsed, "GET", path, None, {}, timeout_s)
         if 200 <= status < 300:
             out[i] = time.perf_counter() - t0
         time.sleep(gap_s)

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from sim.analysis.calibrate import StepResult, fit_service, fit_site, saturated, site_toml
+from sim.analysis.calibrate import StepResult, fit_service, fit_site, saturated
+from sim.analysis.site_file import site_toml
 from sim.config.scenario import load_scenario
 
 
@@ -86,22 +87,29 @@ def test_site_fit_reads_workers_and_backlog_from_saturation(tmp_path):
 
 
 def _simulated_steps(rng, *, workers, mean_s, queue_limit, rates_per_s, step_s, round_trip_s=0.001, jitter_s=0.0,
-                     constant=False):
+                     constant=False, drop_syns=False):
     """Page steps against a simulated FIFO site (``workers``, exponential service, backlog limit), with the
-    client's send and finish times; ``jitter_s``: a mean extra client delay, exponential, on every response."""
+    client's send and finish times; ``jitter_s``: a mean extra client delay, exponential, on every response;
+    ``drop_syns``: a full backlog drops the SYN (tried again after 1 s, 2 s, ...), else it answers 503."""
     out = []
     for rate in rates_per_s:
         sent = np.cumsum(rng.exponential(1 / rate, int(rate * step_s * 1.2)))
         sent = sent[sent < step_s]
         free, in_site = [0.0] * workers, []  # servers' next free times; departures of those in the site
         finished, ok = np.empty_like(sent), np.zeros(len(sent), dtype=bool)
-        for i, t in enumerate(sent):
-            arrive = t + round_trip_s / 2
+        connect = np.full(len(sent), round_trip_s)
+        tries = [(t + round_trip_s / 2, i, 0) for i, t in enumerate(sent)]  # (reaches the site, request, try)
+        while tries:  # in time order: the FIFO below needs arrivals in order
+            arrive, i, k = heapq.heappop(tries)
             while in_site and in_site[0] <= arrive:
                 heapq.heappop(in_site)
             if len(in_site) >= workers + queue_limit:
-                finished[i] = arrive + round_trip_s / 2  # a 503 at once
+                if drop_syns and k < 6:
+                    heapq.heappush(tries, (arrive + 2.0 ** k, i, k + 1))
+                else:
+                    finished[i] = arrive + round_trip_s / 2  # a 503 at once
                 continue
+            connect[i] = arrive + round_trip_s / 2 - sent[i]
             end = max(arrive, free[0]) + (mean_s if constant else rng.exponential(mean_s))
             heapq.heapreplace(free, end)
             heapq.heappush(in_site, end)
@@ -109,7 +117,7 @@ def _simulated_steps(rng, *, workers, mean_s, queue_limit, rates_per_s, step_s, 
             finished[i], ok[i] = end + round_trip_s / 2 + extra, True
         out.append(StepResult(kind="page", rate_per_s=rate, duration_s=step_s, response_s=(finished - sent)[ok],
                               done_s=finished[ok], statuses={200: int(ok.sum()), 503: int((~ok).sum())},
-                              sent_s=sent, finished_s=finished, ok=ok))
+                              sent_s=sent, finished_s=finished, ok=ok, connect_s=connect if drop_syns else None))
     return out
 
 
@@ -196,3 +204,19 @@ def test_the_overflow_seen_decides_the_backlog(tmp_path):
                for s in steps]
     fit2 = fit_site({"page": light}, refused, round_trip_s=0.001)
     assert fit2.overflow == "connection errors" and any(w.startswith("overflow:") for w in fit2.warnings)
+
+
+def test_dropped_syns_are_seen_and_written_as_overflow_drop(tmp_path):
+    rng = np.random.default_rng(12)
+    light, *steps = _simulated_steps(rng, workers=3, mean_s=0.02, queue_limit=6, step_s=20.0,
+                                     rates_per_s=[30, 100, 180, 220], drop_syns=True)
+    assert sum(s.dropped_syns for s in steps) > 100  # the steps overflowed by dropped SYNs, not 503s
+    fit = fit_site({"page": light}, steps, round_trip_s=0.001)
+    # The in-flight counts start at each handshake's end, the waits after it: workers and backlog
+    # as they are (counted from the first SYN, gunicorn with 2 workers was once fitted 3).
+    assert fit.overflow == "dropped SYNs" and fit.workers == 3
+    assert abs(fit.queue_limit - 6) <= 1, fit.queue_limit
+    (tmp_path / "site.toml").write_text(site_toml(fit, host="http://127.0.0.1:1", when="now"))
+    (tmp_path / "s.toml").write_text('include = "site.toml"\n[traffic]\nconstant_per_s = 1\n')
+    app = load_scenario(tmp_path / "s.toml").site.app
+    assert app.overflow == "drop" and app.queue_limit == fit.queue_limit

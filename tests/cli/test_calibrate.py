@@ -47,3 +47,24 @@ def test_a_site_that_never_saturates_is_said_and_strict_fails(tmp_path, capsys):
     assert "# WARNING: the site never saturated" in text and "NOT saturated" in text
     import tomllib
     assert tomllib.loads(text)["site"]["app"]["workers"] >= 1
+
+
+@pytest.mark.slow
+def test_a_kernel_backlog_that_drops_syns_is_fitted_as_overflow_drop(tmp_path):
+    """gunicorn sync x2, 25 ms pages, ``--backlog 4``: Linux's accept queue then holds 5 (backlog + 1).
+
+    A full one drops the SYN and the client sends it again after 1 s, then 3 s (seen: handshakes of
+    1.00 s and 3.06 s). Five calibrations (backlog 1, 4, 4, 4, 8) read the backlog within one of
+    backlog + 1 and the workers exact: the bounds below."""
+    import tomllib
+
+    from tests.servers import gunicorn_site
+
+    out = tmp_path / "site.toml"
+    with gunicorn_site(tmp_path, workers=2, page="constant:25", backlog=4) as url:
+        code = main(["calibrate", "--host", url, "--max-rate", "160", "--duration-s", "60", "--out", str(out)])
+    assert code == 0
+    text = out.read_text()
+    app = tomllib.loads(text)["site"]["app"]
+    assert "overflow: dropped SYNs" in text and app["overflow"] == "drop"
+    assert app["workers"] == 2 and abs(app["queue_limit"] - 5) <= 1, app

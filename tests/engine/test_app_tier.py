@@ -30,9 +30,9 @@ class Log:
 
 
 def _tier(env, *, workers=1, queue_limit=math.inf, instances=1, balancer="round_robin", timeout_s=math.inf,
-          drop_abandoned=False, db=None):
+          drop_abandoned=False, db=None, **overflow):
     cfg = AppConfig(instances=instances, workers=workers, queue_limit=queue_limit, balancer=balancer,
-                    page_s=Constant(value=1.0), timeout_s=timeout_s, drop_abandoned=drop_abandoned)
+                    page_s=Constant(value=1.0), timeout_s=timeout_s, drop_abandoned=drop_abandoned, **overflow)
     log = Log(env)
     return AppTier(env, cfg, db_config=db, recorder=log, rng=np.random.default_rng(0)), log
 
@@ -75,6 +75,35 @@ def test_queue_limit_zero_rejects_when_all_workers_are_busy():
         _send(env, tier, tag)
     env.run()
     assert _send.seen == [("c", "rejected", 0), ("a", "ok", 1), ("b", "ok", 1)]
+
+
+def test_a_dropped_syn_is_sent_again_after_1_then_2_s_then_the_connection_fails():
+    """Linux's back-off: tries at 0, 1 s, 3 s; with 2 retries the connect gives up at 7 s."""
+    env = _world()
+    tier, log = _tier(env, workers=1, queue_limit=0, overflow="drop", syn_retries=2, syn_rto_s=1.0)
+    _send(env, tier, "a", service_s=2.5)
+    _send(env, tier, "b")  # tries at 0 and 1 dropped (a is served), at 3 served
+    _send(env, tier, "c", at=0.5)  # tries at 0.5, 1.5, 3.5 (b is served) dropped: fails at 7.5
+    _send(env, tier, "d", at=3.25, service_s=10.0)  # tries at 3.25 (b), then at 4.25 served
+    env.run()
+    assert _send.seen == [("a", "ok", 2.5), ("b", "ok", 4.0), ("c", "rejected", 7.5), ("d", "ok", 14.25)]
+    assert log.events == [
+        ("arrived", "a", 0), ("started", "a", 0), ("arrived", "b", 0), ("arrived", "c", 0.5),
+        ("completed", "a", 2.5), ("started", "b", 3.0), ("arrived", "d", 3.25), ("completed", "b", 4.0),
+        ("started", "d", 4.25), ("rejected", "c", 7.5), ("completed", "d", 14.25)]
+
+
+def test_a_visitor_gives_up_or_a_504_comes_while_the_syn_is_retried():
+    env = _world()
+    tier, log = _tier(env, workers=1, queue_limit=0, overflow="drop", timeout_s=5.0)
+    _send(env, tier, "a", service_s=20.0)
+    _send(env, tier, "b", patience_s=2.0)
+    _send(env, tier, "c", at=0.5)
+    env.run()
+    assert _send.seen == [("b", "abandoned", 2.0), ("a", "timed_out", 5.0), ("c", "timed_out", 5.5)]
+    # Their later tries find the outcome settled and stop: neither is ever served.
+    assert [e for e in log.events if e[0] in ("started", "abandoned", "timed_out")] == [
+        ("started", "a", 0), ("abandoned", "b", 2.0), ("timed_out", "a", 5.0), ("timed_out", "c", 5.5)]
 
 
 def test_patience_wasted_worker_unless_dropped():

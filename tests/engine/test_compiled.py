@@ -67,6 +67,15 @@ CASES = {
         "visitors.think_s": {"dist": "constant", "value": 2.0},
         "visitors.retry.delay_s": {"dist": "constant", "value": 1.0},
         "site.app.timeout_s": 1.0},
+    "dropped SYNs, drop abandoned": {"site.app.overflow": "drop", "site.app.queue_limit": 5,
+                                     "site.app.drop_abandoned": True},
+    "dropped SYNs, no timeout, constant times (ties)": {
+        "site.app.overflow": "drop", "site.app.queue_limit": 0, "site.app.timeout_s": None,
+        "site.app.syn_retries": 3, "site.app.syn_rto_s": 0.5,
+        "site.app.page_s": {"dist": "constant", "value": 0.25},
+        "site.app.asset_s": {"dist": "constant", "value": 0.25},
+        "visitors.think_s": {"dist": "constant", "value": 2.0},
+        "visitors.retry.delay_s": {"dist": "constant", "value": 1.0}},
 }
 
 

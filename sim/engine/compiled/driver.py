@@ -68,6 +68,8 @@ class _Loop:
         I[L.I_DROP] = int(app.drop_abandoned)
         I[L.I_RPP] = v.requests_per_page
         I[L.I_RMAX] = v.retry.max if v.retry else 0
+        I[L.I_SYNS] = app.syn_retries if app.overflow == "drop" else -1
+        F[L.F_SYN_RTO] = app.syn_rto_s
         F[L.F_TIMEOUT], F[L.F_WARMUP], F[L.F_DURATION] = app.timeout_s, run.warmup_s, run.duration_s
         F[L.F_RETRY_P] = v.retry.probability if v.retry else 0.0
         self.edges = rec.bins.edges_array

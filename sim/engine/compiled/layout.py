@@ -19,14 +19,14 @@ HEADROOM = 64  # free entries every array keeps before an event or a visitor is 
 I_SEQ, I_HN, I_RR, I_TBUSY, I_TWAIT, I_DBBUSY, I_ARMED, I_DLH, I_DLT, I_DBH, I_DBT = range(11)
 I_RFREE, I_RUSED, I_VFREE, I_VUSED, I_RETRY_POS, I_BAL_POS, I_NWAIT, I_NDONE, I_NAPP, I_NDB = range(11, 21)
 I_PENDING, I_CW, I_CW_I, I_CW_N, I_ARRIVED = range(21, 26)
-I_WORKERS, I_QLIM, I_POLICY, I_CONNS, I_DROP, I_RPP, I_RMAX = range(30, 37)
+I_WORKERS, I_QLIM, I_POLICY, I_CONNS, I_DROP, I_RPP, I_RMAX, I_SYNS = range(30, 38)  # I_SYNS -1: 503s
 I_SIZE = 40
 F_NOW, F_ABWAIT, F_WIN_T0, F_CW_END = range(4)
-F_TIMEOUT, F_WARMUP, F_DURATION, F_BIN, F_RETRY_P = range(10, 15)
+F_TIMEOUT, F_WARMUP, F_DURATION, F_BIN, F_RETRY_P, F_SYN_RTO = range(10, 16)
 F_SIZE = 16
 # Request slots: int fields, float fields (arrival, service, then the queries).
-R_KIND, R_COUNT, R_NQ, R_QI, R_STATE, R_OUT, R_INST, R_MEAS, R_OWNER, R_REFS, R_NEXT = range(11)
-R_INTS = 11
+R_KIND, R_COUNT, R_NQ, R_QI, R_STATE, R_OUT, R_INST, R_MEAS, R_OWNER, R_REFS, R_NEXT, R_SYN = range(12)
+R_INTS = 12
 RF_ARR, RF_SERV, RF_Q = 0, 1, 2
 # Visitor slots.
 # V_A, V_AEND: the asset being fetched and the end of the page's assets, in the window's asset block.
@@ -47,9 +47,9 @@ Q_HEAD, Q_TAIL, Q_BUSY, Q_WAIT = range(4)
 P_NONE, P_ARRIVALS = 0, 2
 
 # Events (the model's callbacks), request kinds, states and outcomes (as sim.engine.reference.app_tier).
-EV_ARRIVAL, EV_WINDOW, EV_STEP, EV_FINISH, EV_QUERIES, EV_RELEASED, EV_GAVE_UP, EV_DEADLINE = range(8)
+EV_ARRIVAL, EV_WINDOW, EV_STEP, EV_FINISH, EV_QUERIES, EV_RELEASED, EV_GAVE_UP, EV_DEADLINE, EV_SYN = range(9)
 PAGE, SUBMIT, ASSETS = 0, 1, 2
-QUEUED, SERVING, FINISHED, GONE = range(4)
+QUEUED, SERVING, FINISHED, GONE, CONNECTING = range(5)
 NONE, OK, REJECTED, TIMED_OUT, ABANDONED = range(5)
 SERVED, FAILED = 1, 2  # a visitor's end (ABANDONED as above)
 ROUND_ROBIN, LEAST_CONNECTIONS, RANDOM = range(3)

@@ -23,7 +23,7 @@ import math
 
 from sim.engine.compiled.layout import *  # noqa: F403 (the layout's names are this module's vocabulary)
 from sim.engine.compiled.layout import inline as _inline, jit as _jit
-from sim.engine.compiled.site import (acquire, arm, count, failed, finish, new_request, pop_root, push, released, remove,
+from sim.engine.compiled.site import (acquire, arm, arrive, count, failed, finish, new_request, pop_root, push, released, remove,
                                submit, total, unref)
 
 __all__ = ["run_loop"]
@@ -228,8 +228,19 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, 
                 elif kind == EV_RELEASED:
                     if released(I, F, Ht, Hi, Ri, Rf, Q, DBW, T, out_wait, out_done, out_app, out_db, r):
                         v, act = Ri[r, R_OWNER], RESULT
+                elif kind == EV_SYN:  # Instance._syn_timer
+                    if Ri[r, R_OUT] != NONE:  # the visitor gave up, or a 504 came
+                        Ri[r, R_STATE] = GONE
+                    elif Ri[r, R_SYN] > I[I_SYNS]:  # the last retransmission went unanswered
+                        Ri[r, R_STATE], Ri[r, R_OUT] = GONE, REJECTED
+                        failed(F, Ri, C, T, edges, C_REJECTED, T_REJECTED, r)
+                        v, res = Ri[r, R_OWNER], REJECTED
+                        act = ASSET_DONE if Ri[r, R_KIND] == ASSETS else RESULT
+                    else:  # never refused here: a full backlog drops the SYN again
+                        arrive(I, F, Ht, Hi, Ri, Rf, Q, C, T, edges, out_wait, out_app, r)
                 elif kind == EV_GAVE_UP:  # AppTier._gave_up
-                    if Ri[r, R_STATE] == QUEUED and Ri[r, R_OUT] == NONE:
+                    state = Ri[r, R_STATE]
+                    if (state == QUEUED or state == CONNECTING) and Ri[r, R_OUT] == NONE:
                         Ri[r, R_OUT] = ABANDONED
                         failed(F, Ri, C, T, edges, C_ABANDONED, T_ABANDONED, r)
                         if Ri[r, R_MEAS]:

@@ -97,6 +97,7 @@ def new_request(I, F, Ri, Rf, kind, cnt, service, owner):
     Ri[r, R_KIND], Ri[r, R_COUNT], Ri[r, R_NQ], Ri[r, R_QI] = kind, cnt, 0, 0
     Ri[r, R_STATE], Ri[r, R_OUT], Ri[r, R_INST], Ri[r, R_OWNER], Ri[r, R_REFS] = QUEUED, NONE, -1, owner, 0
     Ri[r, R_MEAS] = 1 if F[F_NOW] >= F[F_WARMUP] else 0
+    Ri[r, R_SYN] = 0
     Rf[r, RF_ARR], Rf[r, RF_SERV] = F[F_NOW], service
     return r
 
@@ -172,15 +173,17 @@ def arm(I, F, Ht, Hi, Ri, Rf, DL):
         I[I_ARMED] = 0
 
 
-@_jit
-def submit(I, F, Ht, Hi, Ri, Rf, Q, DL, C, T, edges, out_wait, out_app, bal_u, r, patience):
-    """AppTier.submit and Instance.arrive; True if refused at once (a 503: the caller tells the visitor)."""
-    now = F[F_NOW]
-    count(F, C, edges, C_ORIGIN, now, Ri[r, R_COUNT])
+@_inline
+def failed(F, Ri, C, T, edges, name, total_name, r):
+    count(F, C, edges, name, F[F_NOW], Ri[r, R_COUNT])
     if Ri[r, R_MEAS]:
-        total(T, T_ARRIVED, Ri[r, R_COUNT])
-    inst = route(I, Q, bal_u)
-    Ri[r, R_INST] = inst
+        total(T, total_name, Ri[r, R_COUNT])
+
+
+@_inline
+def arrive(I, F, Ht, Hi, Ri, Rf, Q, C, T, edges, out_wait, out_app, r):
+    """Instance.arrive at the request's instance; True if refused (a 503)."""
+    inst = Ri[r, R_INST]
     if Q[inst, Q_BUSY] < I[I_WORKERS]:
         start(I, F, Ht, Hi, Ri, Rf, Q, T, out_wait, out_app, r, True)
     elif Q[inst, Q_WAIT] < I[I_QLIM]:
@@ -191,13 +194,28 @@ def submit(I, F, Ht, Hi, Ri, Rf, Q, DL, C, T, edges, out_wait, out_app, bal_u, r
         Q[inst, Q_WAIT] += 1
         I[I_TWAIT] += 1
         app_level(I, F, out_app)
+    elif I[I_SYNS] >= 0:  # the SYN is dropped: sent again after the back-off
+        Ri[r, R_STATE] = CONNECTING
+        push_request(I, F, Ht, Hi, Ri, F[F_SYN_RTO] * 2.0 ** Ri[r, R_SYN], EV_SYN, r)
+        Ri[r, R_SYN] += 1
     else:
         Ri[r, R_STATE], Ri[r, R_OUT] = GONE, REJECTED
-        count(F, C, edges, C_REJECTED, now, Ri[r, R_COUNT])
-        if Ri[r, R_MEAS]:
-            total(T, T_REJECTED, Ri[r, R_COUNT])
+        failed(F, Ri, C, T, edges, C_REJECTED, T_REJECTED, r)
         return True
-    if Ri[r, R_STATE] == QUEUED and patience != math.inf:
+    return False
+
+
+@_jit
+def submit(I, F, Ht, Hi, Ri, Rf, Q, DL, C, T, edges, out_wait, out_app, bal_u, r, patience):
+    """AppTier.submit and Instance.arrive; True if refused at once (a 503: the caller tells the visitor)."""
+    now = F[F_NOW]
+    count(F, C, edges, C_ORIGIN, now, Ri[r, R_COUNT])
+    if Ri[r, R_MEAS]:
+        total(T, T_ARRIVED, Ri[r, R_COUNT])
+    Ri[r, R_INST] = route(I, Q, bal_u)
+    if arrive(I, F, Ht, Hi, Ri, Rf, Q, C, T, edges, out_wait, out_app, r):
+        return True
+    if (Ri[r, R_STATE] == QUEUED or Ri[r, R_STATE] == CONNECTING) and patience != math.inf:
         push_request(I, F, Ht, Hi, Ri, patience, EV_GAVE_UP, r)
     if F[F_TIMEOUT] != math.inf:
         DL[I[I_DLT] % DL.shape[0]] = r
@@ -216,13 +234,6 @@ def remove(I, F, Ri, Q, out_app, r):
         Q[Ri[r, R_INST], Q_WAIT] -= 1
         I[I_TWAIT] -= 1
         app_level(I, F, out_app)
-
-
-@_inline
-def failed(F, Ri, C, T, edges, name, total_name, r):
-    count(F, C, edges, name, F[F_NOW], Ri[r, R_COUNT])
-    if Ri[r, R_MEAS]:
-        total(T, total_name, Ri[r, R_COUNT])
 
 
 @_inline

@@ -15,7 +15,10 @@ timers do not grow with the traffic in flight.
 
 A request's outcome for the visitor is decided once, by whichever comes first:
 completion, a 503 from a full backlog, a 504 at the balancer, or the visitor giving
-up before service starts (Palm's model: once started, they wait). The visitor hears
+up before service starts (Palm's model: once started, they wait). With
+``overflow = "drop"`` a full backlog does not answer: the kernel drops the SYN, and the
+request, CONNECTING, tries the same instance again after ``syn_rto_s``, then twice that,
+and so on; after ``syn_retries`` such tries its connection fails (counted as rejected). The visitor hears
 of it through ``on_done(req, outcome)`` once the component's bookkeeping is done, so a
 visitor who asks again at once never overtakes a request already queued.
 """
@@ -37,15 +40,15 @@ __all__ = ["Request", "Instance", "AppTier",
            "OK", "REJECTED", "TIMED_OUT", "ABANDONED"]
 
 OK, REJECTED, TIMED_OUT, ABANDONED = "ok", "rejected", "timed_out", "abandoned"
-# Request life cycle at an instance.
-QUEUED, SERVING, FINISHED, GONE = range(4)
+# Request life cycle at an instance (CONNECTING: its SYN was dropped, a retransmission is due).
+QUEUED, SERVING, FINISHED, GONE, CONNECTING = range(5)
 
 
 class Request:
     """One origin request: an HTML document, a submit, or an asset that missed the CDN."""
 
     __slots__ = ("kind", "count", "arrival_s", "start_s", "service_s", "query_s", "state", "on_done",
-                 "outcome", "instance", "measured", "qi", "owner")
+                 "outcome", "instance", "measured", "qi", "owner", "syn")
 
     def __init__(self, *, now: float, kind: int, count: int, service_s: float, query_s: np.ndarray | None,
                  measured: bool, on_done: Callable[[object, str], None] | None = None, owner=None) -> None:
@@ -62,6 +65,7 @@ class Request:
         self.measured = measured  # arrived after the warm-up: counts in the statistics
         self.qi = 0  # next database query
         self.owner = owner  # whoever ``on_done(owner, outcome)`` is about (a visitor)
+        self.syn = 0  # SYNs of this connection dropped so far
 
     def decide(self, outcome: str) -> bool:
         """Settle what the visitor sees; later outcomes (a wasted completion) change nothing."""
@@ -83,6 +87,7 @@ class Instance:
         self.index = index
         self.workers = tier.config.workers
         self.queue_limit = tier.config.queue_limit
+        self.drops_syn = tier.config.overflow == "drop"
         self.queue: deque[Request] = deque()
         self.waiting = 0  # live requests in the queue (gone ones are skipped lazily)
         self.busy = 0
@@ -91,6 +96,7 @@ class Instance:
         timer = tier.clock.timer
         self._at_finish = timer(self._finish)
         self._at_queries = timer(self._serve_queries)
+        self._at_syn = timer(self._syn_timer)
 
     @property
     def in_flight(self) -> int:
@@ -106,9 +112,26 @@ class Instance:
             self.waiting += 1
             tier.waiting += 1
             tier.levels(tier.clock.now, tier.busy, tier.waiting)
+        elif self.drops_syn:
+            req.state = CONNECTING
+            config = tier.config
+            self._at_syn(config.syn_rto_s * 2.0 ** req.syn, req)
+            req.syn += 1
         else:
             req.state = GONE
             tier.record_rejected(req)
+
+    def _syn_timer(self, req: Request) -> None:
+        """A dropped SYN's retransmission timeout ends: send it again, or give the connection up."""
+        tier = self.tier
+        if req.outcome is not None:  # the visitor gave up, or the balancer answered 504
+            req.state = GONE
+        elif req.syn > tier.config.syn_retries or self.retired:  # the last retransmission went unanswered
+            req.state = GONE
+            tier.record_rejected(req)
+            req.notify()
+        else:
+            self.arrive(req)
 
     def remove(self, req: Request) -> None:
         """The server notices a request whose visitor left and drops it from the queue."""
@@ -253,8 +276,8 @@ class AppTier:
         if req.outcome is not None:
             req.notify()  # rejected at once
             return
-        if req.state == QUEUED and patience_s != math.inf:
-            # Only a queued request can be given up on; one served at once costs no timer.
+        if (req.state == QUEUED or req.state == CONNECTING) and patience_s != math.inf:
+            # Only a waiting request can be given up on; one served at once costs no timer.
             self._at_gave_up(patience_s, req)
         if self._timeout_s != math.inf:
             self._deadlines.append(req)
@@ -286,7 +309,7 @@ class AppTier:
         req.notify()
 
     def _gave_up(self, req: Request) -> None:
-        if req.state != QUEUED or not req.decide(ABANDONED):
+        if (req.state != QUEUED and req.state != CONNECTING) or not req.decide(ABANDONED):
             return  # started (Palm: they wait for it now), or already settled
         self.recorder.request_abandoned(req, self.clock.now)
         if self.config.drop_abandoned:
