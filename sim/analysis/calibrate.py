@@ -94,8 +94,8 @@ class StepResult:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         arrived = self.sent_s
         if self.connect_s is not None:  # a retransmitted handshake reaches the site when it completes
-            retried = np.nan_to_num(self.connect_s) >= DROPPED_SYN_S
-            arrived = np.where(retried, self.sent_s + np.nan_to_num(self.connect_s), self.sent_s)
+            connect = np.nan_to_num(self.connect_s)
+            arrived = self.sent_s + np.where(connect >= DROPPED_SYN_S, connect, 0.0)
         n = in_flight_when_sent(arrived, self.finished_s, round_trip_s=round_trip_s)
         return n[self.ok], (self.finished_s - arrived)[self.ok]
 
@@ -351,7 +351,7 @@ def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | None
     measured = []  # (offered rate, measured mean number waiting) of each saturated step
     for s in sat:
         if s.answered:
-            queued = s.response_s
+            response = float(s.response_s.mean())
             if overflow == "dropped SYNs":
                 # A retransmission's back-off is not a wait in the backlog, and it can come after the
                 # handshake too: the final ACK dropped, the handshake then completes when the SYN-ACK
@@ -361,9 +361,8 @@ def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | None
                 # its waits are near their mean).
                 connect = s.answered_connect_s()
                 direct = connect < DROPPED_SYN_S
-                queued = np.full(1, np.median(s.response_s[direct] - connect[direct] if direct.any()
-                                              else s.response_s))
-            wait = max(float(queued.mean()) - page.round_trip_s - page.mean_s, 0.0)
+                response = float(np.median(s.response_s[direct] - connect[direct] if direct.any() else s.response_s))
+            wait = max(response - page.round_trip_s - page.mean_s, 0.0)
             measured.append((s.rate_per_s, s.throughput_per_s * wait))
     queue_raw = float(np.mean([lq for _, lq in measured])) if measured else 0.0
     queue_range = (min(lq for _, lq in measured), max(lq for _, lq in measured)) if measured else (0.0, 0.0)

@@ -29,11 +29,11 @@ class Sample:
     sent_s: float  # when it really left (a busy client sends late), since the step's start
     response_s: float  # from the intended start to the last byte
     status: int  # NO_ANSWER (0): timed out; CONNECTION_ERROR (-1): refused or reset before an answer
-    connect_s: float = math.nan  # the TCP handshake alone (nan: none completed); 1 s and more: dropped SYNs
+    connect_s: float = math.nan  # the connection's set-up, TCP (and TLS) (nan: none); 1 s and more: dropped SYNs
 
 
 def _one(parsed, method: str, path: str, body: bytes | None, headers: dict, timeout_s: float) -> tuple[int, float]:
-    """(status, seconds the TCP handshake took) of one request on a new connection."""
+    """(status, seconds the connection's set-up took) of one request on a new connection."""
     conn_class = http.client.HTTPSConnection if parsed.scheme == "https" else http.client.HTTPConnection
     conn = conn_class(parsed.hostname, parsed.port, timeout=timeout_s)
     connect_s = math.nan

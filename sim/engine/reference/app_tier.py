@@ -18,9 +18,10 @@ completion, a 503 from a full backlog, a 504 at the balancer, or the visitor giv
 up before service starts (Palm's model: once started, they wait). With
 ``overflow = "drop"`` a full backlog does not answer: the kernel drops the SYN, and the
 request, CONNECTING, tries the same instance again after ``syn_rto_s``, then twice that,
-and so on; after ``syn_retries`` such tries its connection fails (counted as rejected). The visitor hears
-of it through ``on_done(req, outcome)`` once the component's bookkeeping is done, so a
-visitor who asks again at once never overtakes a request already queued.
+and so on; after ``syn_retries`` such tries its connection fails (counted as rejected).
+The visitor hears of it through ``on_done(req, outcome)`` once the component's
+bookkeeping is done, so a visitor who asks again at once never overtakes a request
+already queued.
 """
 
 from __future__ import annotations
@@ -114,8 +115,7 @@ class Instance:
             tier.levels(tier.clock.now, tier.busy, tier.waiting)
         elif self.drops_syn:
             req.state = CONNECTING
-            config = tier.config
-            self._at_syn(config.syn_rto_s * 2.0 ** req.syn, req)
+            self._at_syn(tier.config.syn_rto_s * 2.0 ** req.syn, req)
             req.syn += 1
         else:
             req.state = GONE
