@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-__all__ = ["write_json", "write_csv", "out_dir", "writable_dir", "writable_file", "NotWritable"]
+__all__ = ["write_json", "write_text", "write_csv", "out_dir", "writable_dir", "writable_file", "NotWritable"]
 
 
 class NotWritable(OSError):
@@ -87,6 +87,12 @@ def write_json(path: Path, data: Mapping) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(_clean(data), indent=2, sort_keys=False) + "\n")
     tmp.replace(path)  # never leave a half-written file behind
+
+
+def write_text(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence]) -> None:

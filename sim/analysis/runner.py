@@ -56,21 +56,24 @@ def _stopped_by(row: dict) -> str | None:
 
 
 def run_points(points: list, *, replications: int, seed: int | None, engine: str, jobs: int,
-               dask_address: str | None, progress: Callable[[int, int], None]) -> Rows:
-    """Every point, locally in processes (or on Dask); results do not depend on ``jobs``."""
+               dask_address: str | None, progress: Callable[[int, int], None], fn: Callable = run_point) -> Rows:
+    """Every point, locally in processes (or on Dask); results do not depend on ``jobs``.
+
+    ``fn(point, replications, seed, engine)`` makes a point's row (a module-level function, so
+    that a process pool can send it): :func:`run_point` for a sweep."""
     rows = Rows()
     try:
         if dask_address:
-            _on_dask(points, rows, replications, seed, engine, dask_address, progress)
+            _on_dask(points, rows, replications, seed, engine, dask_address, progress, fn)
         elif jobs <= 1:
             for p in points:
-                rows.append(run_point(p, replications, seed, engine))
+                rows.append(fn(p, replications, seed, engine))
                 progress(len(rows), len(points))
                 if _stopped_by(rows[-1]):  # the point was stopped midway: so is the sweep
                     rows.stopped = _stopped_by(rows[-1])
                     break
         else:
-            _in_pool(points, rows, replications, seed, engine, jobs, progress)
+            _in_pool(points, rows, replications, seed, engine, jobs, progress, fn)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM between points: keep what is done
         rows.stopped = reason(exc)
     rows.sort(key=lambda r: r["index"])
@@ -88,11 +91,11 @@ def _interrupt(_signum, _frame) -> None:
     raise KeyboardInterrupt
 
 
-def _in_pool(points, rows: Rows, replications, seed, engine, jobs, progress) -> None:
+def _in_pool(points, rows: Rows, replications, seed, engine, jobs, progress, fn) -> None:
     from concurrent.futures import ProcessPoolExecutor, as_completed, wait
 
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
-    futures = [pool.submit(run_point, p, replications, seed, engine) for p in points]
+    futures = [pool.submit(fn, p, replications, seed, engine) for p in points]
     try:
         for future in as_completed(futures):
             rows.append(future.result())
@@ -119,11 +122,11 @@ def _signal(pid: int, signum: int) -> None:
         pass
 
 
-def _on_dask(points, rows: Rows, replications, seed, engine, address, progress) -> None:
+def _on_dask(points, rows: Rows, replications, seed, engine, address, progress, fn) -> None:
     from dask.distributed import Client, as_completed
 
     with Client(address) as client:
-        futures = client.map(run_point, points, replications=replications, seed=seed, engine=engine, pure=False)
+        futures = client.map(fn, points, replications=replications, seed=seed, engine=engine, pure=False)
         try:
             for future in as_completed(futures):
                 rows.append(future.result())

@@ -27,6 +27,10 @@ from sim.config.checks import at_most
 from sim.config.limits import MAX_REPLICATIONS
 from sim.config.scenario import check_run_size, load_scenario, read_site_file
 from sim.cli.outputs import out_folder
+from sim.analysis.slo import parse_slo
+from sim.analysis.verdict import peak_demand, verdict
+
+DEFAULT_SLO = "lost_actions<1%"
 
 __all__ = ["add_parser", "run"]
 
@@ -53,6 +57,9 @@ def add_parser(sub) -> None:
     p.add_argument("--time-scale", type=float, metavar="X", help="model a load test played X times faster "
                    "(with --scale; think times shrink, visitors neither give up nor retry, as its clients)")
     p.add_argument("--scale", type=float, metavar="Y", help="model a load test of Y times the visitors")
+    p.add_argument("--slo", default=DEFAULT_SLO, metavar="OBJECTIVES",
+                   help=f"the objectives the verdict judges, as k6 thresholds (default {DEFAULT_SLO}); latency "
+                   "terms (p95<2s) count failed and abandoned page views as never answered")
     p.set_defaults(func=run)
 
 
@@ -90,6 +97,7 @@ def write_outputs(out, scenario, summary: dict, rows: list[list]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    objectives = parse_slo(getattr(args, "slo", DEFAULT_SLO))
     scenario = load_scenario(args.scenario)
     if args.replications < 1:
         raise ConfigError("--replications", f"must be >= 1, got {args.replications}")
@@ -149,11 +157,25 @@ def run(args: argparse.Namespace) -> int:
     if last.partial:
         title += f"  [PARTIAL: stopped at {last.end_s:,.0f} s: {last.error}"
         title += f"; the {complete} complete of {args.replications} replications shown]" if complete else "]"
+    rows = _mean_rows([timeseries(r) for r in used])
+    judged = verdict(scenario, summary, rows, TIMESERIES_COLUMNS, objectives)
+    summary["slo"] = ", ".join(o.text for o in objectives)
+    summary["verdict"] = judged.to_dict()
+    summary["verdict"]["peak_demand_x"] = peak_demand(scenario)
     with deferred_signals():  # a second Ctrl-C must not cut the files short
+        print(("PARTIAL RUN: " if last.partial else "") + f"{judged.text}  [SLO {summary['slo']}]")
+        for warning in judged.warnings:
+            print(f"warning: {warning}")
+        demand = summary["verdict"]["peak_demand_x"]
+        if demand == demand:
+            print(f"peak: the busiest 10 s offer {demand:.2g}x the work the site's "
+                  f"{scenario.site.app.instances * scenario.site.app.workers} workers can do "
+                  f"(the utilization below is the run's average)")
+        print()
         print(format_table(summary_rows(summary), title=title))
         if args.out:
             out = out_dir(args.out)
-            files = write_outputs(out, scenario, summary, _mean_rows([timeseries(r) for r in used]))
+            files = write_outputs(out, scenario, summary, rows)
             shutil.copyfile(args.scenario, out / "scenario.toml")  # what was run, for the report
             files.append("scenario.toml")
             print(f"\nwrote {', '.join(files)} to {out}/")

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from sim.stats.attempts import attempt_quantiles
 from sim.stats.histogram import LogHistogram
 from sim.stats.summary import TIMESERIES_COLUMNS
 
@@ -161,6 +162,10 @@ class LoadRecorder:
             },
             "response_s": quantiles(self.all_response),
             "page_response_s": quantiles(self.response),
+            # every page view and submit, a failed one as never answered (the SLO's p95)
+            "page_attempt_s": attempt_quantiles(
+                self.response, attempts=c["page_views"],
+                answered=c["completed"] + c["actions_completed"]),
             "page_response_from_send_s": quantiles(self.sent_response),
             "generator": generator_verdict(self.lag, self.loop_lag),
             "actions": {

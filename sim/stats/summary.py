@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from sim.stats.attempts import attempt_quantiles
 from sim.stats.confidence import mean_ci
 
 __all__ = ["summarize", "timeseries", "TIMESERIES_COLUMNS", "aggregate", "flatten"]
@@ -94,6 +95,9 @@ def summarize(result) -> dict:
         "wait_s": _quantiles(rec.wait),
         "response_s": _quantiles(rec.response),
         "page_response_s": _quantiles(rec.page_response),
+        "page_attempt_s": attempt_quantiles(
+            rec.page_response, attempts=tot["page_views.attempted"] + tot["actions.submits"],
+            answered=tot["page_views.completed"] + completed),
         "actions": {
             "attempted": attempted, "completed": completed, "lost": tot["actions.lost"],
             "lost_fraction": _ratio(tot["actions.lost"], attempted),

@@ -39,3 +39,14 @@ def test_a_term_with_no_measured_value_is_not_met_and_raises_nothing(figure):
     ((objective, value, met),) = evaluate((o,), summary)
     assert objective is o and math.isnan(value) and met is False
     assert not o.met({"actions": figure}) and not o.met({})
+
+
+def test_latency_terms_count_failed_attempts_and_completed_terms_do_not():
+    from sim.analysis.slo import parse_slo, evaluate
+
+    # 27 % of attempts failed: the answered pages were fast, the attempts were not.
+    summary = {"page_response_s": {"p95": 0.8}, "page_attempt_s": {"p95": float("inf"), "answered_fraction": 0.73}}
+    (p95, done) = parse_slo("p95<2s,completed_p95<2s")
+    assert [met for _, _, met in evaluate((p95, done), summary)] == [False, True]
+    # A summary from before attempts were counted is judged on its completed pages.
+    assert p95.met({"page_response_s": {"p95": 0.8}})

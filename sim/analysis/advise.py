@@ -1,0 +1,165 @@
+"""``surge advise``: the scenario as it is, each mitigation that applies, and the cheapest combinations that meet the SLO.
+
+Every variant meets the same visitors (the scenario's seed: common random numbers), so
+differences between rows are the mitigations', not the dice's. Variants run in parallel
+processes, in stages: the scenario and each mitigation alone; then combinations of those
+that helped but did not meet the SLO alone (one per group: two landing-page caches or two
+instance counts do not combine), since a combination holding a mitigation that already
+meets the SLO cannot be cheaper than it. Ranked by cost among the variants that meet the
+SLO, then the rest by lost actions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from sim.analysis.mitigations import Mitigation, apply, catalog, sizing
+from sim.analysis.runner import Rows, run_points
+from sim.analysis.slo import parse_slo
+from sim.analysis.verdict import verdict
+from sim.config.scenario import Scenario, parse_scenario
+
+__all__ = ["Variant", "run_variant", "advise", "rank", "DEFAULT_PRICE_PER_INSTANCE_HOUR", "MAX_VARIANTS"]
+
+# Assumption: a small cloud VM (2 vCPU, 4-8 GB) on demand is about 0.10 US$ an hour.
+DEFAULT_PRICE_PER_INSTANCE_HOUR = 0.10
+MAX_VARIANTS = 48  # runs of one advise, all stages together
+_FREE_TOP, _PAID_TOP = 3, 2  # combinations are made of the best free and the cheapest paid single mitigations
+
+
+@dataclass(frozen=True, kw_only=True)
+class Variant:
+    index: int
+    name: str  # "as is", or the mitigations' labels joined by " + "
+    keys: tuple[str, ...]
+    table: dict
+    path: str  # the scenario's path: relative files (a trace) are read next to it
+    slo: str
+    quick_end_s: float | None = None  # a quick advise stops the run here
+
+
+def run_variant(point: Variant, replications: int, seed: int | None, engine: str) -> dict:
+    """One variant's row (module level, for the process pool)."""
+    import dataclasses
+
+    from sim.engine import replication_seeds, simulate
+    from sim.stats.summary import TIMESERIES_COLUMNS, summarize, timeseries
+
+    scenario = parse_scenario(point.table, path=point.path)
+    if point.quick_end_s is not None:
+        scenario = dataclasses.replace(scenario, run=dataclasses.replace(
+            scenario.run, duration_s=min(scenario.run.duration_s, point.quick_end_s)))
+    seed = scenario.run.seed if seed is None else seed
+    result = simulate(scenario, engine=engine, seed_seq=replication_seeds(seed, 1)[0])
+    summary = summarize(result)
+    rows = timeseries(result)
+    judged = verdict(scenario, summary, rows, TIMESERIES_COLUMNS, parse_slo(point.slo))
+    hours = scenario.run.duration_s / 3600
+    inst = summary["instances"]["mean"]
+    return {"index": point.index, "name": point.name, "keys": list(point.keys), "engine": result.engine,
+            "error": result.error, "partial": result.partial, "complete": not result.partial,
+            "meets_slo": judged.holds and not result.partial, "verdict": judged.text,
+            "bottleneck": judged.bottleneck.get("short", ""), "bottleneck_detail": judged.bottleneck.get("text", ""),
+            "lost_actions_fraction": summary["actions"]["lost_fraction"],
+            "lost_visitors_fraction": summary["visitors"]["lost_fraction"],
+            "p95_s": summary["page_attempt_s"]["p95"],
+            "completed_p95_s": summary["page_response_s"]["p95"],
+            "error_fraction": summary["requests"]["error_fraction"],
+            "instance_hours": inst * hours if inst == inst else 0.0}
+
+
+def rank(rows: list[dict]) -> list[dict]:
+    """Those meeting the SLO by cost (then fewer changes, then lost actions), then the rest by lost actions."""
+    def lost(r):
+        x = _lost(r)
+        return x if x == x else 1.0
+
+    meets = sorted((r for r in rows if r["meets_slo"]), key=lambda r: (r["cost"], len(r["keys"]), lost(r)))
+    rest = sorted((r for r in rows if not r["meets_slo"]), key=lambda r: (lost(r), r["cost"]))
+    return meets + rest
+
+
+def _lost(r: dict) -> float:
+    x = r["lost_actions_fraction"]
+    return x if x == x else r["lost_visitors_fraction"]
+
+
+def _combinations(singles: list[dict], by_key: dict[str, Mitigation], baseline: dict, size: int) -> list[tuple]:
+    """Combinations of ``size`` of the single mitigations that helped without meeting the SLO: the best
+    free one of each group (top 3) and the 2 cheapest paid ones, one per group."""
+    helped = sorted((r for r in singles if not r["meets_slo"] and r["complete"] and _lost(r) < _lost(baseline)),
+                    key=lambda r: (_lost(r), r["cost"]))
+    free, seen = [], set()
+    for r in helped:
+        m = by_key[r["keys"][0]]
+        if m.free and m.group not in seen:
+            seen.add(m.group)
+            free.append(m.key)
+    paid = [r["keys"][0] for r in sorted((r for r in helped if not by_key[r["keys"][0]].free),
+                                         key=lambda r: (r["cost"], _lost(r)))[:_PAID_TOP]]
+    out = []
+    for combo in itertools.combinations(free[:_FREE_TOP] + paid, size):
+        groups = [by_key[k].group for k in combo]
+        if len(set(groups)) == len(groups):
+            out.append(combo)
+    return out
+
+
+def advise(table: dict, path: str, *, slo: str, price_per_instance_hour: float = DEFAULT_PRICE_PER_INSTANCE_HOUR,
+           jobs: int = 1, engine: str = "auto", quick_end_s: float | None = None, combine: bool = True,
+           progress: Callable[[str, int, int], None] | None = None,
+           surge_window_s: tuple[float, float] | None = None) -> tuple[list[dict], list[Variant], str | None]:
+    """Rows ranked (with ``cost`` and ``instance_hours_added``), the variants run, and why it stopped (None: done)."""
+    scenario: Scenario = parse_scenario(table, path=path)
+    mitigations = catalog(scenario, sizing(scenario, surge_window_s=surge_window_s))
+    by_key = {m.key: m for m in mitigations}
+    variants: list[Variant] = []
+
+    def variant(keys: tuple[str, ...]) -> Variant:
+        ms = [by_key[k] for k in keys]
+        v = Variant(index=len(variants), name=" + ".join(m.label for m in ms) or "as is", keys=keys,
+                    table=apply(table, ms), path=path, slo=slo, quick_end_s=quick_end_s)
+        parse_scenario(v.table, path=path)  # a mitigation that makes a bad scenario is a bug: fail before running
+        variants.append(v)
+        return v
+
+    rows: list[dict] = []
+    stopped = None
+
+    def run_stage(stage: str, batch: list[Variant]) -> None:
+        nonlocal stopped
+        tick = (lambda done, total: progress(stage, done, total)) if progress else (lambda done, total: None)
+        got: Rows = run_points(batch, replications=1, seed=None, engine=engine, jobs=jobs, dask_address=None,
+                               progress=tick, fn=run_variant)
+        rows.extend(got)
+        stopped = got.stopped
+        base = rows[0]["instance_hours"] if rows else 0.0
+        for r in rows:
+            r["instance_hours_added"] = max(r["instance_hours"] - base, 0.0)
+            r["cost"] = r["instance_hours_added"] * price_per_instance_hour
+
+    run_stage("the scenario and each mitigation", [variant(())] + [variant((m.key,)) for m in mitigations])
+    if combine and stopped is None and not rows[0]["meets_slo"]:
+        baseline, singles = rows[0], [r for r in rows[1:] if len(r["keys"]) == 1]
+        for size in (2, 3):
+            combos = [c for c in _combinations(singles, by_key, baseline, size)
+                      if len(variants) < MAX_VARIANTS]
+            combos = combos[:max(MAX_VARIANTS - len(variants), 0)]
+            if not combos or stopped is not None:
+                break
+            if any(r["meets_slo"] and r["cost"] == 0 for r in rows):
+                break  # a free fix meets the SLO: nothing larger can be cheaper
+            run_stage(f"combinations of {size}", [variant(c) for c in combos])
+    return rank(rows), variants, stopped
+
+
+def describe(mitigations: list[Mitigation]) -> list[dict]:
+    return [{"key": m.key, "label": m.label, "description": m.description, "free": m.free, "group": m.group}
+            for m in mitigations]
+
+
+def price_ok(price: float) -> bool:
+    return price >= 0 and math.isfinite(price)

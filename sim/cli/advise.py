@@ -1,0 +1,172 @@
+"""``surge advise SCENARIO --slo OBJECTIVES [--price-per-instance-hour X] --out DIR``: what to add so the site holds.
+
+Runs the scenario as it is, each mitigation that applies and the cheapest combinations that
+meet the SLO, all meeting the same visitors; prints them ranked and writes ``advise.json``,
+``advise.png`` and each variant's scenario file (``variants/``: ``surge run`` on one gives
+the same figures)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+from sim.analysis.advise import DEFAULT_PRICE_PER_INSTANCE_HOUR, advise
+from sim.analysis.mitigations import catalog, sizing
+from sim.analysis.slo import parse_slo
+from sim.cli.figures import save_figure
+from sim.cli.outputs import out_folder
+from sim.config.limits import max_processes
+from sim.config.scenario import check_run_size, parse_scenario, read_scenario_table
+from sim.engine import ENGINES, pick_engine
+from sim.errors import ConfigError, NotModelled
+from sim.files import out_dir, write_json
+from sim.interrupts import deferred_signals, exit_code
+from sim.output.advise_plot import plot_advice
+from sim.output.text import format_table
+
+__all__ = ["add_parser", "run", "DEFAULT_ADVISE_SLO", "advice_table", "write_variant"]
+
+DEFAULT_ADVISE_SLO = "lost_actions<1%"
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "advise",
+        help="what must we add? the scenario as it is, each mitigation and the cheapest combinations, ranked",
+        description="Run the scenario as it is, each mitigation that applies (caching the landing page, more "
+        "workers, instances or database connections, autoscaling and pre-scaling, a waiting room sized by "
+        "Little's law, a signature queue) and the cheapest combinations that meet the SLO, all meeting the same "
+        "visitors, in parallel; print them ranked by cost among those that meet the SLO, then the rest.",
+    )
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML) with a [site.app]")
+    p.add_argument("--slo", default=DEFAULT_ADVISE_SLO, metavar="OBJECTIVES",
+                   help=f"what the site must meet, as k6 thresholds (default {DEFAULT_ADVISE_SLO}), e.g. "
+                   "\"lost_actions<1%%,p95<2s\"")
+    p.add_argument("--price-per-instance-hour", type=float, default=DEFAULT_PRICE_PER_INSTANCE_HOUR, metavar="X",
+                   help=f"what an app instance costs an hour (default {DEFAULT_PRICE_PER_INSTANCE_HOUR:g}, an "
+                   "assumption: a small on-demand cloud VM); the cost of a variant is its instance-hours added x X")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for advise.json, advise.png and variants/")
+    p.add_argument("--jobs", type=int, metavar="N", help="variants run at once (default: the machine's cores)")
+    p.add_argument("--engine", choices=ENGINES, default="auto", help="as surge run's (auto: fast where it can)")
+    p.set_defaults(func=run)
+
+
+def _fraction(x) -> str:
+    return "-" if x is None or x != x else f"{100 * x:.2f} %" if x < 0.1 else f"{100 * x:.1f} %"
+
+
+def _p95(x) -> str:
+    if x is None or x != x:
+        return "-"
+    return "failed" if math.isinf(x) else f"{x:.2f} s" if x >= 1 else f"{x * 1000:.0f} ms"
+
+
+def advice_table(rows: list[dict], *, title: str) -> str:
+    header = ["#", "mitigation", "meets SLO", "lost visitors", "lost actions", "p95", "errors", "inst-h added",
+              "cost", "bottleneck"]
+    body = [[str(i + 1), r["name"], "yes" if r["meets_slo"] else "no", _fraction(r["lost_visitors_fraction"]),
+             _fraction(r["lost_actions_fraction"]), _p95(r["p95_s"]), _fraction(r["error_fraction"]),
+             f"{r['instance_hours_added']:.0f}", f"{r['cost']:.2f}",
+             r["bottleneck"] if not r["meets_slo"] else ""] for i, r in enumerate(rows)]
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
+    lines = [title, "-" * len(title),
+             "  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
+    for b in body:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(b, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def write_variant(path: Path, table: dict, scenario_path: str) -> None:
+    """A variant's scenario as a file of its own: a relative trace made absolute, so it runs from anywhere."""
+    import tomli_w
+
+    from sim.files import write_text
+
+    t = dict(table)
+    trace = t.get("traffic", {}).get("trace")
+    if isinstance(trace, str) and not Path(trace).is_absolute():
+        t["traffic"] = {**t["traffic"], "trace": str((Path(scenario_path).parent / trace).resolve())}
+    write_text(path, tomli_w.dumps(t))
+
+
+def _slug(keys) -> str:
+    return "+".join(keys) or "as-is"
+
+
+def run(args: argparse.Namespace) -> int:
+    objectives = parse_slo(args.slo)
+    price = args.price_per_instance_hour
+    if not (price >= 0 and math.isfinite(price)):
+        raise ConfigError("--price-per-instance-hour", f"must be >= 0 and finite, got {price!r}")
+    jobs = args.jobs if args.jobs is not None else min(os.cpu_count() or 1, max_processes())
+    if not 1 <= jobs <= max_processes():
+        raise ConfigError("--jobs", f"must be within [1, {max_processes()}] (the cores), got {jobs}")
+    table = read_scenario_table(args.scenario)
+    try:
+        scenario = parse_scenario(table, path=args.scenario)
+        if scenario.site.app is None:
+            raise ConfigError("site.app", "is needed for advice: there is no tier to add to")
+        check_run_size(scenario)
+        pick_engine(scenario, args.engine)
+    except (ConfigError, NotModelled) as err:
+        raise err.at(args.scenario) from None
+    out_folder(args.out)
+    started = time.perf_counter()
+    n = len(catalog(scenario, sizing(scenario)))
+    print(f"advising on {args.scenario}: the scenario as it is and {n} mitigations, then combinations "
+          f"({jobs} at once; Ctrl-C stops and keeps what is done)", file=sys.stderr, flush=True)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if done:
+            print(f"  {stage}: {done}/{total}", file=sys.stderr, flush=True)
+
+    rows, variants, stopped = advise(table, args.scenario, slo=args.slo, price_per_instance_hour=price, jobs=jobs,
+                                     engine=args.engine, progress=progress)
+    elapsed = time.perf_counter() - started
+    by_index = {v.index: v for v in variants}
+    with deferred_signals():
+        out = out_dir(args.out)
+        (out / "variants").mkdir(exist_ok=True)
+        for r in rows:
+            v = by_index[r["index"]]
+            name = f"variants/{v.index:02d}-{_slug(v.keys)}.toml"
+            write_variant(out / name, v.table, args.scenario)
+            r["mitigation"] = r["name"]
+            r["scenario"] = str(out / name)
+        partial = stopped is not None or any(r["partial"] for r in rows)
+        base = next((r for r in rows if not r["keys"]), None)
+        meets = [r for r in rows if r["meets_slo"]]
+        doc = {"scenario": args.scenario, "slo": args.slo, "price_per_instance_hour": price, "partial": partial,
+               "stopped": stopped, "elapsed_s": elapsed, "variants_run": len(rows),
+               "as_is": base["verdict"] if base else None,
+               "cheapest": meets[0]["mitigation"] if meets else None, "rows": rows}
+        write_json(out / "advise.json", doc)
+        lost_limit = next((o.limit for o in objectives if o.metric == "lost_actions"), None)
+        p95_limit = next((o.limit for o in objectives if o.metric == "p95"), None)
+
+        def draw(fig):
+            left, right = fig.subplots(1, 2, sharey=True, width_ratios=[3, 2])
+            plot_advice(left, right, rows, lost_limit=lost_limit, p95_limit_s=p95_limit,
+                        title=f"{scenario.name or args.scenario}: what to add (SLO {args.slo})")
+
+        save_figure(out / "advise.png", draw, figsize=(12, 1.2 + 0.38 * max(len(rows), 3)))
+        title = f"{scenario.name or args.scenario}: {len(rows)} variants, SLO {args.slo}, same visitors in each"
+        if partial:
+            title += f"  [PARTIAL: {stopped or 'a run stopped early'}]"
+        if base:
+            print(f"as it is: {base['verdict']}")
+        print(f"cheapest that meets the SLO: {meets[0]['mitigation']} (cost {meets[0]['cost']:.2f})" if meets
+              else "no variant tried meets the SLO: see the best ones below")
+        print()
+        print(advice_table(rows, title=title))
+        print(f"\nwrote advise.json, advise.png and {len(rows)} scenarios in variants/ to {out}/ "
+              f"({elapsed:.0f} s)")
+    if stopped is not None:
+        return exit_code(stopped)
+    if any(r["partial"] for r in rows):
+        return 1
+    return 0
