@@ -167,12 +167,13 @@ def verdict(scenario: Scenario, summary: dict, rows: list, columns: list, object
     warnings = []
     cover = summary.get("page_attempt_s", {}).get("answered_fraction", math.nan)
     if cover == cover and cover < COVERAGE_WARNING:
-        warnings.append(f"only {cover:.1%} of page views and submits were answered: the completed pages' "
-                        f"percentiles (page_response_s) leave out the {1 - cover:.1%} that failed")
+        warnings.append(f"only {100 * cover:.1f} % of page views and submits were answered: the completed "
+                        f"pages' percentiles (page_response_s) leave out the {100 * (1 - cover):.1f} % that failed")
     if holds:
         text = "holds"
         if window is not None and fraction == fraction and fraction > 0:
-            text += f" ({fraction:.2%} of {lost_what} lost, between {clock(window[0])} and {clock(window[1] + _bin(rows, columns))})"
+            text += (f" ({_pct(fraction)} of {lost_what} lost, between {clock(window[0])} and "
+                     f"{clock(window[1] + _bin(rows, columns))})")
     else:
         broken = [t for t, _, met in terms if not met]
         if window is not None and fraction == fraction and fraction > 0:

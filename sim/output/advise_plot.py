@@ -41,7 +41,7 @@ def plot_advice(ax_lost, ax_p95, rows: list[dict], *, lost_limit: float | None =
         p = r["p95_s"]
         if p is None or not math.isfinite(p) or p != p:
             ax_p95.barh(yi, top, color="none", edgecolor=c, hatch="//", height=0.6)
-            ax_p95.annotate("failed (> 5 % unanswered)", (top / 2, yi), va="center", ha="center", fontsize=8)
+            ax_p95.annotate("failed (> 5 % unanswered)", (top * 0.02, yi), va="center", ha="left", fontsize=8)
         else:
             ax_p95.barh(yi, p, color=c, height=0.6)
     ax_p95.set_xlim(0, top)
@@ -52,9 +52,11 @@ def plot_advice(ax_lost, ax_p95, rows: list[dict], *, lost_limit: float | None =
     from matplotlib.patches import Patch
 
     handles = [Patch(color=_MEETS, label="meets the SLO"), Patch(color=_FAILS, label="does not")]
-    for ax in (ax_lost, ax_p95):
+    for ax, extra in ((ax_lost, handles), (ax_p95, [])):
         h, _ = ax.get_legend_handles_labels()
-        ax.legend(handles=handles + h, loc="lower right", fontsize=8)
+        if extra + h:  # below the axes: the bars fill every row
+            ax.legend(handles=extra + h, loc="upper left", bbox_to_anchor=(0.0, -0.09), ncol=3, fontsize=8,
+                      frameon=False)
         ax.grid(axis="x", alpha=0.3)
     if title:
         ax_lost.set_title(title, loc="left")
