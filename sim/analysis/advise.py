@@ -66,6 +66,7 @@ def run_variant(point: Variant, replications: int, seed: int | None, engine: str
             "lost_actions_fraction": summary["actions"]["lost_fraction"],
             "lost_visitors_fraction": summary["visitors"]["lost_fraction"],
             "p95_s": summary["page_attempt_s"]["p95"],
+            "p95_unanswered": math.isinf(summary["page_attempt_s"]["p95"]),  # null in JSON: over 5 % failed
             "completed_p95_s": summary["page_response_s"]["p95"],
             "error_fraction": summary["requests"]["error_fraction"],
             "instance_hours": inst * hours if inst == inst else 0.0}

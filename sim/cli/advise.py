@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         partial = stopped is not None or any(r["partial"] for r in rows)
         base = next((r for r in rows if not r["keys"]), None)
         meets = [r for r in rows if r["meets_slo"]]
-        doc = {"scenario": args.scenario, "slo": args.slo, "price_per_instance_hour": price, "partial": partial,
+        doc = {"name": scenario.name or args.scenario, "scenario": args.scenario, "slo": args.slo, "price_per_instance_hour": price, "partial": partial,
                "stopped": stopped, "elapsed_s": elapsed, "variants_run": len(rows),
                "as_is": base["verdict"] if base else None,
                "cheapest": meets[0]["mitigation"] if meets else None, "rows": rows}

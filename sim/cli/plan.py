@@ -43,13 +43,28 @@ def _sweep_answer(path: str) -> dict | None:
         raise ConfigError("--sweep", f"cannot read {meta_path}: {err}") from None
 
 
+def _not_modelled(scenario) -> list[str]:
+    """The scenario's sections and keys the analytic plan leaves out."""
+    site = scenario.site
+    out = [name for name, part in (("[site.autoscale]", site.autoscale), ("[site.waiting_room]", site.waiting_room),
+                                   ("[site.signature_queue]", getattr(site, "signature_queue", None)))
+           if part is not None]
+    if site.cdn is not None and getattr(site.cdn, "landing_ttl_s", 0) > 0:
+        out.append("site.cdn.landing_ttl_s")
+    if site.app is not None and not math.isinf(site.app.timeout_s):
+        out.append("site.app.timeout_s")
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     scenario = load_scenario(args.scenario)
     app = scenario.site.app
     if app is None:
         raise ConfigError("site.app", "is needed for a plan: there is no tier to size").at(args.scenario)
-    objectives = [o for o in parse_slo(args.slo) if o.metric in PLANNABLE]
+    given = parse_slo(args.slo)
+    objectives = [o for o in given if o.metric in PLANNABLE]
+    unsized = [o.text for o in given if o.metric not in PLANNABLE]
     if not objectives:
         raise ConfigError("--slo", f"the plan sizes for {', '.join(PLANNABLE)}; got {args.slo!r}")
     load = workload(scenario)
@@ -107,6 +122,13 @@ def run(args: argparse.Namespace) -> int:
             least = item["least"]
             rows.append((f"simulated ({meta.get('slo')}, {surge})",
                          f"{item['capacity_key']} = {least:g}" if least is not None else "none in the range"))
+    ignored = _not_modelled(scenario)
+    if unsized:
+        rows.append(("not sized for (SLO)", f"{', '.join(unsized)}: the plan sizes {', '.join(PLANNABLE)} only; "
+                                             "surge advise or surge sweep judge every term"))
+    if ignored:
+        rows.append(("not in the plan (scenario)", f"{', '.join(ignored)}: the estimate is for the site without "
+                                                   "them; surge run and surge advise model them"))
     took = time.perf_counter() - started
     print(format_table(rows, title=f"plan for {scenario.name or args.scenario} ({took * 1000:.0f} ms)"))
     return 0

@@ -24,12 +24,13 @@ from sim.errors import ConfigError
 from sim.output.summary import get, number, pct_text, summary_rows, time_text, verdicts, with_ci
 from sim.output.text import fmt
 from sim.analysis.slo import evaluate, parse_slo
+from sim.output.advise_report import advise_section, verdict_banner
 
 __all__ = ["Folder", "load_folder", "build_report", "render", "summary_section", "slo_section",
            "figures_section", "least_capacity_table", "sweep_table", "generator_banner", "locust_section",
            "KIND_LABELS"]
 
-KIND_LABELS = {"run": "simulation run", "loadtest": "load test", "sweep": "sweep"}
+KIND_LABELS = {"run": "simulation run", "loadtest": "load test", "sweep": "sweep", "advise": "advice"}
 _CAPTIONS = {
     "latency.png": "Page response time percentiles over time, above the arrival rate",
     "throughput.png": "Page views asked for, served, and requests lost",
@@ -39,6 +40,7 @@ _CAPTIONS = {
     "p95.png": "Page response p95 against capacity, one line per surge size",
     "lost_visitors.png": "Visitors lost against capacity, one line per surge size",
     "lost_actions.png": "Actions lost against capacity, one line per surge size",
+    "advise.png": "Each variant's lost actions and page p95 over every attempt, best first; green meets the SLO",
 }
 # A load-test folder's figures (sim/cli/loadtest_figures.py): latency.png there is not the run's.
 _LOADTEST_CAPTIONS = {
@@ -76,6 +78,7 @@ class Folder:
     written: datetime | None = None
     summary: dict | None = None
     sweep: dict | None = None
+    advice: dict | None = None  # advise.json
     sweep_columns: tuple[str, ...] = ()
     sweep_rows: tuple[dict, ...] = ()
     figures: tuple[tuple[str, bytes], ...] = ()
@@ -125,6 +128,8 @@ def _figures(path: Path) -> tuple[tuple[str, bytes], ...]:
 
 
 def _kind(path: Path) -> str:
+    if (path / "advise.json").is_file() and not (path / "summary.json").is_file():
+        return "advise"
     has = {name: (path / name).is_file() for name in ("sweep.json", "sweep.csv", "summary.json", "timeseries.csv")}
     if has["sweep.json"] or has["sweep.csv"]:
         missing = [n for n in ("sweep.json", "sweep.csv") if not has[n]]
@@ -145,10 +150,12 @@ def load_folder(path: str | Path) -> Folder:
     if not path.is_dir():
         raise ConfigError(str(path), "no such folder" if not path.exists() else "not a folder")
     kind = _kind(path)
-    main = ("sweep.json", "sweep.csv") if kind == "sweep" else ("summary.json", "timeseries.csv")
+    main = {"sweep": ("sweep.json", "sweep.csv"), "advise": ("advise.json",)}.get(kind, ("summary.json", "timeseries.csv"))
     written = datetime.fromtimestamp(max((path / n).stat().st_mtime for n in main), tz=timezone.utc)
     toml = _read(path / "scenario.toml") if (path / "scenario.toml").is_file() else None
     common = dict(path=path, written=written, figures=_figures(path), scenario_toml=toml)
+    if kind == "advise":
+        return Folder(kind="advise", advice=_read_json(path / "advise.json"), **common)
     if kind == "sweep":
         sweep = _read_json(path / "sweep.json")
         if sweep.get("slo") is not None:  # checked here, where the file can be named
@@ -375,7 +382,9 @@ def _toml_name(text: str | None):
 
 def _scenario_name(folder: Folder) -> str:
     """A run's summary names its scenario; a sweep holds the scenario's path, so its own name comes first."""
-    if folder.kind == "sweep":
+    if folder.kind == "advise":
+        names = [(folder.advice or {}).get("name"), (folder.advice or {}).get("scenario")]
+    elif folder.kind == "sweep":
         names = [_toml_name(folder.scenario_toml), (folder.sweep or {}).get("scenario")]
     else:
         names = [(folder.summary or {}).get("scenario"), _toml_name(folder.scenario_toml)]
@@ -400,7 +409,9 @@ def render(folder: Folder, slo: str | None = None, *, page_dir: Path | None = No
 
     ``page_dir`` is the folder the page is written to, for links to files beside it
     (locust's report); by default the page is taken to be written into the folder."""
-    if folder.kind == "sweep":
+    if folder.kind == "advise":
+        body = [advise_section(folder.advice or {}), figures_section(folder.figures)]
+    elif folder.kind == "sweep":
         sweep = folder.sweep or {}
         body = [_sweep_intro(sweep), least_capacity_table(sweep), figures_section(folder.figures),
                 sweep_table(sweep, folder.sweep_columns, folder.sweep_rows, slo)]
@@ -410,7 +421,7 @@ def render(folder: Folder, slo: str | None = None, *, page_dir: Path | None = No
                 figures_section(folder.figures, _LOADTEST_CAPTIONS), locust_section(_locust_href(folder, page_dir))]
     else:
         s = folder.summary or {}
-        body = [summary_section(s), slo_section(verdicts(s, slo)), figures_section(folder.figures)]
+        body = [verdict_banner(s), summary_section(s), slo_section(verdicts(s, slo)), figures_section(folder.figures)]
     if folder.scenario_toml is not None:
         body.append(f"<section><h2>Scenario (scenario.toml)</h2><pre>{escape(folder.scenario_toml)}</pre></section>")
     title = escape(f"{_scenario_name(folder)}: {KIND_LABELS[folder.kind]} report")

@@ -33,3 +33,16 @@ def test_followers_beyond_people_on_earth_are_refused_not_planned_for_minutes(tm
     started = time.perf_counter()
     assert main(["plan", str(path)]) == 0
     assert time.perf_counter() - started < 5
+
+
+def test_the_plan_names_the_slo_terms_and_sections_it_does_not_size_for(tmp_path, capsys):
+    path = tmp_path / "scaled.toml"
+    path.write_text("[run]\nduration_s = 600\n[traffic]\nconstant_per_s = 10\n"
+                    "[site.app]\ninstances = 2\nworkers = 2\npage_s = 0.05\n"
+                    "[site.autoscale]\ntarget = 0.6\nmax = 4\n"
+                    "[site.waiting_room]\nactive_limit = 100\nsession_s = 60\n")
+    assert main(["plan", str(path), "--slo", "p95<2s,lost_actions<1%"]) == 0
+    out = capsys.readouterr().out
+    rows = {line[:28].strip(): line[28:].strip() for line in out.splitlines()}
+    assert rows["not sized for (SLO)"].startswith("lost_actions<1%: the plan sizes p50, p95")
+    assert rows["not in the plan (scenario)"].startswith("[site.autoscale], [site.waiting_room]: ")

@@ -1,0 +1,71 @@
+"""The report's parts for a verdict and for ``surge advise``: a banner, the ranked table, HTML only."""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+__all__ = ["verdict_banner", "advise_section"]
+
+
+def verdict_banner(summary: dict) -> str:
+    """"holds" or "does not hold: ..." at the top of a run's report (nothing for a summary without a verdict)."""
+    v = summary.get("verdict")
+    if not isinstance(v, dict) or not isinstance(v.get("text"), str):
+        return ""
+    cls = "good" if v.get("holds") else "bad"
+    slo = summary.get("slo")
+    out = [f'<p class="banner {cls}">{escape(v["text"])}'
+           + (f' <span class="meta">(SLO <code>{escape(str(slo))}</code>)</span>' if slo else "") + "</p>"]
+    for w in v.get("warnings") or ():
+        out.append(f'<p class="banner warn">⚠ {escape(str(w))}</p>')
+    return "".join(out)
+
+
+def _pct(x) -> str:
+    return "–" if not isinstance(x, (int, float)) or x != x else f"{100 * x:.2f} %" if x < 0.1 else f"{100 * x:.1f} %"
+
+
+def _p95(row: dict) -> str:
+    x = row.get("p95_s")
+    if row.get("p95_unanswered"):
+        return "failed (> 5 % unanswered)"
+    if not isinstance(x, (int, float)) or x != x or math.isinf(x):
+        return "–"
+    return f"{x:.2f} s" if x >= 1 else f"{x * 1000:.0f} ms"
+
+
+def advise_section(doc: dict) -> str:
+    rows = doc.get("rows") or []
+    slo = escape(str(doc.get("slo", "")))
+    head = []
+    if doc.get("partial"):
+        head.append('<p class="banner warn">⚠ Partial advice: it stopped before every variant was run.</p>')
+    if isinstance(doc.get("as_is"), str):
+        head.append(f'<p class="banner {"good" if doc["as_is"].startswith("holds") else "bad"}">As it is: '
+                    f'{escape(doc["as_is"])}</p>')
+    if doc.get("cheapest"):
+        head.append(f'<p class="banner good">Cheapest that meets <code>{slo}</code>: {escape(str(doc["cheapest"]))}'
+                    "</p>")
+    elif rows:
+        head.append(f'<p class="banner bad">No variant tried meets <code>{slo}</code>.</p>')
+    header = ["#", "mitigation", "meets SLO", "lost visitors", "lost actions", "p95 (every attempt)", "errors",
+              "instance-hours added", "cost", "bottleneck", "scenario file"]
+    body = []
+    for i, r in enumerate(rows):
+        meets = bool(r.get("meets_slo"))
+        cells = [str(i + 1), escape(str(r.get("mitigation", ""))),
+                 f'<span class="{"met" if meets else "broken"}">{"yes" if meets else "no"}</span>',
+                 _pct(r.get("lost_visitors_fraction")), _pct(r.get("lost_actions_fraction")), _p95(r),
+                 _pct(r.get("error_fraction")), f"{float(r.get('instance_hours_added') or 0):,.0f}",
+                 f"{float(r.get('cost') or 0):,.2f}", "" if meets else escape(str(r.get("bottleneck", ""))),
+                 f"<code>{escape(str(r.get('scenario', '')).rsplit('/', 1)[-1])}</code>"]
+        body.append("<tr>" + "".join(f'<td class="n">{c}</td>' if 3 <= j <= 8 else f"<td>{c}</td>"
+                                     for j, c in enumerate(cells)) + "</tr>")
+    table = ("<table><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header) + "</tr></thead><tbody>"
+             + "".join(body) + "</tbody></table>")
+    price = doc.get("price_per_instance_hour")
+    note = (f'<p class="meta">Every variant meets the same visitors (the scenario\'s seed). Cost: instance-hours '
+            f"added × {price} an instance-hour; caches, the waiting room and the queue are counted as free here.</p>"
+            if price is not None else "")
+    return f"<section><h2>What to add (surge advise)</h2>{''.join(head)}{note}{table}</section>"
