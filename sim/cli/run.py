@@ -159,11 +159,12 @@ def run(args: argparse.Namespace) -> int:
         title += f"; the {complete} complete of {args.replications} replications shown]" if complete else "]"
     rows = _mean_rows([timeseries(r) for r in used])
     judged = verdict(scenario, summary, rows, TIMESERIES_COLUMNS, objectives)
-    summary["slo"] = ", ".join(o.text for o in objectives)
-    summary["verdict"] = judged.to_dict()
-    summary["verdict"]["peak_demand_x"] = peak_demand(scenario)
+    slo_text = ",".join(o.text for o in objectives)
+    # as surge loadtest writes it: each objective with the figure it was judged on
+    summary["slo"] = [{"objective": t, "value": v, "met": m} for t, v, m in judged.terms]
+    summary["verdict"] = {**judged.to_dict(), "slo": slo_text, "peak_demand_x": peak_demand(scenario)}
     with deferred_signals():  # a second Ctrl-C must not cut the files short
-        print(("PARTIAL RUN: " if last.partial else "") + f"{judged.text}  [SLO {summary['slo']}]")
+        print(("PARTIAL RUN: " if last.partial else "") + f"{judged.text}  [SLO {slo_text}]")
         for warning in judged.warnings:
             print(f"warning: {warning}")
         demand = summary["verdict"]["peak_demand_x"]

@@ -14,9 +14,13 @@ def verdict_banner(summary: dict) -> str:
     if not isinstance(v, dict) or not isinstance(v.get("text"), str):
         return ""
     cls = "good" if v.get("holds") else "bad"
-    slo = summary.get("slo")
+    slo = v.get("slo")
     out = [f'<p class="banner {cls}">{escape(v["text"])}'
            + (f' <span class="meta">(SLO <code>{escape(str(slo))}</code>)</span>' if slo else "") + "</p>"]
+    peak = v.get("peak_demand_x")
+    if isinstance(peak, (int, float)) and peak == peak:
+        out.append(f'<p class="meta">At its busiest 10 s the surge offers {peak:.2g}× the work the site\'s workers '
+                   "can do (the utilization below is the run's mean).</p>")
     for w in v.get("warnings") or ():
         out.append(f'<p class="banner warn">⚠ {escape(str(w))}</p>')
     return "".join(out)

@@ -120,7 +120,7 @@ def _request_rows(s: dict) -> list[tuple[str, str | None]]:
             ("errors", errors),
             ("responses by status", ", ".join(f"{k}: {count_text(v)}" for k, v in status.items())
              if isinstance(status, dict) and status else None),
-            ("utilization app / db", _of_each(s, ("utilization.app", "utilization.db"), f=pct_text)),
+            ("utilization app / db (run mean)", _of_each(s, ("utilization.app", "utilization.db"), f=pct_text)),
             ("peak app backlog", figure(s, "peak_queue.app")),
             ("app instances mean / max", _of_each(s, ("instances.mean", "instances.max")))]
 
