@@ -63,6 +63,8 @@ def run_variant(point: Variant, replications: int, seed: int | None, engine: str
             "error": result.error, "partial": result.partial, "complete": not result.partial,
             "meets_slo": judged.holds and not result.partial, "verdict": judged.text,
             "bottleneck": judged.bottleneck.get("short", ""), "bottleneck_detail": judged.bottleneck.get("text", ""),
+            "lost_actions": summary["actions"]["lost"], "actions_attempted": summary["actions"]["attempted"],
+            "lost_visitors": summary["visitors"]["lost"], "visitors_arrived": summary["visitors"]["arrived"],
             "lost_actions_fraction": summary["actions"]["lost_fraction"],
             "lost_visitors_fraction": summary["visitors"]["lost_fraction"],
             "p95_s": summary["page_attempt_s"]["p95"],

@@ -60,6 +60,9 @@ def add_parser(sub) -> None:
     p.add_argument("--slo", default=DEFAULT_SLO, metavar="OBJECTIVES",
                    help=f"the objectives the verdict judges, as k6 thresholds (default {DEFAULT_SLO}); latency "
                    "terms (p95<2s) count failed and abandoned page views as never answered")
+    p.add_argument("--no-advise", action="store_true",
+                   help="when the site does not hold, skip the quick advice (each mitigation alone, run up to "
+                   "30 min after the losses) that names the cheapest fix")
     p.set_defaults(func=run)
 
 
@@ -172,6 +175,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"peak: the busiest 10 s offer {demand:.2g}x the work the site's "
                   f"{scenario.site.app.instances * scenario.site.app.workers} workers can do "
                   f"(the utilization below is the run's average)")
+        if not judged.holds and not last.partial and not compressed and not getattr(args, "no_advise", False) \
+                and scenario.site.app is not None:
+            summary["verdict"]["quick_advice"] = _quick_advice(args, judged, rows, slo_text, summary)
         print()
         print(format_table(summary_rows(summary), title=title))
         if args.out:
@@ -186,6 +192,66 @@ def run(args: argparse.Namespace) -> int:
         print(f"surge: run stopped early ({last.error}); results above are partial", file=sys.stderr)
         return exit_code(last.error)
     return 0
+
+
+_QUICK_TERMS = ("lost_actions", "lost_visitors", "p95", "errors")  # the figures a quick variant row holds
+
+
+def _meets_whole_run(row: dict, summary: dict, objectives) -> bool:
+    """A quick variant judged over the whole run: its losses plus what the site as it is lost after
+    the quick run ended (an upper bound: a mitigation only lowers it), over the whole run's visitors
+    and actions (the same visitors meet every variant). p95 and errors are the quick run's, over
+    the surge, where they are worst. Terms a quick row has no figure for are left to surge advise."""
+    if row.get("partial"):
+        return False
+    acts, vis = summary["actions"], summary["visitors"]
+
+    def whole(lost: float, after: float, total: float) -> float:
+        return (lost + max(after, 0.0)) / total if total > 0 else float("nan")
+
+    estimate = {"actions": {"lost_fraction": whole(row["lost_actions"], acts["lost"] - row["_base_lost_actions"],
+                                                   acts["attempted"])},
+                "visitors": {"lost_fraction": whole(row["lost_visitors"], vis["lost"] - row["_base_lost_visitors"],
+                                                    vis["arrived"])},
+                "page_attempt_s": {"p95": row["p95_s"]}, "requests": {"error_fraction": row["error_fraction"]}}
+    return all(o.met(estimate) for o in objectives if o.metric in _QUICK_TERMS)
+
+
+def _quick_advice(args, judged, rows, slo_text: str, summary: dict) -> dict:
+    """Each mitigation alone, run to 30 min after the losses, in this process: the cheapest that meets the SLO."""
+    import time
+
+    from sim.analysis.advise import advise
+    from sim.config.scenario import read_scenario_table
+
+    if args.site or args.seed is not None:
+        return {"skipped": "--site or --seed given: surge advise takes the scenario file as it is"}
+    end_s = (judged.window_s[1] if judged.window_s else 0.0) + (rows[0][1] - rows[0][0] if rows else 0.0) + 1800.0
+    started = time.perf_counter()
+    try:
+        ranked, _, stopped = advise(read_scenario_table(args.scenario), args.scenario, slo=slo_text, jobs=1,
+                                    engine=getattr(args, "engine", "auto"), quick_end_s=end_s, combine=False)
+    except (ConfigError, NotModelled) as err:  # a mitigation the chosen engine does not model
+        return {"skipped": str(err)}
+    base = next(r for r in ranked if not r["keys"])  # the site as it is, to the quick run's end
+    for r in ranked:
+        r["_base_lost_actions"], r["_base_lost_visitors"] = base["lost_actions"], base["lost_visitors"]
+    meets = [r for r in ranked if _meets_whole_run(r, summary, parse_slo(slo_text))]
+    meets.sort(key=lambda r: (r["cost"], r["lost_actions"]))
+    took = time.perf_counter() - started
+    if meets:
+        best = meets[0]
+        print(f"cheapest fix (quick advice, each mitigation alone to {end_s / 3600:.1f} h, {took:.0f} s): "
+              f"{best['name']} (cost {best['cost']:.2f}); "
+              f"surge advise {args.scenario} --slo \"{slo_text}\" --out DIR compares them all")
+    else:
+        best = ranked[0] if ranked else None
+        print(f"no single mitigation meets the SLO in a quick look ({took:.0f} s)"
+              + (f"; the best alone: {best['name']}" if best else "")
+              + f": surge advise {args.scenario} --slo \"{slo_text}\" --out DIR tries combinations")
+    return {"until_s": end_s, "stopped": stopped, "judged_on": list(_QUICK_TERMS), "cheapest": meets[0]["name"] if meets else None,
+            "rows": [{k: r[k] for k in ("name", "meets_slo", "lost_actions_fraction", "lost_visitors_fraction",
+                                        "cost")} for r in ranked]}
 
 
 def _with_site(scenario, path: str):
