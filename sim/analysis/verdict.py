@@ -16,7 +16,15 @@ from sim.analysis.slo import Objective, evaluate
 from sim.config.scenario import Scenario
 from sim.traffic.journey import per_visitor
 
-__all__ = ["Verdict", "verdict", "bottleneck", "work_by_kind", "peak_demand", "clock", "COVERAGE_WARNING"]
+__all__ = ["default_slo", "DEFAULT_SLO", "Verdict", "verdict", "bottleneck", "work_by_kind", "peak_demand", "clock", "COVERAGE_WARNING"]
+
+DEFAULT_SLO = "lost_actions<1%"
+
+
+def default_slo(scenario: Scenario) -> str:
+    """``lost_actions<1%``; for a scenario whose visitors take no action, ``lost_visitors<1%``."""
+    return DEFAULT_SLO if scenario.visitors.action_rate > 0 else "lost_visitors<1%"
+
 
 # A completed-response percentile over less than this share of the attempts is shown with a warning.
 COVERAGE_WARNING = 0.99

@@ -17,6 +17,7 @@ from pathlib import Path
 from sim.analysis.advise import DEFAULT_PRICE_PER_INSTANCE_HOUR, advise
 from sim.analysis.mitigations import catalog, sizing
 from sim.analysis.slo import parse_slo
+from sim.analysis.verdict import DEFAULT_SLO, default_slo
 from sim.cli.figures import save_figure
 from sim.cli.outputs import out_folder
 from sim.config.limits import max_processes
@@ -30,7 +31,7 @@ from sim.output.text import format_table
 
 __all__ = ["add_parser", "run", "DEFAULT_ADVISE_SLO", "advice_table", "write_variant"]
 
-DEFAULT_ADVISE_SLO = "lost_actions<1%"
+DEFAULT_ADVISE_SLO = DEFAULT_SLO
 
 
 def add_parser(sub) -> None:
@@ -43,8 +44,9 @@ def add_parser(sub) -> None:
         "visitors, in parallel; print them ranked by cost among those that meet the SLO, then the rest.",
     )
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML) with a [site.app]")
-    p.add_argument("--slo", default=DEFAULT_ADVISE_SLO, metavar="OBJECTIVES",
-                   help=f"what the site must meet, as k6 thresholds (default {DEFAULT_ADVISE_SLO}), e.g. "
+    p.add_argument("--slo", metavar="OBJECTIVES",
+                   help=f"what the site must meet, as k6 thresholds (default {DEFAULT_ADVISE_SLO}, or "
+                   "lost_visitors<1%% where visitors take no action), e.g. "
                    "\"lost_actions<1%%,p95<2s\"")
     p.add_argument("--price-per-instance-hour", type=float, default=DEFAULT_PRICE_PER_INSTANCE_HOUR, metavar="X",
                    help=f"what an app instance costs an hour (default {DEFAULT_PRICE_PER_INSTANCE_HOUR:g}, an "
@@ -98,7 +100,8 @@ def _slug(keys) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    objectives = parse_slo(args.slo)
+    if args.slo is not None:
+        parse_slo(args.slo)
     price = args.price_per_instance_hour
     if not (price >= 0 and math.isfinite(price)):
         raise ConfigError("--price-per-instance-hour", f"must be >= 0 and finite, got {price!r}")
@@ -114,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         pick_engine(scenario, args.engine)
     except (ConfigError, NotModelled) as err:
         raise err.at(args.scenario) from None
+    args.slo = args.slo or default_slo(scenario)
+    objectives = parse_slo(args.slo)
     out_folder(args.out)
     started = time.perf_counter()
     n = len(catalog(scenario, sizing(scenario)))

@@ -28,9 +28,7 @@ from sim.config.limits import MAX_REPLICATIONS
 from sim.config.scenario import check_run_size, load_scenario, read_site_file
 from sim.cli.outputs import out_folder
 from sim.analysis.slo import parse_slo
-from sim.analysis.verdict import peak_demand, verdict
-
-DEFAULT_SLO = "lost_actions<1%"
+from sim.analysis.verdict import DEFAULT_SLO, default_slo, peak_demand, verdict
 
 __all__ = ["add_parser", "run"]
 
@@ -57,8 +55,9 @@ def add_parser(sub) -> None:
     p.add_argument("--time-scale", type=float, metavar="X", help="model a load test played X times faster "
                    "(with --scale; think times shrink, visitors neither give up nor retry, as its clients)")
     p.add_argument("--scale", type=float, metavar="Y", help="model a load test of Y times the visitors")
-    p.add_argument("--slo", default=DEFAULT_SLO, metavar="OBJECTIVES",
-                   help=f"the objectives the verdict judges, as k6 thresholds (default {DEFAULT_SLO}); latency "
+    p.add_argument("--slo", metavar="OBJECTIVES",
+                   help=f"the objectives the verdict judges, as k6 thresholds (default {DEFAULT_SLO}, or "
+                   "lost_visitors<1%% where visitors take no action); latency "
                    "terms (p95<2s) count failed and abandoned page views as never answered")
     p.add_argument("--no-advise", action="store_true",
                    help="when the site does not hold, skip the quick advice (each mitigation alone, run up to "
@@ -100,8 +99,10 @@ def write_outputs(out, scenario, summary: dict, rows: list[list]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    objectives = parse_slo(getattr(args, "slo", DEFAULT_SLO))
+    if getattr(args, "slo", None) is not None:
+        parse_slo(args.slo)  # a bad --slo is refused before the scenario is read
     scenario = load_scenario(args.scenario)
+    objectives = parse_slo(getattr(args, "slo", None) or default_slo(scenario))
     if args.replications < 1:
         raise ConfigError("--replications", f"must be >= 1, got {args.replications}")
     at_most("--replications", args.replications, MAX_REPLICATIONS)

@@ -170,6 +170,8 @@ def aggregate(summaries: Sequence[dict]) -> dict:
                 finite = values[~np.isnan(values)]
                 if len(finite) == 0:
                     out[key], out[f"{key}_ci"] = math.nan, math.nan
+                elif np.isinf(finite).any():  # a percentile some replication never reached: no mean
+                    out[key], out[f"{key}_ci"] = float(finite[np.isinf(finite)][0]), math.nan
                 else:
                     mean, half = mean_ci(finite, 0.95)
                     out[key], out[f"{key}_ci"] = float(mean), float(half)

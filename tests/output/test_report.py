@@ -135,7 +135,9 @@ def test_run_report_is_one_self_contained_page(run_dir, capsys):
     assert len([n for n, _ in parsed.urls if n == "src"]) == len(pngs)
     assert "<h1>steady</h1>" in page and "simulation run" in page
     assert "visitors arrived" in page and "page response p50 / p95 / p99" in page
-    assert "No SLO given" in page
+    # surge run judged its default SLO (lost visitors: no action here): the verdict opens the page, the objective is in the SLO table
+    assert page.index('class="banner good">holds') < page.index("<h2>Summary</h2>")
+    assert "<code>lost_visitors&lt;1%</code>" in page  # steady: visitors take no action
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in page  # scenario.toml, escaped
 
 
