@@ -45,7 +45,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML) with a [site.app]")
     p.add_argument("--slo", metavar="OBJECTIVES",
-                   help=f"what the site must meet, as k6 thresholds (default {DEFAULT_ADVISE_SLO.replace("%", "%%")}, or "
+                   help=f"what the site must meet, as k6 thresholds (default {DEFAULT_ADVISE_SLO.replace('%', '%%')}, or "
                    "lost_visitors<1%% where visitors take no action), e.g. "
                    "\"lost_actions<1%%,p95<2s\"")
     p.add_argument("--price-per-instance-hour", type=float, default=DEFAULT_PRICE_PER_INSTANCE_HOUR, metavar="X",

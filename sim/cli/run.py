@@ -56,7 +56,7 @@ def add_parser(sub) -> None:
                    "(with --scale; think times shrink, visitors neither give up nor retry, as its clients)")
     p.add_argument("--scale", type=float, metavar="Y", help="model a load test of Y times the visitors")
     p.add_argument("--slo", metavar="OBJECTIVES",
-                   help=f"the objectives the verdict judges, as k6 thresholds (default {DEFAULT_SLO.replace("%", "%%")}, or "
+                   help=f"the objectives the verdict judges, as k6 thresholds (default {DEFAULT_SLO.replace('%', '%%')}, or "
                    "lost_visitors<1%% where visitors take no action); latency "
                    "terms (p95<2s) count failed and abandoned page views as never answered")
     p.add_argument("--no-advise", action="store_true",
