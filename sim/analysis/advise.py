@@ -22,7 +22,7 @@ from sim.analysis.slo import parse_slo
 from sim.analysis.verdict import verdict
 from sim.config.scenario import Scenario, parse_scenario
 
-__all__ = ["Variant", "run_variant", "advise", "rank", "DEFAULT_PRICE_PER_INSTANCE_HOUR", "MAX_VARIANTS"]
+__all__ = ["Variant", "run_variant", "advise", "quick_advice", "QUICK_TERMS", "rank", "DEFAULT_PRICE_PER_INSTANCE_HOUR", "MAX_VARIANTS"]
 
 # Assumption: a small cloud VM (2 vCPU, 4-8 GB) on demand is about 0.10 US$ an hour.
 DEFAULT_PRICE_PER_INSTANCE_HOUR = 0.10
@@ -157,6 +157,56 @@ def advise(table: dict, path: str, *, slo: str, price_per_instance_hour: float =
                 break  # a free fix meets the SLO: nothing larger can be cheaper
             run_stage(f"combinations of {size}", [variant(c) for c in combos])
     return rank(rows), variants, stopped
+
+
+QUICK_TERMS = ("lost_actions", "lost_visitors", "p95", "errors")  # the figures a quick row is judged on
+
+
+def _meets_whole_run(row: dict, base: dict, summary: dict, objectives) -> bool:
+    """A quick variant judged over the whole run: its losses plus what the site as it is lost after
+    the quick run ended (an upper bound: a mitigation only lowers it), over the whole run's visitors
+    and actions (the same visitors meet every variant). p95 and errors are the quick run's, over
+    the surge, where they are worst. Terms a quick row has no figure for are left to surge advise."""
+    if row.get("partial"):
+        return False
+    acts, vis = summary["actions"], summary["visitors"]
+
+    def whole(lost: float, after: float, total: float) -> float:
+        return (lost + max(after, 0.0)) / total if total > 0 else math.nan
+
+    estimate = {"actions": {"lost_fraction": whole(row["lost_actions"], acts["lost"] - base["lost_actions"],
+                                                   acts["attempted"])},
+                "visitors": {"lost_fraction": whole(row["lost_visitors"], vis["lost"] - base["lost_visitors"],
+                                                    vis["arrived"])},
+                "page_attempt_s": {"p95": row["p95_s"]}, "requests": {"error_fraction": row["error_fraction"]}}
+    return all(o.met(estimate) for o in objectives if o.metric in QUICK_TERMS)
+
+
+def quick_advice(table: dict, path: str, *, slo: str, summary: dict, until_s: float, engine: str = "auto",
+                 price_per_instance_hour: float = DEFAULT_PRICE_PER_INSTANCE_HOUR) -> dict:
+    """Each mitigation alone, run to ``until_s`` in this process, judged over the whole run whose
+    ``summary`` is given (see :func:`_meets_whole_run`); the cheapest that meets the SLO.
+
+    A fixed number of instances costs its instance-hours over the whole run, not the quick one's."""
+    import time
+
+    started = time.perf_counter()
+    ranked, variants, stopped = advise(table, path, slo=slo, jobs=1, engine=engine, quick_end_s=until_s,
+                                       combine=False, price_per_instance_hour=price_per_instance_hour)
+    duration_s = parse_scenario(table, path=path).run.duration_s
+    quick_s = min(until_s, duration_s)
+    for r in ranked:
+        if any(k.startswith("instances-x") for k in r["keys"]):
+            r["cost"] *= duration_s / quick_s
+    base = next(r for r in ranked if not r["keys"])
+    objectives = parse_slo(slo)
+    meets = sorted((r for r in ranked if _meets_whole_run(r, base, summary, objectives)),
+                   key=lambda r: (r["cost"], r["lost_actions"]))
+    return {"until_s": quick_s, "stopped": stopped, "judged_on": list(QUICK_TERMS),
+            "elapsed_s": time.perf_counter() - started,
+            "cheapest": meets[0]["name"] if meets else None, "cheapest_cost": meets[0]["cost"] if meets else None,
+            "rows": [{k: r[k] for k in ("name", "keys", "lost_actions_fraction", "lost_visitors_fraction", "cost")}
+                     for r in ranked]}
 
 
 def describe(mitigations: list[Mitigation]) -> list[dict]:

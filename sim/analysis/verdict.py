@@ -114,7 +114,7 @@ def _window(start, lost) -> tuple[float, float] | None:
 
 def bottleneck(scenario: Scenario, rows: list, columns: list, window_s: tuple[float, float] | None) -> dict:
     """The tier most saturated over the window (or the whole run), and the request kind taking most of it."""
-    start, end = _col(rows, columns, "bin_start_s"), _col(rows, columns, "bin_end_s")
+    start = _col(rows, columns, "bin_start_s")
     sel = np.ones(len(rows), dtype=bool) if window_s is None else (start >= window_s[0]) & (start <= window_s[1])
     site = scenario.site
     if site.app is None:

@@ -27,7 +27,6 @@ from sim.errors import ConfigError, NotModelled
 from sim.files import out_dir, write_json
 from sim.interrupts import deferred_signals, exit_code
 from sim.output.advise_plot import plot_advice
-from sim.output.text import format_table
 
 __all__ = ["add_parser", "run", "DEFAULT_ADVISE_SLO", "advice_table", "write_variant"]
 

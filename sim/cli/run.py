@@ -195,64 +195,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-_QUICK_TERMS = ("lost_actions", "lost_visitors", "p95", "errors")  # the figures a quick variant row holds
-
-
-def _meets_whole_run(row: dict, summary: dict, objectives) -> bool:
-    """A quick variant judged over the whole run: its losses plus what the site as it is lost after
-    the quick run ended (an upper bound: a mitigation only lowers it), over the whole run's visitors
-    and actions (the same visitors meet every variant). p95 and errors are the quick run's, over
-    the surge, where they are worst. Terms a quick row has no figure for are left to surge advise."""
-    if row.get("partial"):
-        return False
-    acts, vis = summary["actions"], summary["visitors"]
-
-    def whole(lost: float, after: float, total: float) -> float:
-        return (lost + max(after, 0.0)) / total if total > 0 else float("nan")
-
-    estimate = {"actions": {"lost_fraction": whole(row["lost_actions"], acts["lost"] - row["_base_lost_actions"],
-                                                   acts["attempted"])},
-                "visitors": {"lost_fraction": whole(row["lost_visitors"], vis["lost"] - row["_base_lost_visitors"],
-                                                    vis["arrived"])},
-                "page_attempt_s": {"p95": row["p95_s"]}, "requests": {"error_fraction": row["error_fraction"]}}
-    return all(o.met(estimate) for o in objectives if o.metric in _QUICK_TERMS)
-
-
 def _quick_advice(args, judged, rows, slo_text: str, summary: dict) -> dict:
-    """Each mitigation alone, run to 30 min after the losses, in this process: the cheapest that meets the SLO."""
-    import time
-
-    from sim.analysis.advise import advise
+    """Each mitigation alone, run to 30 min after the losses, in this process: print the cheapest that meets the SLO."""
+    from sim.analysis.advise import quick_advice
     from sim.config.scenario import read_scenario_table
 
     if args.site or args.seed is not None:
         return {"skipped": "--site or --seed given: surge advise takes the scenario file as it is"}
-    end_s = (judged.window_s[1] if judged.window_s else 0.0) + (rows[0][1] - rows[0][0] if rows else 0.0) + 1800.0
-    started = time.perf_counter()
+    bin_s = rows[0][1] - rows[0][0] if rows else 0.0
+    end_s = (judged.window_s[1] + bin_s if judged.window_s else 0.0) + 1800.0
     try:
-        ranked, _, stopped = advise(read_scenario_table(args.scenario), args.scenario, slo=slo_text, jobs=1,
-                                    engine=getattr(args, "engine", "auto"), quick_end_s=end_s, combine=False)
+        got = quick_advice(read_scenario_table(args.scenario), args.scenario, slo=slo_text, summary=summary,
+                           until_s=end_s, engine=getattr(args, "engine", "auto"))
     except (ConfigError, NotModelled) as err:  # a mitigation the chosen engine does not model
         return {"skipped": str(err)}
-    base = next(r for r in ranked if not r["keys"])  # the site as it is, to the quick run's end
-    for r in ranked:
-        r["_base_lost_actions"], r["_base_lost_visitors"] = base["lost_actions"], base["lost_visitors"]
-    meets = [r for r in ranked if _meets_whole_run(r, summary, parse_slo(slo_text))]
-    meets.sort(key=lambda r: (r["cost"], r["lost_actions"]))
-    took = time.perf_counter() - started
-    if meets:
-        best = meets[0]
-        print(f"cheapest fix (quick advice, each mitigation alone to {end_s / 3600:.1f} h, {took:.0f} s): "
-              f"{best['name']} (cost {best['cost']:.2f}); "
-              f"surge advise {args.scenario} --slo \"{slo_text}\" --out DIR compares them all")
+    advise_cmd = f"surge advise {args.scenario} --slo \"{slo_text}\" --out DIR"
+    if got["cheapest"]:
+        print(f"cheapest fix (quick advice: each mitigation alone, to {got['until_s'] / 3600:.1f} h, "
+              f"{got['elapsed_s']:.0f} s): {got['cheapest']} (cost {got['cheapest_cost']:.2f}); {advise_cmd} "
+              "compares them all")
     else:
-        best = ranked[0] if ranked else None
-        print(f"no single mitigation meets the SLO in a quick look ({took:.0f} s)"
-              + (f"; the best alone: {best['name']}" if best else "")
-              + f": surge advise {args.scenario} --slo \"{slo_text}\" --out DIR tries combinations")
-    return {"until_s": end_s, "stopped": stopped, "judged_on": list(_QUICK_TERMS), "cheapest": meets[0]["name"] if meets else None,
-            "rows": [{k: r[k] for k in ("name", "meets_slo", "lost_actions_fraction", "lost_visitors_fraction",
-                                        "cost")} for r in ranked]}
+        best = got["rows"][0]["name"] if got["rows"] else None
+        print(f"no single mitigation meets the SLO in a quick look ({got['elapsed_s']:.0f} s)"
+              + (f"; the best alone: {best}" if best else "") + f": {advise_cmd} tries combinations")
+    return got
 
 
 def _with_site(scenario, path: str):
