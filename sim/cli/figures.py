@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["save_figure"]
+__all__ = ["save_figure", "zoom_panels", "finish_panels", "OVERVIEW_HEIGHT"]
+
+OVERVIEW_HEIGHT = 1.1  # the whole run's panel, against the window's panels' heights
 
 
 def save_figure(path: Path, draw, *, figsize=(10, 4.5)) -> None:
@@ -20,3 +22,29 @@ def save_figure(path: Path, draw, *, figsize=(10, 4.5)) -> None:
         fig.savefig(path, dpi=110)
     finally:
         plt.close(fig)
+
+
+def zoom_panels(fig, heights, window):
+    """Panels of ``heights`` sharing their time axis (the window's), and below them, when the window is not
+    the whole run, a smaller panel for the whole run (else None)."""
+    ratios = list(heights) + ([] if window.whole_run else [OVERVIEW_HEIGHT])
+    axes = list(fig.subplots(len(ratios), 1, height_ratios=ratios, squeeze=False)[:, 0])
+    main = axes[:len(heights)]
+    for ax in main[1:]:
+        ax.sharex(main[0])
+    for ax in main[:-1]:
+        ax.tick_params(labelbottom=False)
+    return main, (None if window.whole_run else axes[-1])
+
+
+def finish_panels(main, overview, window, *, what: str) -> None:
+    """Only the lowest window panel keeps its time label; the whole run's panel is titled and shows the window."""
+    from sim.output.plots import mark_window
+
+    for ax in main[:-1]:
+        ax.set_xlabel("")
+    if overview is not None:
+        mark_window(overview, (window.start_s, window.end_s), label="the window above")
+        handles, labels = overview.get_legend_handles_labels()
+        overview.legend([handles[-1]], [labels[-1]], loc="upper right", fontsize=7)
+        overview.set_title(f"{what}: the whole run ({window.duration_s / 3600:g} h)", fontsize=9)
