@@ -34,7 +34,7 @@ class SurgeWindow:
     @property
     def whole_run(self) -> bool:
         """True when the window is the run, or so near it that zooming would show nothing more."""
-        return self.end_s - self.start_s >= WHOLE_RUN_SHARE * self.duration_s
+        return bool(self.end_s - self.start_s >= WHOLE_RUN_SHARE * self.duration_s)
 
 
 def surge_window(profile, *, near: float = NEAR, margin: float = MARGIN) -> SurgeWindow:
@@ -61,6 +61,11 @@ def surge_window(profile, *, near: float = NEAR, margin: float = MARGIN) -> Surg
     back = grid[min(far[-1] + 1, len(grid) - 1)]  # the first grid instant after the last one far from it
     pad = margin * (back - first)
     last = far[-1]
-    why = (f"until the rate above the baseline is down to {near:.0%} of its peak's" if excess.max() > base[last]
-           else f"until the rate is back within {near:.0%} of the baseline")
-    return SurgeWindow(start_s=max(0.0, first - pad), end_s=min(duration, back + pad), duration_s=duration, why=why)
+    if last == len(grid) - 1:
+        why = "to the end of the run (the rate is not back near the baseline within it)"
+    elif excess.max() > base[last]:
+        why = f"until the rate above the baseline has fallen to {near:.0%} of its peak height"
+    else:
+        why = f"until the rate is back within {near:.0%} of the baseline"
+    return SurgeWindow(start_s=float(max(0.0, first - pad)), end_s=float(min(duration, back + pad)),
+                       duration_s=float(duration), why=why)

@@ -20,7 +20,7 @@ from sim.interrupts import deferred_signals, exit_code
 from sim.files import out_dir, write_csv, write_json
 from sim.output.summary import summary_rows
 from sim.output.text import format_table
-from sim.cli.figures import finish_panels, save_figure, zoom_panels
+from sim.cli.figures import clock, finish_panels, save_figure, zoom_panels
 from sim.analysis.slo import parse_slo
 from sim.analysis.window import surge_window
 from sim.stats.coarse import merged_quantiles
@@ -105,7 +105,7 @@ def write_run_figures(out, scenario, summary: dict, rows: list[list], *, merged=
     window = surge_window(build_profile(scenario))
     span = None if window.whole_run else (window.start_s, window.end_s)
     name = summary["scenario"]
-    shown = "" if window.whole_run else (f"\n{_clock(window.start_s)} to {_clock(window.end_s)}: from just before "
+    shown = "" if window.whole_run else (f"\n{clock(window.start_s)} to {clock(window.end_s)}: from just before "
                                           f"the first share {window.why}")
     slo_s, slo_label = _latency_limit(slo)
     app = scenario.site.app
@@ -116,7 +116,7 @@ def write_run_figures(out, scenario, summary: dict, rows: list[list], *, merged=
         top.set_title(f"{name}: page response time{shown}", fontsize=10)
         if whole is not None:
             plot_latency(whole, None, rows, cols, merged=merged, slo_s=slo_s, legend=False)
-        finish_panels([top, rate], whole, window, what="page response time")
+        finish_panels([top, rate], whole, window, what="page response time", warmup_s=scenario.run.warmup_s)
 
     def throughput(fig):
         (pages, origin), whole = zoom_panels(fig, [2, 1.4], window)
@@ -125,7 +125,7 @@ def write_run_figures(out, scenario, summary: dict, rows: list[list], *, merged=
         origin.set_title("origin requests lost (pages, submits and assets the CDN missed)", fontsize=9)
         if whole is not None:
             plot_throughput(whole, rows, cols, legend=False, lost=False)
-        finish_panels([pages, origin], whole, window, what="page views")
+        finish_panels([pages, origin], whole, window, what="page views", warmup_s=scenario.run.warmup_s)
 
     db_on = scenario.site.db is not None and waited(rows, cols, "in_queue_db")  # an empty panel says nothing
     room_on = scenario.site.waiting_room is not None
@@ -147,7 +147,7 @@ def write_run_figures(out, scenario, summary: dict, rows: list[list], *, merged=
         if whole is not None:
             plot_queue(whole, rows, cols, app_only=True, legend=False,
                        queue_limit=None if app is None else app.queue_limit)
-        finish_panels(panels, whole, window, what="app backlog")
+        finish_panels(panels, whole, window, what="app backlog", warmup_s=scenario.run.warmup_s)
 
     tall = 3.4 + 1.6 * (not window.whole_run)
     save_figure(out / "latency.png", latency, figsize=(10, tall + 1.2))
@@ -161,16 +161,11 @@ def write_run_figures(out, scenario, summary: dict, rows: list[list], *, merged=
             top.set_title(f"{name}: app instances in service and their utilization{shown}", fontsize=10)
             if whole is not None:
                 plot_instances(whole, rows, cols, legend=False)
-            finish_panels([top], whole, window, what="instances")
+            finish_panels([top], whole, window, what="instances", warmup_s=scenario.run.warmup_s)
 
         save_figure(out / "instances.png", instances, figsize=(10, tall))
         files.append("instances.png")
     return files
-
-
-def _clock(t_s: float) -> str:
-    minutes = int(round(t_s / 60))
-    return f"{minutes // 60}:{minutes % 60:02d}"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -272,6 +272,9 @@ def plot_throughput(ax, rows, columns, *, ax_origin=None, window=None, legend: b
                   label=f"page views asked, retries included ({np.nansum(asked):,.0f}{within})")
         ax.stairs(served / width_s, edges, baseline=None, lw=1, color="tab:green",
                   label=f"page views served ({np.nansum(served):,.0f}{within})")
+        top = np.nanmax(asked / width_s, initial=0)
+        if top > 0:
+            ax.set_ylim(0, 1.45 * top)  # room for the legend above a flat rate
     ax.set_ylim(bottom=0)
     ax.set_ylabel("page views per s")
     ax.grid(True, alpha=0.3)
