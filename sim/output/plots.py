@@ -324,12 +324,13 @@ def plot_queue(ax, rows, columns, *, ax_db=None, ax_room=None, queue_limit: floa
             _nothing(target, empty)
 
     level(ax, "in_queue_app", "app backlog (requests waiting for a worker)", "tab:blue", "")
-    if queue_limit is not None and math.isfinite(queue_limit) and rows:
+    most = np.nanmax(_column(rows, columns, "instances"), initial=0) if rows else 0  # nan after a stopped run's end
+    if queue_limit is not None and math.isfinite(queue_limit) and most > 0:
         instances = _column(rows, columns, "instances")
-        label = f"backlog limit: queue_limit {queue_limit:g} \u00d7 instances ({np.nanmax(instances):g})"
+        label = f"backlog limit: queue_limit {queue_limit:g} \u00d7 instances ({most:g})"
         ax.stairs(queue_limit * instances, edges, baseline=None, lw=1, ls="--", color="tab:red", label=label)
-        ax.set_ylim(0, 1.08 * queue_limit * np.nanmax(instances))
-    elif queue_limit is not None:
+        ax.set_ylim(0, 1.08 * queue_limit * most)
+    elif queue_limit is not None and not math.isfinite(queue_limit):
         ax.plot([], [], " ", label="backlog unbounded (queue_limit = inf)")
     ax.set_ylabel("app requests waiting")
     if not any(line.get_label().startswith("app backlog") for line in ax.patches):
