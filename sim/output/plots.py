@@ -241,7 +241,7 @@ def plot_latency(ax_latency, ax_rate, rows, columns, *, slo_s: float | None = No
         return
     if rows:
         start, end = _hours_of(rows, columns)
-        width_s = (end - start) * 3600
+        width_s = _column(rows, columns, "bin_end_s") - _column(rows, columns, "bin_start_s")
         ax_rate.stairs(_column(rows, columns, "arrivals") / width_s, np.append(start, end[-1]), fill=True, alpha=0.4,
                        label="visitors arriving per s (each bin)")
     ax_rate.set_ylim(bottom=0)
@@ -266,7 +266,7 @@ def plot_throughput(ax, rows, columns, *, ax_origin=None, window=None, legend: b
     if rows:
         start, end = _hours_of(rows, columns)
         edges = np.append(start, end[-1])
-        width_s = (end - start) * 3600
+        width_s = _column(rows, columns, "bin_end_s") - _column(rows, columns, "bin_start_s")
         asked, served = _column(rows, columns, "page_views"), _column(rows, columns, "completed")
         ax.stairs(asked / width_s, edges, baseline=None, lw=3.2, color="tab:blue", alpha=0.35,
                   label=f"page views asked, retries included ({np.nansum(asked):,.0f}{within})")
