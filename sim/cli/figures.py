@@ -39,7 +39,8 @@ def zoom_panels(fig, heights, window):
 
 def finish_panels(main, overview, window, *, what: str, warmup_s: float = 0.0) -> None:
     """Only the lowest window panel keeps its time label; the warm-up (left out of summary.json) is shaded
-    grey; the whole run's panel is titled and shows the window."""
+    grey; the whole run's panel is titled and shows the window (shaded, its legend in the title: a legend box
+    would sit on a panel this small's data)."""
     from sim.output.plots import mark_window
 
     for ax in main[:-1]:
@@ -55,9 +56,8 @@ def finish_panels(main, overview, window, *, what: str, warmup_s: float = 0.0) -
             main[0].legend(handles=handles, loc="upper right", fontsize=8)
     if overview is not None:
         mark_window(overview, (window.start_s, window.end_s), label="the window above")
-        handles, labels = overview.get_legend_handles_labels()
-        overview.legend([handles[-1]], [labels[-1]], loc="upper right", fontsize=7)
-        overview.set_title(f"{what}: the whole run ({window.duration_s / 3600:g} h)", fontsize=9)
+        overview.set_title(f"{what}: the whole run ({window.duration_s / 3600:g} h), the window above shaded",
+                           fontsize=9)
 
 
 def clock(t_s: float) -> str:

@@ -69,17 +69,23 @@ def plot_profile(ax, profile, *, bin_s: float, log: bool = False, window=None, l
     fine = np.linspace(start_s, end_s, 4001)
     ax.plot(fine / 3600, profile.rate_per_s(fine), color="tab:blue", lw=0.8, label="rate_per_s(t)")
     ax.plot(fine / 3600, profile.baseline_rate_per_s(fine), color="0.4", lw=0.8, ls="--", label="baseline")
-    shown = [(i, sh) for i, sh in enumerate(profile.shares) if start_s <= sh.at_s <= end_s]
-    for k, (i, share) in enumerate(shown):
+    k = 0  # shares drawn so far: their numbers stand at staggered heights
+    for i, share in enumerate(profile.shares):
         color = _SHARE_COLORS[i % len(_SHARE_COLORS)]
+        if not start_s <= share.at_s <= end_s:  # still named, so the whole run's numbers read
+            side = "before" if share.at_s < start_s else "after"
+            ax.plot([], [], color=color, lw=1, alpha=0.8, label=f"{_share_label(share, i)} ({side} this window)")
+            continue
         ax.axvline(share.at_s / 3600, color=color, lw=1, alpha=0.8, label=_share_label(share, i))
         ax.annotate(str(i + 1), (share.at_s / 3600, 0.97 - 0.07 * (k % 4)), xycoords=("data", "axes fraction"),
                     ha="left", va="top", fontsize=8, color=color, fontweight="bold",
                     xytext=(2, 0), textcoords="offset points")
+        k += 1
+    top = float(np.max(profile.rate_per_s(fine)))
     if log:
         ax.set_yscale("log")
-    else:
-        ax.set_ylim(bottom=0)
+    elif top > 0:
+        ax.set_ylim(0, top * (1.6 if legend else 1.1))  # the legend above the peaks, not on them
     ax.set_ylabel("visitors per second" + (" (log scale)" if log else ""))
     clock_axis(ax, start_s, end_s)
     if legend:
@@ -232,7 +238,8 @@ def plot_latency(ax_latency, ax_rate, rows, columns, *, slo_s: float | None = No
         ax_latency.axhline(slo_s, color="tab:red", lw=1, label=slo_label or f"SLO {_seconds_tick(slo_s)}")
     if not any(np.any(np.isfinite(v)) for v in drawn):
         _nothing(ax_latency, "no page was served: no response time to show")
-    _time_yaxis(ax_latency, [v for vals in drawn for v in np.ravel(vals)], also=() if slo_s is None else (slo_s,))
+    _time_yaxis(ax_latency, [v for vals in drawn for v in np.ravel(vals)], also=() if slo_s is None else (slo_s,),
+                legend_room=legend)
     ax_latency.set_ylabel("page response time")
     _legend(ax_latency, legend, loc="upper right")
     ax_latency.grid(True, alpha=0.3)
@@ -330,6 +337,14 @@ def plot_queue(ax, rows, columns, *, ax_db=None, ax_room=None, queue_limit: floa
         label = f"backlog limit: queue_limit {queue_limit:g} \u00d7 instances ({most:g})"
         ax.stairs(queue_limit * instances, edges, baseline=None, lw=1, ls="--", color="tab:red", label=label)
         ax.set_ylim(0, 1.08 * queue_limit * most)
+        peak = np.nanmax(_column(rows, columns, "in_queue_app"), initial=0)
+        if peak < 0.1 * queue_limit * most:  # a backlog far below its limit: linear up to 1, log beyond, both seen
+            from matplotlib.ticker import FuncFormatter
+
+            ax.set_yscale("symlog", linthresh=1.0)
+            ax.set_ylim(0, 3 * queue_limit * most)
+            ax.yaxis.set_major_formatter(FuncFormatter(_count_tick))
+            ax.plot([], [], " ", label="(log scale above 1 request: the backlog stayed far below its limit)")
     elif queue_limit is not None and not math.isfinite(queue_limit):
         ax.plot([], [], " ", label="backlog unbounded (queue_limit = inf)")
     ax.set_ylabel("app requests waiting")
@@ -354,7 +369,7 @@ def plot_queue(ax, rows, columns, *, ax_db=None, ax_room=None, queue_limit: floa
         ax_db.set_ylabel("DB queries waiting")
     for a in {ax, *(x for x in (ax_db, ax_room) if x is not None)}:
         a.grid(True, alpha=0.3)
-        _legend(a, legend, loc="upper right")
+        _legend(a, legend, loc="center right" if a.get_yscale() == "symlog" else "upper right")  # off the limit
         _time_axis(a, rows, columns, window)
     if room is not None and ax_room is None:
         _legend(room, legend, loc="center right")
@@ -438,10 +453,10 @@ def _seconds_tick(x, _pos=None) -> str:
     return f"{x * 1000:.4g} ms" if abs(x) < 1 else f"{x:.4g} s"
 
 
-def _time_yaxis(ax, values, *, also=(), floor: float | None = None) -> None:
+def _time_yaxis(ax, values, *, also=(), floor: float | None = None, legend_room: bool = False) -> None:
     """Seconds on the y axis, ticks labelled in ms or s: linear from 0, or log-scaled when the values span
     over 30\u00d7 (down to ``floor``, by default a thousandth of the largest: a near-zero outlier does not
-    stretch the scale over decades no one reads)."""
+    stretch the scale over decades no one reads). ``legend_room``: space above the data for a legend."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     finite = np.asarray([v for v in (*np.ravel(values), *also) if np.isfinite(v) and v > 0])
@@ -452,12 +467,12 @@ def _time_yaxis(ax, values, *, also=(), floor: float | None = None) -> None:
         lo = max(finite.min(), hi / 1000 if floor is None else floor)
         if hi / lo > 30:
             ax.set_yscale("log")
-            ax.set_ylim(lo / 1.5, hi * 1.5)
+            ax.set_ylim(lo / 1.5, hi * (5 if legend_room else 1.5))
             subs = (1.0, 2.0, 5.0) if hi / lo < 2000 else (1.0,)
             ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
             ax.yaxis.set_minor_formatter(NullFormatter())
         else:
-            ax.set_ylim(0, 1.15 * hi)
+            ax.set_ylim(0, (1.5 if legend_room else 1.15) * hi)
     ax.yaxis.set_major_formatter(FuncFormatter(_seconds_tick))
 
 
