@@ -23,9 +23,9 @@ from sim.output.text import format_table
 from sim.cli.figures import clock, finish_panels, save_figure, zoom_panels
 from sim.analysis.slo import parse_slo
 from sim.analysis.window import surge_window
-from sim.stats.coarse import merged_quantiles
+from sim.stats.coarse import merged_quantiles, merged_ratio
 from sim.traffic.profile import build_profile
-from sim.output.plots import plot_instances, plot_latency, plot_queue, plot_throughput, waited
+from sim.output.plots import plot_actions_lost, plot_instances, plot_latency, plot_queue, plot_throughput, waited
 from sim.stats.summary import TIMESERIES_COLUMNS, aggregate, summarize, timeseries
 from sim.config.checks import at_most
 from sim.config.limits import MAX_REPLICATIONS
@@ -98,6 +98,24 @@ def _latency_limit(slo) -> tuple[float | None, str | None]:
     return None, None
 
 
+def _lost_limit(slo) -> tuple[float | None, str | None]:
+    for o in slo:
+        if o.metric == "lost_actions":
+            return o.limit, f"SLO {o.text}"
+    return None, None
+
+
+def _actions_lost(rows):
+    """Actions lost of those ended, over merged bins; None when the run saw no action."""
+    cols = TIMESERIES_COLUMNS
+    column = {c: np.array([r[cols.index(c)] for r in rows], dtype=float)
+              for c in ("bin_start_s", "bin_end_s", "actions_completed", "actions_lost")}
+    ended = column["actions_completed"] + column["actions_lost"]
+    if not np.nansum(ended) > 0:
+        return None
+    return merged_ratio(np.append(column["bin_start_s"], column["bin_end_s"][-1]), column["actions_lost"], ended)
+
+
 def write_run_figures(out, scenario, summary: dict, rows: list[list], *, merged=None, slo=()) -> list[str]:
     """latency.png, throughput.png, queue.png (and instances.png with [site.autoscale]): the surge's window
     (sim.analysis.window), with the whole run in a smaller panel below when the window is not the run."""
@@ -118,14 +136,21 @@ def write_run_figures(out, scenario, summary: dict, rows: list[list], *, merged=
             plot_latency(whole, None, rows, cols, merged=merged, slo_s=slo_s, legend=False)
         finish_panels([top, rate], whole, window, what="page response time", warmup_s=scenario.run.warmup_s)
 
+    lost_limit, lost_label = _lost_limit(slo)
+    actions = _actions_lost(rows)
+
     def throughput(fig):
-        (pages, origin), whole = zoom_panels(fig, [2, 1.4], window)
+        panels, whole = zoom_panels(fig, [2, 1.4] + ([1.3] if actions is not None else []), window)
+        pages, origin = panels[:2]
         plot_throughput(pages, rows, cols, ax_origin=origin, window=span)
         pages.set_title(f"{name}: page views asked for and served{shown}", fontsize=10)
         origin.set_title("origin requests lost (pages, submits and assets the CDN missed)", fontsize=9)
+        if actions is not None:
+            plot_actions_lost(panels[2], actions, slo_fraction=lost_limit, slo_label=lost_label, window=span)
+            panels[2].set_title("actions (form submits) lost: of those completed or lost", fontsize=9)
         if whole is not None:
             plot_throughput(whole, rows, cols, legend=False, lost=False)
-        finish_panels([pages, origin], whole, window, what="page views", warmup_s=scenario.run.warmup_s)
+        finish_panels(panels, whole, window, what="page views", warmup_s=scenario.run.warmup_s)
 
     db_on = scenario.site.db is not None and waited(rows, cols, "in_queue_db")  # an empty panel says nothing
     room_on = scenario.site.waiting_room is not None
@@ -151,7 +176,7 @@ def write_run_figures(out, scenario, summary: dict, rows: list[list], *, merged=
 
     tall = 3.4 + 1.6 * (not window.whole_run)
     save_figure(out / "latency.png", latency, figsize=(10, tall + 1.2))
-    save_figure(out / "throughput.png", throughput, figsize=(10, tall + 1.2))
+    save_figure(out / "throughput.png", throughput, figsize=(10, tall + 1.2 + 1.6 * (actions is not None)))
     save_figure(out / "queue.png", queue, figsize=(10, tall + 1.0 * (db_on + room_on)))
     files = ["latency.png", "throughput.png", "queue.png"]
     if scenario.site.autoscale is not None:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-__all__ = ["plot_profile", "hours_axis", "clock_axis", "mark_window", "plot_latency", "plot_throughput", "waited", "plot_queue", "plot_instances",
+__all__ = ["plot_profile", "hours_axis", "clock_axis", "mark_window", "plot_latency", "plot_throughput", "waited", "plot_actions_lost", "plot_queue", "plot_instances",
            "plot_capacity", "loadtest_time_axis", "plot_loadtest_arrivals", "plot_loadtest_latency", "plot_loadtest_lag",
            "plot_profile_compare"]
 
@@ -307,6 +307,35 @@ def plot_throughput(ax, rows, columns, *, ax_origin=None, window=None, legend: b
         _time_axis(other, rows, columns, window)
     elif other.get_legend_handles_labels()[0]:
         _legend(other, legend, loc="center right")
+
+
+def plot_actions_lost(ax, merged, *, slo_fraction: float | None = None, slo_label: str | None = None,
+                      window=None, legend: bool = True) -> None:
+    """The share of actions lost (%) over time, from a :class:`~sim.stats.coarse.MergedRatio` of actions lost
+    to actions ended (completed + lost) over groups of neighbouring bins; a group short of ``min_count``
+    actions is drawn faint; the SLO's limit as a line."""
+    edges = np.asarray(merged.edges_s, dtype=float)
+    keep = np.ones(len(edges) - 1, dtype=bool) if window is None else \
+        (edges[1:] > window[0]) & (edges[:-1] < window[1])
+    idx = np.flatnonzero(keep)
+    if idx.size:
+        lo, hi = idx[0], idx[-1] + 1
+        x, pct, enough = edges[lo:hi + 1] / 3600, 100 * merged.ratio[lo:hi], merged.enough[lo:hi]
+        ax.stairs(np.where(enough, pct, np.nan), x, baseline=None, lw=1.3, color="tab:red",
+                  label=f"actions lost (bins merged to \u2265 {merged.min_count} actions ended)")
+        if not enough.all():
+            ax.stairs(np.where(enough, np.nan, pct), x, baseline=None, lw=1, color="tab:red", alpha=0.3,
+                      label=f"faint: fewer than {merged.min_count} actions")
+    if slo_fraction is not None:
+        ax.axhline(100 * slo_fraction, color="black", lw=1, ls="--", label=slo_label or f"SLO {100 * slo_fraction:g} %")
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("actions lost (%)")
+    ax.grid(True, alpha=0.3)
+    _legend(ax, legend, loc="upper right")
+    if window is not None:
+        clock_axis(ax, *window)
+    elif len(edges):
+        clock_axis(ax, edges[0], edges[-1])
 
 
 def plot_queue(ax, rows, columns, *, ax_db=None, ax_room=None, queue_limit: float | None = None,

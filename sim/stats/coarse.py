@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MIN_RESPONSES", "MAX_MERGED_BINS", "sparse_groups", "MergedQuantiles", "merged_quantiles"]
+__all__ = ["MIN_RESPONSES", "MAX_MERGED_BINS", "sparse_groups", "MergedQuantiles", "merged_quantiles", "MergedRatio",
+           "merged_ratio"]
 
 MIN_RESPONSES = 100
 MAX_MERGED_BINS = 60  # an hour of one-minute bins: a step wider than that no longer reads as "over time"
@@ -77,3 +78,29 @@ def merged_quantiles(series, name: str = "response_s", qs=(0.5, 0.95, 0.99), *, 
             values[q][g] = v
     return MergedQuantiles(edges_s=np.array([edges[lo] for lo, _ in groups] + [edges[-1]]), counts=counts,
                            values=values, enough=counts >= min_count, min_count=min_count)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergedRatio:
+    edges_s: np.ndarray  # groups + 1 edges
+    counts: np.ndarray  # the denominator's total in each group
+    ratio: np.ndarray  # numerator / denominator per group (nan where the denominator is 0)
+    enough: np.ndarray  # bool: the group's denominator is >= min_count
+    min_count: int
+
+
+def merged_ratio(edges_s, part, whole, *, min_count: int = MIN_RESPONSES,
+                 max_bins: int = MAX_MERGED_BINS) -> MergedRatio:
+    """``part / whole`` (actions lost of actions ended, say) over groups of neighbouring bins, each holding
+    ``min_count`` of ``whole`` (:func:`sparse_groups`): a fraction of 3 actions is not a rate of loss."""
+    part, whole = np.asarray(part, dtype=float), np.asarray(whole, dtype=float)
+    edges = np.asarray(edges_s, dtype=float)
+    if not len(part) == len(whole) == len(edges) - 1:
+        raise ValueError(f"need one part and one whole per bin: {len(part)}, {len(whole)} for {len(edges) - 1} bins")
+    groups = sparse_groups(np.nan_to_num(whole), min_count=min_count, max_bins=max_bins)
+    num = np.array([np.nansum(part[lo:hi]) for lo, hi in groups])
+    den = np.array([np.nansum(whole[lo:hi]) for lo, hi in groups])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+    return MergedRatio(edges_s=np.array([edges[lo] for lo, _ in groups] + [edges[-1]]), counts=den, ratio=ratio,
+                       enough=den >= min_count, min_count=min_count)

@@ -7,8 +7,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from sim.config.scenario import load_scenario
-from sim.output.plots import clock_axis, plot_latency, plot_profile, plot_queue, plot_throughput
-from sim.stats.coarse import merged_quantiles
+from sim.output.plots import clock_axis, plot_actions_lost, plot_latency, plot_profile, plot_queue, plot_throughput
+from sim.stats.coarse import merged_quantiles, merged_ratio
 from sim.stats.series import BinnedSeries
 from sim.stats.summary import TIMESERIES_COLUMNS
 from sim.traffic.profile import build_profile
@@ -120,3 +120,18 @@ def test_profile_names_each_share_in_the_legend(fig):
     marks = [t for t in ax.texts if t.get_text() in ("1", "2")]
     assert sorted(t.get_text() for t in marks) == ["1", "2"]
     assert len({t.xy[1] for t in marks}) == 2  # staggered heights: never on one another
+
+
+def test_actions_lost_in_percent_with_the_slo_and_faint_short_groups(fig):
+    ax = fig.add_subplot()
+    edges = np.arange(0.0, 5 * 60.0, 60.0)  # 4 bins
+    merged = merged_ratio(edges, [50, 5, 0, 1], [100, 100, 3, 3], min_count=100, max_bins=2)
+    assert merged.ratio.tolist() == [0.5, 0.05, 1 / 6] and merged.enough.tolist() == [True, True, False]
+    plot_actions_lost(ax, merged, slo_fraction=0.01, slo_label="SLO lost_actions<1%")
+    assert ax.get_legend_handles_labels()[1] == ["actions lost (bins merged to \u2265 100 actions ended)",
+                                                 "faint: fewer than 100 actions", "SLO lost_actions<1%"]
+    solid, faint = ax.patches
+    assert solid.get_data().values[:2].tolist() == [50.0, 5.0] and np.isnan(solid.get_data().values[2])
+    assert faint.get_data().values[2] == pytest.approx(100 / 6)
+    (limit,) = ax.get_lines()
+    assert limit.get_ydata()[0] == 1.0 and ax.get_ylabel() == "actions lost (%)"

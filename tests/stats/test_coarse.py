@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.stats.coarse import MIN_RESPONSES, merged_quantiles, sparse_groups
+from sim.stats.coarse import MIN_RESPONSES, merged_quantiles, merged_ratio, sparse_groups
 from sim.stats.histogram import LogHistogram
 from sim.stats.series import BinnedSeries
 
@@ -70,3 +70,20 @@ def test_replications_are_pooled():
     assert merged.values[0.99][1] == pooled.quantile(0.99)
     with pytest.raises(ValueError, match="share their bins"):
         merged_quantiles([_series(a), _series(a, bin_s=30.0)])
+
+
+def test_a_lost_fraction_is_taken_over_enough_actions():
+    edges = np.arange(0.0, 7 * 60.0, 60.0)  # 6 bins
+    lost = [1, 0, 2, 30, 0, 1]
+    ended = [10, 40, 60, 200, 5, 5]
+    merged = merged_ratio(edges, lost, ended, min_count=100, max_bins=4)
+    # 10 + 40 + 60 = 110 closes (3 lost); 200 alone closes (30 lost); the short remainder 5 + 5 joins it (3 bins,
+    # within 4): 31 of 210
+    assert merged.edges_s.tolist() == [0.0, 180.0, 360.0]
+    assert merged.counts.tolist() == [110.0, 210.0]
+    assert merged.ratio.tolist() == [3 / 110, 31 / 210]
+    assert merged.enough.tolist() == [True, True]
+    short = merged_ratio(edges, lost, ended, min_count=1000, max_bins=2)  # every pair closes at its width
+    assert short.counts.tolist() == [50.0, 260.0, 10.0] and short.enough.tolist() == [False, False, False]
+    with pytest.raises(ValueError, match="one part and one whole per bin"):
+        merged_ratio(edges, lost[:-1], ended)
