@@ -155,13 +155,16 @@ def write_run_figures(out, scenario, summary: dict, rows: list[list], *, merged=
     db_on = scenario.site.db is not None and waited(rows, cols, "in_queue_db")  # an empty panel says nothing
     room_on = scenario.site.waiting_room is not None
 
+    empty = ("no [site.app]: origin requests are counted, not queued" if app is None
+             else "no request waited for an app worker")
+
     def queue(fig):
         heights = [2] + [1.3] * (db_on + room_on)
         panels, whole = zoom_panels(fig, heights, window)
         rest = iter(panels[1:])
         ax_db = next(rest) if db_on else None
         ax_room = next(rest) if room_on else None
-        plot_queue(panels[0], rows, cols, ax_db=ax_db, ax_room=ax_room, window=span,
+        plot_queue(panels[0], rows, cols, ax_db=ax_db, ax_room=ax_room, window=span, empty=empty,
                    queue_limit=None if app is None else app.queue_limit,
                    db_connections=None if scenario.site.db is None else scenario.site.db.connections)
         panels[0].set_title(f"{name}: requests and visitors waiting (time average per bin){shown}", fontsize=10)
@@ -170,7 +173,7 @@ def write_run_figures(out, scenario, summary: dict, rows: list[list], *, merged=
         if ax_room is not None:
             ax_room.set_title("waiting room", fontsize=9)
         if whole is not None:
-            plot_queue(whole, rows, cols, app_only=True, legend=False,
+            plot_queue(whole, rows, cols, app_only=True, legend=False, empty=empty,
                        queue_limit=None if app is None else app.queue_limit)
         finish_panels(panels, whole, window, what="app backlog", warmup_s=scenario.run.warmup_s)
 

@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-__all__ = ["plot_profile", "hours_axis", "clock_axis", "mark_window", "plot_latency", "plot_throughput", "waited", "plot_actions_lost", "plot_queue", "plot_instances",
-           "plot_capacity", "loadtest_time_axis", "plot_loadtest_arrivals", "plot_loadtest_latency", "plot_loadtest_lag",
-           "plot_profile_compare"]
+__all__ = ["plot_profile", "hours_axis", "clock_axis", "mark_window", "plot_latency", "plot_throughput", "waited",
+           "plot_actions_lost", "plot_queue", "plot_instances", "plot_capacity", "loadtest_time_axis",
+           "plot_loadtest_arrivals", "plot_loadtest_latency", "plot_loadtest_lag", "plot_profile_compare"]
 
 
 def hours_axis(ax, duration_s: float) -> None:
@@ -291,7 +291,8 @@ def plot_throughput(ax, rows, columns, *, ax_origin=None, window=None, legend: b
         return
     other = ax_origin if ax_origin is not None else ax.twinx()
     if rows:
-        for name, label, color in (("rejected", "rejected (503)", "tab:red"), ("timed_out", "timed out (504)", "tab:purple"),
+        for name, label, color in (("rejected", "rejected (503)", "tab:red"),
+                                   ("timed_out", "timed out (504)", "tab:purple"),
                                    ("abandoned", "given up while queued", "tab:brown")):
             count = _column(rows, columns, name)
             if np.nansum(count) > 0:
@@ -339,12 +340,13 @@ def plot_actions_lost(ax, merged, *, slo_fraction: float | None = None, slo_labe
 
 
 def plot_queue(ax, rows, columns, *, ax_db=None, ax_room=None, queue_limit: float | None = None,
-               db_connections: int | None = None, window=None, legend: bool = True, app_only: bool = False) -> None:
+               db_connections: int | None = None, window=None, legend: bool = True, app_only: bool = False,
+               empty: str = "no request waited for an app worker") -> None:
     """Time-average requests waiting in the app backlog (``ax``), with the backlog limit (``queue_limit`` per
     instance times the instances in service) as a dashed line; queries waiting for a DB connection on
     ``ax_db`` and visitors in the waiting room on ``ax_room`` (their own axes: other units, other scales).
     Without ``ax_db`` the DB wait shares ``ax`` (both are requests); without ``ax_room``, a second axis;
-    ``app_only``: the app backlog alone (a whole-run overview)."""
+    ``app_only``: the app backlog alone (a whole-run overview); ``empty``: what an empty app panel says."""
     rows = _within(rows, columns, window)
     edges = None
     if rows:
@@ -378,7 +380,7 @@ def plot_queue(ax, rows, columns, *, ax_db=None, ax_room=None, queue_limit: floa
         ax.plot([], [], " ", label="backlog unbounded (queue_limit = inf)")
     ax.set_ylabel("app requests waiting")
     if not any(line.get_label().startswith("app backlog") for line in ax.patches):
-        _nothing(ax, "no request waited for an app worker")
+        _nothing(ax, empty)
     if app_only:
         ax.grid(True, alpha=0.3)
         _time_axis(ax, rows, columns, window)
@@ -388,15 +390,16 @@ def plot_queue(ax, rows, columns, *, ax_db=None, ax_room=None, queue_limit: floa
         ax.plot([], [], " ", label=f"no query waited for a DB connection (pool of {db_connections})")
     level(db_target, "in_queue_db", "queries waiting for a DB connection" +
           (f" (pool of {db_connections})" if db_connections else ""), "tab:purple", "no query waited for a connection")
-    room = ax_room if ax_room is not None else None
+    room = ax_room
     if room is None and rows and np.nanmax(_column(rows, columns, "in_queue_waiting_room"), initial=0) > 0:
         room = ax.twinx()
     if room is not None:
-        level(room, "in_queue_waiting_room", "visitors in the waiting room", "tab:brown", "no visitor waited in the room")
+        level(room, "in_queue_waiting_room", "visitors in the waiting room", "tab:brown",
+              "no visitor waited in the room")
         room.set_ylabel("visitors waiting")
     if ax_db is not None:
         ax_db.set_ylabel("DB queries waiting")
-    for a in {ax, *(x for x in (ax_db, ax_room) if x is not None)}:
+    for a in [ax] + [x for x in (ax_db, ax_room) if x is not None and x is not ax]:
         a.grid(True, alpha=0.3)
         _legend(a, legend, loc="center right" if a.get_yscale() == "symlog" else "upper right")  # off the limit
         _time_axis(a, rows, columns, window)
