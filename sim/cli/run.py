@@ -167,7 +167,8 @@ def write_run_figures(out, scenario, summary: dict, rows: list[list], *, merged=
         plot_queue(panels[0], rows, cols, ax_db=ax_db, ax_room=ax_room, window=span, empty=empty,
                    queue_limit=None if app is None else app.queue_limit,
                    db_connections=None if scenario.site.db is None else scenario.site.db.connections)
-        panels[0].set_title(f"{name}: requests and visitors waiting (time average per bin){shown}", fontsize=10)
+        who = "requests and visitors" if room_on else "requests"
+        panels[0].set_title(f"{name}: {who} waiting (time average per bin){shown}", fontsize=10)
         if ax_db is not None:
             ax_db.set_title("database pool", fontsize=9)
         if ax_room is not None:
