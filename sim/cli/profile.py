@@ -12,7 +12,8 @@ import numpy as np
 from sim.traffic.journey import per_visitor
 from sim.files import out_dir, write_csv, write_json
 from sim.output.text import fmt, format_table
-from sim.cli.figures import save_figure
+from sim.cli.figures import clock, finish_panels, save_figure, zoom_panels
+from sim.analysis.window import surge_window
 from sim.output.plots import plot_profile, plot_profile_compare
 from sim.analysis.trace_compare import TraceComparison, compare_to_trace, compared_intervals
 from sim.config.trace import read_trace
@@ -137,6 +138,21 @@ def _draw_compare(fig, c: TraceComparison, *, scenario_name: str, trace_name: st
     top.set_xlabel("")
 
 
+def _draw_profile(fig, profile, window, *, name: str, bin_s: float, log: bool) -> None:
+    """The surge's window (the whole run when it has none) above the whole run."""
+    (top,), whole = zoom_panels(fig, [3], window)
+    span = None if window.whole_run else (window.start_s, window.end_s)
+    plot_profile(top, profile, bin_s=bin_s, log=log, window=span)
+    title = f"{name}: expected visitors per second"
+    if span is not None:
+        title += (f"\n{clock(window.start_s)} to {clock(window.end_s)}: from just before the first share "
+                  f"{window.why}")
+    top.set_title(title, fontsize=10)
+    if whole is not None:
+        plot_profile(whole, profile, bin_s=bin_s, log=log, legend=False)
+    finish_panels([top], whole, window, what="visitors per second")
+
+
 def run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     trace = _read_compare_trace(args.compare, scenario) if args.compare else None
@@ -176,8 +192,10 @@ def run(args: argparse.Namespace) -> int:
             ((f"{a:g}", f"{b:g}", f"{c:.6g}", f"{c / (b - a):.6g}") for a, b, c in zip(edges, edges[1:], counts)),
         )
         write_json(out / "profile.json", fig)
-        save_figure(out / "profile.png", lambda f: plot_profile(
-            f.add_subplot(), profile, bin_s=scenario.run.bin_s, log=args.log))
+        window = surge_window(profile)
+        save_figure(out / "profile.png", lambda f: _draw_profile(
+            f, profile, window, name=str(fig["scenario"]), bin_s=scenario.run.bin_s, log=args.log),
+            figsize=(10, 4.5 if window.whole_run else 6.5))
         written = "profile.csv, profile.json, profile.png"
         if comparison is not None:
             c = comparison

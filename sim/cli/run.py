@@ -20,17 +20,23 @@ from sim.interrupts import deferred_signals, exit_code
 from sim.files import out_dir, write_csv, write_json
 from sim.output.summary import summary_rows
 from sim.output.text import format_table
-from sim.cli.figures import save_figure
-from sim.output.plots import plot_instances, plot_latency, plot_queue, plot_throughput
+from sim.cli.figures import clock, finish_panels, save_figure, zoom_panels
+from sim.analysis.slo import parse_slo
+from sim.analysis.window import surge_window
+from sim.stats.coarse import merged_quantiles, merged_ratio
+from sim.traffic.profile import build_profile
+from sim.output.plots import plot_actions_lost, plot_instances, plot_latency, plot_queue, plot_throughput, waited
 from sim.stats.summary import TIMESERIES_COLUMNS, aggregate, summarize, timeseries
 from sim.config.checks import at_most
 from sim.config.limits import MAX_REPLICATIONS
 from sim.config.scenario import check_run_size, load_scenario, read_site_file
 from sim.cli.outputs import out_folder
-from sim.analysis.slo import parse_slo
 from sim.analysis.verdict import DEFAULT_SLO, default_slo, peak_demand, verdict
 
 __all__ = ["add_parser", "run"]
+
+# Limits the figures draw besides the --slo's own: the SLO surge plan sizes for, and the actions lost.
+FIGURE_SLO = "p95<2s,lost_actions<1%"
 
 
 def add_parser(sub) -> None:
@@ -74,7 +80,10 @@ def _mean_rows(runs_rows: list[list[list]]) -> list[list]:
         return np.nanmean(stacked, axis=0).tolist()
 
 
-def write_outputs(out, scenario, summary: dict, rows: list[list]) -> list[str]:
+def write_outputs(out, scenario, summary: dict, rows: list[list], *, merged=None, slo=None) -> list[str]:
+    """summary.json, timeseries.csv and the figures. ``merged``: the response-time percentiles over merged
+    bins (:func:`sim.stats.coarse.merged_quantiles`); ``slo``: the objectives the figures draw (parsed),
+    :data:`FIGURE_SLO` by default."""
     write_json(out / "summary.json", summary)
     write_csv(out / "timeseries.csv", TIMESERIES_COLUMNS,
               ([f"{x:.6g}" if isinstance(x, float) and not math.isnan(x) else ("" if x != x else x) for x in row]
@@ -82,18 +91,114 @@ def write_outputs(out, scenario, summary: dict, rows: list[list]) -> list[str]:
     files = ["summary.json", "timeseries.csv"]
     if not rows:
         return files
+    files += write_run_figures(out, scenario, summary, rows, merged=merged,
+                               slo=parse_slo(FIGURE_SLO) if slo is None else slo)
+    return files
+
+
+def _latency_limit(slo) -> tuple[float | None, str | None]:
+    """The first percentile objective of the SLO (the figure draws p50, p95 and p99), as (limit, label)."""
+    for o in slo:
+        if o.metric in ("p50", "p95", "p99"):
+            return o.limit, f"SLO {o.text}"
+    return None, None
+
+
+def _lost_limit(slo) -> tuple[float | None, str | None]:
+    for o in slo:
+        if o.metric == "lost_actions":
+            return o.limit, f"SLO {o.text}"
+    return None, None
+
+
+def _actions_lost(rows):
+    """Actions lost of those ended, over merged bins; None when the run saw no action."""
+    cols = TIMESERIES_COLUMNS
+    column = {c: np.array([r[cols.index(c)] for r in rows], dtype=float)
+              for c in ("bin_start_s", "bin_end_s", "actions_completed", "actions_lost")}
+    ended = column["actions_completed"] + column["actions_lost"]
+    if not np.nansum(ended) > 0:
+        return None
+    return merged_ratio(np.append(column["bin_start_s"], column["bin_end_s"][-1]), column["actions_lost"], ended)
+
+
+def write_run_figures(out, scenario, summary: dict, rows: list[list], *, merged=None, slo=()) -> list[str]:
+    """latency.png, throughput.png, queue.png (and instances.png with [site.autoscale]): the surge's window
+    (sim.analysis.window), with the whole run in a smaller panel below when the window is not the run."""
+    cols = TIMESERIES_COLUMNS
+    window = surge_window(build_profile(scenario))
+    span = None if window.whole_run else (window.start_s, window.end_s)
+    name = summary["scenario"]
+    shown = "" if window.whole_run else (f"\n{clock(window.start_s)} to {clock(window.end_s)}: from just before "
+                                          f"the first share {window.why}")
+    slo_s, slo_label = _latency_limit(slo)
+    app = scenario.site.app
 
     def latency(fig):
-        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
-        plot_latency(top, bottom, rows, TIMESERIES_COLUMNS)
-        top.set_title(f"{summary['scenario']}: page response time under the surge")
+        (top, rate), whole = zoom_panels(fig, [3, 1.2], window)
+        plot_latency(top, rate, rows, cols, merged=merged, window=span, slo_s=slo_s, slo_label=slo_label)
+        top.set_title(f"{name}: page response time{shown}", fontsize=10)
+        if whole is not None:
+            plot_latency(whole, None, rows, cols, merged=merged, slo_s=slo_s, legend=False)
+        finish_panels([top, rate], whole, window, what="page response time", warmup_s=scenario.run.warmup_s)
 
-    save_figure(out / "latency.png", latency, figsize=(10, 6))
-    save_figure(out / "throughput.png", lambda f: plot_throughput(f.add_subplot(), rows, TIMESERIES_COLUMNS))
-    save_figure(out / "queue.png", lambda f: plot_queue(f.add_subplot(), rows, TIMESERIES_COLUMNS))
-    files += ["latency.png", "throughput.png", "queue.png"]
+    lost_limit, lost_label = _lost_limit(slo)
+    actions = _actions_lost(rows)
+
+    def throughput(fig):
+        panels, whole = zoom_panels(fig, [2, 1.4] + ([1.3] if actions is not None else []), window)
+        pages, origin = panels[:2]
+        plot_throughput(pages, rows, cols, ax_origin=origin, window=span)
+        pages.set_title(f"{name}: page views asked for and served{shown}", fontsize=10)
+        origin.set_title("origin requests lost (pages, submits and assets the CDN missed)", fontsize=9)
+        if actions is not None:
+            plot_actions_lost(panels[2], actions, slo_fraction=lost_limit, slo_label=lost_label, window=span)
+            panels[2].set_title("actions (form submits) lost: of those completed or lost", fontsize=9)
+        if whole is not None:
+            plot_throughput(whole, rows, cols, legend=False, lost=False)
+        finish_panels(panels, whole, window, what="page views", warmup_s=scenario.run.warmup_s)
+
+    db_on = scenario.site.db is not None and waited(rows, cols, "in_queue_db")  # an empty panel says nothing
+    room_on = scenario.site.waiting_room is not None
+
+    empty = ("no [site.app]: origin requests are counted, not queued" if app is None
+             else "no request waited for an app worker")
+
+    def queue(fig):
+        heights = [2] + [1.3] * (db_on + room_on)
+        panels, whole = zoom_panels(fig, heights, window)
+        rest = iter(panels[1:])
+        ax_db = next(rest) if db_on else None
+        ax_room = next(rest) if room_on else None
+        plot_queue(panels[0], rows, cols, ax_db=ax_db, ax_room=ax_room, window=span, empty=empty,
+                   queue_limit=None if app is None else app.queue_limit,
+                   db_connections=None if scenario.site.db is None else scenario.site.db.connections)
+        who = "requests and visitors" if room_on else "requests"
+        panels[0].set_title(f"{name}: {who} waiting (time average per bin){shown}", fontsize=10)
+        if ax_db is not None:
+            ax_db.set_title("database pool", fontsize=9)
+        if ax_room is not None:
+            ax_room.set_title("waiting room", fontsize=9)
+        if whole is not None:
+            plot_queue(whole, rows, cols, app_only=True, legend=False, empty=empty,
+                       queue_limit=None if app is None else app.queue_limit)
+        finish_panels(panels, whole, window, what="app backlog", warmup_s=scenario.run.warmup_s)
+
+    tall = 3.4 + 1.6 * (not window.whole_run)
+    save_figure(out / "latency.png", latency, figsize=(10, tall + 1.2))
+    save_figure(out / "throughput.png", throughput, figsize=(10, tall + 1.2 + 1.6 * (actions is not None)))
+    save_figure(out / "queue.png", queue, figsize=(10, tall + 1.0 * (db_on + room_on)))
+    files = ["latency.png", "throughput.png", "queue.png"]
     if scenario.site.autoscale is not None:
-        save_figure(out / "instances.png", lambda f: plot_instances(f.add_subplot(), rows, TIMESERIES_COLUMNS))
+        def instances(fig):
+            (top,), whole = zoom_panels(fig, [2], window)
+            plot_instances(top, rows, cols, window=span)
+            top.set_title(f"{name}: app instances in service and their utilization{shown}", fontsize=10)
+            if whole is not None:
+                plot_instances(whole, rows, cols, legend=False)
+            finish_panels([top], whole, window, what="instances", warmup_s=scenario.run.warmup_s)
+
+        save_figure(out / "instances.png", instances, figsize=(10, tall))
         files.append("instances.png")
     return files
 
@@ -103,6 +208,8 @@ def run(args: argparse.Namespace) -> int:
         parse_slo(args.slo)  # a bad --slo is refused before the scenario is read
     scenario = load_scenario(args.scenario)
     objectives = parse_slo(getattr(args, "slo", None) or default_slo(scenario))
+    # The figures draw the SLO's limits, and by default the p95 and lost actions' too.
+    slo = objectives + tuple(o for o in parse_slo(FIGURE_SLO) if o.metric not in {x.metric for x in objectives})
     if args.replications < 1:
         raise ConfigError("--replications", f"must be >= 1, got {args.replications}")
     at_most("--replications", args.replications, MAX_REPLICATIONS)
@@ -183,7 +290,8 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(summary_rows(summary), title=title))
         if args.out:
             out = out_dir(args.out)
-            files = write_outputs(out, scenario, summary, rows)
+            files = write_outputs(out, scenario, summary, rows,
+                                  merged=merged_quantiles([r.recorder.series for r in used]), slo=slo)
             shutil.copyfile(args.scenario, out / "scenario.toml")  # what was run, for the report
             files.append("scenario.toml")
             print(f"\nwrote {', '.join(files)} to {out}/")

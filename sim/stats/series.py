@@ -138,6 +138,14 @@ class BinnedSeries:
         h = self._hists[name][b] if name in self._hists else None
         return out if h is None else out.merge(h)
 
+    def span_histogram(self, name: str, lo: int, hi: int) -> LogHistogram:
+        """Bins ``lo`` .. ``hi - 1`` of ``name`` merged into one (dense) LogHistogram."""
+        out = LogHistogram(*self._layout.key)
+        for h in self._hists.get(name, ())[lo:hi]:
+            if h is not None:
+                out.merge(h)
+        return out
+
     def total_histogram(self, name: str, from_s: float = 0.0) -> LogHistogram:
         """All bins of ``name`` merged, or only bins starting at or after ``from_s`` (a warm-up cut)."""
         out = LogHistogram(*self._layout.key)

@@ -103,6 +103,25 @@ def test_run_writes_summary_timeseries_and_plots(write_scenario, tmp_path, capsy
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
 
 
+def _height_px(path) -> int:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.size[1]
+
+
+def test_figures_zoom_to_the_surge_with_the_whole_run_below(write_scenario, tmp_path):
+    # The share at 300 s of a 900 s run decays (half-life 120 s) long before the end: each figure shows its
+    # window above a whole-run panel, 1.6 in taller at 110 dpi (176 px) than the same run without the share,
+    # which is drawn whole (latency.png and throughput.png: queue.png's panels also follow what waited).
+    out, flat = tmp_path / "out", tmp_path / "flat"
+    assert main(["run", str(write_scenario(SMALL)), "--out", str(out)]) == 0
+    no_share = SMALL[:SMALL.index("[[traffic.shares]]")] + SMALL[SMALL.index("[visitors]"):]
+    assert main(["run", str(write_scenario(no_share)), "--out", str(flat)]) == 0
+    for name in ("latency.png", "throughput.png"):
+        assert _height_px(out / name) - _height_px(flat / name) == 176, name
+
+
 def test_replications_add_confidence_half_widths(write_scenario, tmp_path):
     path = write_scenario(SMALL)
     out = tmp_path / "out"
@@ -120,6 +139,7 @@ def test_replications_add_confidence_half_widths(write_scenario, tmp_path):
     (["--seed", "-1"], "--seed: must be >= 0, got -1"),
     (["--time-scale", "1e-9"], "--time-scale: makes run.duration_s = 900 last 9e+11 s, more than 2.6784e+06 "
                                "(surge's limit, see docs/scenario-format.md#limits), got 1e-09"),
+    (["--slo", "p95<2"], "--slo: 'p95<2': a time needs a unit, s or ms"),
 ])
 def test_bad_flags(write_scenario, capsys, argv, message):
     path = write_scenario(SMALL)
