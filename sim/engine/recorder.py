@@ -134,7 +134,7 @@ class Recorder:
             self.totals[f"visitors.{outcome}"] += 1
             self.totals["actions.lost"] += lost
             if where == "waiting_room":
-                self.totals["waiting_room.abandoned"] += 1
+                self.totals["waiting_room.abandoned" if outcome == "abandoned" else "waiting_room.rejected"] += 1
 
     def retry(self, t: float) -> None:
         self._count("retries", t)
@@ -399,6 +399,23 @@ class Recorder:
         buf.append(waiting)
         if len(buf) >= 3 * _LEVEL_BLOCK:
             self._fold(buf, "room_active", "room_queue")
+
+    def waiting_room_levels_many(self, t: np.ndarray, active: np.ndarray, waiting: np.ndarray) -> None:
+        """``waiting_room_levels`` for each change."""
+        self._fold(self._room_buf, "room_active", "room_queue")
+        self.levels["room_active"].update_many(t, active)
+        self.levels["room_queue"].update_many(t, waiting)
+
+    def waiting_room_refreshes(self, joined_s: float, left_s: float, refresh_s: float) -> None:
+        """A queued visitor's waiting page reloaded itself at ``joined_s + k * refresh_s`` (k = 1, 2, ...)
+        while before ``left_s``: load on the edge, counted at the reloads' own times."""
+        if not joined_s + refresh_s < left_s:  # no reload (an inf refresh_s included); the test of k = 1 below
+            return
+        k = np.arange(1, int((left_s - joined_s) / refresh_s) + 3)
+        times = joined_s + k * refresh_s
+        times = times[times < left_s]
+        self.count_many("waiting_room_refreshes", times)
+        self.totals["waiting_room.refreshes"] += int(np.count_nonzero(times >= self.warmup_s))
 
     def finish(self, end_s: float) -> None:
         """Close the levels at ``end_s`` and hand buffered counts and latencies over."""
