@@ -123,3 +123,28 @@ def test_reloads_are_counted_at_their_own_times_after_the_warmup():
     rec.finish(100.0)
     assert rec.series.counter("waiting_room_refreshes").tolist() == [0, 2, 2, 0, 0]
     assert rec.totals["waiting_room.refreshes"] == 3  # 32, 42, 52: after the warm-up
+
+
+def test_reloads_a_bin_at_a_time_are_the_reloads_one_by_one():
+    """Counted per bin from the first reload at or after each edge: the same counts as placing every
+    reload in its bin, on waits that cross many bins and reloads that fall on edges (joined at 0, 0.1 ...)."""
+    sc = parse_scenario({"run": {"duration_s": 3600.0, "warmup_s": 700.0, "bin_s": 60}, "traffic": {"constant_per_s": 1}})
+    rng = np.random.default_rng(5)
+    cases = [(0.0, 3600.0, 20.0), (0.1, 3599.9, 3.0), (7.0, 3600.0, 60.0), (59.0, 61.0, 1.0), (0.0, 1.0, 1.0)]
+    cases += [(j, j + w, r) for j, w, r in zip(rng.uniform(0, 1800, 200), rng.exponential(900, 200),
+                                               rng.choice([1.0, 2.5, 7.0, 20.0, 60.0, 0.1 * 30], 200))]
+    bulk, one_by_one = Recorder(sc), Recorder(sc)
+    expected_total = 0
+    for joined, left, r in cases:
+        left = min(left, 3600.0)
+        bulk.waiting_room_refreshes(joined, left, r)
+        k = np.arange(1, int((left - joined) / r) + 3)
+        times = joined + k * r
+        times = times[times < left]
+        one_by_one.count_many("waiting_room_refreshes", times)
+        expected_total += int(np.count_nonzero(times >= 700.0))
+    bulk.finish(3600.0)
+    one_by_one.finish(3600.0)
+    counts = bulk.series.counter("waiting_room_refreshes")
+    assert counts.tolist() == one_by_one.series.counter("waiting_room_refreshes").tolist() and counts.sum() > 10_000
+    assert bulk.totals["waiting_room.refreshes"] == expected_total

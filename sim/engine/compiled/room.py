@@ -98,19 +98,43 @@ def level(I, F, out_room):
     I[I_WR_NOUT] = n + 1
 
 
+@_inline
+def first_reload(joined, r, x):
+    """The least k >= 1 with joined + k * r >= x (sim.engine.recorder._first_reload)."""
+    k = max(int64(1), int64(math.ceil((x - joined) / r)))
+    while joined + k * r < x:
+        k += 1
+    while k > 1 and joined + (k - 1) * r >= x:
+        k -= 1
+    return k
+
+
+@_inline
+def bin_of(F, edges, nb, t):
+    b = min(int(t / F[F_BIN]), nb - 1)  # as site.count and sim.stats.series._Bins.index
+    if t < edges[b]:
+        b -= 1
+    elif b < nb - 1 and t >= edges[b + 1]:
+        b += 1
+    return b
+
+
 @_jit
 def refreshes(F, C, T, edges, joined, left):
-    """Recorder.waiting_room_refreshes: reloads at joined + k * refresh_s before ``left``."""
+    """Recorder.waiting_room_refreshes: reloads at joined + k * refresh_s before ``left``, a bin at a time."""
     r = F[F_WR_REFRESH]
-    k = 1
-    while True:
-        t = joined + k * r
-        if not t < left:
-            return
-        count(F, C, edges, C_WR_REFRESHES, t, 1)
-        if t >= F[F_WARMUP]:
-            total(T, T_WR_REFRESHES, 1)
-        k += 1
+    if not joined + r < left:
+        return
+    n = first_reload(joined, r, left) - 1
+    nb = C.shape[1] - 1
+    first, last = bin_of(F, edges, nb, joined + r), bin_of(F, edges, nb, joined + n * r)
+    start = int64(1)
+    for b in range(first, last + 1):
+        end = n + 1 if b == last else first_reload(joined, r, edges[b + 1])
+        C[C_WR_REFRESHES, b] += end - start
+        start = end
+    C[C_WR_REFRESHES, nb] = 1
+    total(T, T_WR_REFRESHES, max(0, n + 1 - first_reload(joined, r, F[F_WARMUP])))
 
 
 @_inline
