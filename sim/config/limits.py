@@ -15,7 +15,7 @@ __all__ = [
     "MAX_QUERIES_PER_VISIT", "MAX_RETRIES", "MAX_FOLLOWERS", "MAX_RESHARE_FACTOR", "MAX_VISITORS", "MAX_LOADTEST_VISITORS",
     "MAX_REPLICATIONS", "MAX_SWEEP_VALUES", "MAX_SWEEP_POINTS", "MAX_PLAN_ERLANGS", "MAX_PROBE_RATE_PER_S",
     "MAX_CONCURRENT_VISITORS", "max_processes",
-    "MAX_SYN_RETRIES",
+    "MAX_SYN_RETRIES", "MIN_REFRESH_S",
 ]
 
 # -- a scenario ------------------------------------------------------------------------------
@@ -26,6 +26,9 @@ MAX_INSTANCES = 1_000  # site.app.instances and site.autoscale.max: a queue and 
 MAX_WORKERS = 10_000  # site.app.workers, per instance
 MAX_QUEUE_LIMIT = 1_000_000_000  # site.app.queue_limit when finite (inf: unbounded)
 MAX_SYN_RETRIES = 30  # site.app.syn_retries: 2**31 s of back-off is far beyond any run
+# site.waiting_room.refresh_s: a queued visitor's reloads are counted one by one when they leave the queue
+# (a month's wait at 1 s is 2.7 M steps of a loop, no memory).
+MIN_REFRESH_S = 1.0
 MAX_CONNECTIONS = 10_000  # site.db.connections
 MAX_QUERIES = 100  # site.db.queries_per_page and queries_per_submit: a row of draws per page view
 MAX_PAGES_PER_VISIT = 100  # visitors.pages_per_visit (a mean)

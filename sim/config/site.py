@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sim.config.checks import at_most, non_negative, positive, ratio, whole
+from sim.config.checks import LIMIT, at_most, non_negative, positive, ratio, whole
 from sim.config.distributions import Constant, Distribution, distribution_from_table
-from sim.config.limits import MAX_CONNECTIONS, MAX_INSTANCES, MAX_QUERIES, MAX_QUEUE_LIMIT, MAX_SYN_RETRIES, MAX_WORKERS
+from sim.config.limits import (MAX_CONNECTIONS, MAX_INSTANCES, MAX_QUERIES, MAX_QUEUE_LIMIT, MAX_SYN_RETRIES, MAX_WORKERS,
+                               MIN_REFRESH_S)
 from sim.errors import ConfigError
 from sim.config.tables import PARSE
 
@@ -25,6 +26,7 @@ __all__ = [
     "BALANCERS",
     "OVERFLOWS",
     "AUTOSCALE_METRICS",
+    "QUEUEING_METHODS",
 ]
 
 _DIST = {PARSE: distribution_from_table}
@@ -34,6 +36,9 @@ BALANCERS = ("round_robin", "least_connections", "random")
 # syn_rto_s, then twice that, and so on (Linux: 1 s, 3 s, 7 s ... after the first; 6 retries).
 OVERFLOWS = ("reject", "drop")
 AUTOSCALE_METRICS = ("utilization", "in_flight")
+# How the waiting room picks whom to let in when a place frees (Cloudflare's queueing methods):
+# the longest waiting, one waiting visitor at random, or nobody waits (turned away at once).
+QUEUEING_METHODS = ("fifo", "random", "reject")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,9 +151,24 @@ class WaitingRoomConfig:
     active_limit: int
     session_s: Distribution = field(metadata=_DIST)
     queue_patience_s: Distribution = field(default=Constant(value=math.inf), metadata=_DIST)
+    new_users_per_minute: float = math.inf  # admissions at least 60 / new_users_per_minute s apart
+    queueing_method: str = "fifo"
+    refresh_s: float = 20.0  # the waiting page reloads itself this often (an assumption)
 
     def __post_init__(self) -> None:
         whole("active_limit", self.active_limit, 1)
+        positive("new_users_per_minute", self.new_users_per_minute, allow_inf=True)
+        if self.queueing_method not in QUEUEING_METHODS:
+            raise ConfigError("queueing_method",
+                              f"must be one of {', '.join(QUEUEING_METHODS)}, got {self.queueing_method!r}")
+        positive("refresh_s", self.refresh_s, allow_inf=True)
+        if self.refresh_s < MIN_REFRESH_S:
+            raise ConfigError("refresh_s", f"must be >= {MIN_REFRESH_S:g} ({LIMIT}), got {self.refresh_s!r}")
+
+    @property
+    def admission_gap_s(self) -> float:
+        """Least time between two admissions (0 when new users per minute are unbounded)."""
+        return 60.0 / self.new_users_per_minute
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,6 +19,7 @@ hands everything over to the ``BinnedSeries`` and histograms that the results re
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -38,6 +39,26 @@ ASSETS = 2
 # Time-weighted levels, each averaged per bin.
 LEVELS = ("app_busy", "app_queue", "app_capacity", "instances",
           "db_busy", "db_queue", "db_capacity", "room_active", "room_queue")
+
+
+def _first_reload(joined_s: float, refresh_s: float, x: float) -> int:
+    """The least k >= 1 with ``joined_s + k * refresh_s >= x`` (the reload times rise with k, rounded or not)."""
+    k = max(1, math.ceil((x - joined_s) / refresh_s))
+    while joined_s + k * refresh_s < x:
+        k += 1
+    while k > 1 and joined_s + (k - 1) * refresh_s >= x:
+        k -= 1
+    return k
+
+
+def _first_reloads(joined_s: float, refresh_s: float, x: np.ndarray) -> np.ndarray:
+    """:func:`_first_reload` for each of ``x``."""
+    k = np.maximum(np.ceil((x - joined_s) / refresh_s), 1.0).astype(np.int64)
+    while (low := joined_s + k * refresh_s < x).any():
+        k[low] += 1
+    while (high := (k > 1) & (joined_s + (k - 1) * refresh_s >= x)).any():
+        k[high] -= 1
+    return k
 
 
 class Recorder:
@@ -134,7 +155,7 @@ class Recorder:
             self.totals[f"visitors.{outcome}"] += 1
             self.totals["actions.lost"] += lost
             if where == "waiting_room":
-                self.totals["waiting_room.abandoned"] += 1
+                self.totals["waiting_room.abandoned" if outcome == "abandoned" else "waiting_room.rejected"] += 1
 
     def retry(self, t: float) -> None:
         self._count("retries", t)
@@ -399,6 +420,31 @@ class Recorder:
         buf.append(waiting)
         if len(buf) >= 3 * _LEVEL_BLOCK:
             self._fold(buf, "room_active", "room_queue")
+
+    def waiting_room_levels_many(self, t: np.ndarray, active: np.ndarray, waiting: np.ndarray) -> None:
+        """``waiting_room_levels`` for each change."""
+        self._fold(self._room_buf, "room_active", "room_queue")
+        self.levels["room_active"].update_many(t, active)
+        self.levels["room_queue"].update_many(t, waiting)
+
+    def waiting_room_refreshes(self, joined_s: float, left_s: float, refresh_s: float) -> None:
+        """A queued visitor's waiting page reloaded itself at ``joined_s + k * refresh_s`` (k = 1, 2, ...)
+        while before ``left_s``: load on the edge, counted at the reloads' own times, a bin at a time
+        (a long wait holds thousands of reloads: each bin's are the k between two edges' first reloads)."""
+        if not joined_s + refresh_s < left_s:  # no reload (an inf refresh_s included)
+            return
+        n = _first_reload(joined_s, refresh_s, left_s) - 1  # reloads 1..n
+        bins = self.bins
+        first, last = bins.index(joined_s + refresh_s), bins.index(joined_s + n * refresh_s)
+        arr = self._counter("waiting_room_refreshes")
+        if first == last:
+            arr[first] += n
+        else:
+            starts = _first_reloads(joined_s, refresh_s, bins.edges_array[first + 1:last + 1])
+            counts = np.diff(np.concatenate(([1], starts, [n + 1])))
+            for b, k in zip(range(first, last + 1), counts.tolist()):
+                arr[b] += k
+        self.totals["waiting_room.refreshes"] += max(0, n + 1 - _first_reload(joined_s, refresh_s, self.warmup_s))
 
     def finish(self, end_s: float) -> None:
         """Close the levels at ``end_s`` and hand buffered counts and latencies over."""

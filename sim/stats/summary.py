@@ -20,7 +20,7 @@ TIMESERIES_COLUMNS = [
     "bin_start_s", "bin_end_s", "arrivals", "page_views", "completed", "rejected", "timed_out", "abandoned",
     "retries", "actions_completed", "actions_lost", "p50_s", "p95_s", "p99_s",
     "in_system_app", "in_queue_app", "in_system_db", "in_queue_db", "in_queue_waiting_room",
-    "utilization_app", "utilization_db", "instances",
+    "utilization_app", "utilization_db", "instances", "waiting_room_refreshes",
 ]
 
 
@@ -114,6 +114,8 @@ def summarize(result) -> dict:
         "peak_queue": {"app": lv["app_queue"].max_level, "db": lv["db_queue"].max_level,
                        "waiting_room": lv["room_queue"].max_level},
         "instances": {"mean": level("instances") if app_on else math.nan, "max": lv["instances"].max_level},
+        "waiting_room": {"abandoned": tot["waiting_room.abandoned"], "rejected": tot["waiting_room.rejected"],
+                         "refreshes": tot["waiting_room.refreshes"]},
     }
 
 
@@ -126,6 +128,7 @@ def timeseries(result) -> list[list]:
     counts = {name: s.counter(name) for name in (
         "arrivals", "page_views", "completed", "rejected", "timed_out", "abandoned", "retries",
         "actions_completed", "actions_lost")}
+    refreshes = s.counter("waiting_room_refreshes")
     q = {p: s.quantile_series("response_s", p) for p in (0.5, 0.95, 0.99)}
     per_bin = {name: rec.level_per_bin(name) for name in (*lv, "app_in_system", "db_in_system")}
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -138,6 +141,7 @@ def timeseries(result) -> list[list]:
             q[0.5][i], q[0.95][i], q[0.99][i],
             per_bin["app_in_system"][i], per_bin["app_queue"][i], per_bin["db_in_system"][i],
             per_bin["db_queue"][i], per_bin["room_queue"][i], util_app[i], util_db[i], per_bin["instances"][i],
+            int(refreshes[i]),
         ])
     return rows
 

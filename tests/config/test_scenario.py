@@ -18,6 +18,8 @@ click_through = 0.01
 decay = { kernel = "exponential", half_life_s = 3600 }
 """
 
+ROOM = "[site.waiting_room]\nactive_limit = 10\nsession_s = 30\n"
+
 BAD = [
     # unknown keys, with the closest valid key suggested
     ("[run]\nduraton_s = 10\n", "run.duraton_s: unknown key (did you mean 'duration_s'?)"),
@@ -42,6 +44,14 @@ BAD = [
     ("[site.cdn]\nhit_ratio = 1.5\n", "site.cdn.hit_ratio: must be within [0, 1], got 1.5"),
     ("[run]\nduration_s = 10\nwarmup_s = 20\n", "run.warmup_s: must be < duration_s (10), got 20.0"),
     ("[traffic]\nhourly_weights = [1, 2]\nbaseline_per_day = 1\n", "traffic.hourly_weights: must hold 24 weights, got 2"),
+    (ROOM + "new_users_per_minute = 0\n", "site.waiting_room.new_users_per_minute: must be > 0 (inf allowed), got 0.0"),
+    (ROOM + "new_users_per_minute = -5\n", "site.waiting_room.new_users_per_minute: must be > 0 (inf allowed), got -5.0"),
+    (ROOM + 'queueing_method = "lifo"\n',
+     "site.waiting_room.queueing_method: must be one of fifo, random, reject, got 'lifo'"),
+    (ROOM + 'queueing_method = "passthrough"\n', "site.waiting_room.queueing_method: must be one of fifo, random, reject"),
+    (ROOM + "refresh_s = 0\n", "site.waiting_room.refresh_s: must be > 0 (inf allowed), got 0.0"),
+    (ROOM + "refresh_s = 0.1\n", "site.waiting_room.refresh_s: must be >= 1 (surge's limit, see "
+                                  "docs/scenario-format.md#limits), got 0.1"),
     # missing and conflicting keys
     (SHARE.replace("followers = 1e6\n", ""), "traffic.shares[0].followers: is required"),
     (SHARE.replace("at_s = 0", "at_s = 0\nvisitors = 5e5"), "traffic.shares[0].followers: cannot be given together with visitors"),
@@ -93,6 +103,19 @@ def test_distributions_from_tables(write_scenario):
     assert sc.visitors.think_s == Empirical(samples=(1, 2, 6)) and sc.visitors.think_s.mean == 3
     assert sc.visitors.patience_s == Constant(value=math.inf)
     assert sc.visitors.retry.delay_s == Gamma(shape=2.0, scale=1.5) and sc.visitors.retry.max == 3
+
+
+def test_waiting_room_keys_and_their_defaults(write_scenario):
+    """The defaults are the room as it was: no admission gap, FIFO, a reload every 20 s (an assumption)."""
+    plain = load_scenario(write_scenario("[traffic]\nconstant_per_s = 1\n" + ROOM)).site.waiting_room
+    assert (plain.new_users_per_minute, plain.queueing_method, plain.refresh_s) == (math.inf, "fifo", 20.0)
+    assert plain.admission_gap_s == 0.0 and plain.active_limit == 10 and plain.session_s == Constant(value=30.0)
+    room = load_scenario(write_scenario(
+        "[traffic]\nconstant_per_s = 1\n" + ROOM
+        + 'new_users_per_minute = 40\nqueueing_method = "random"\nrefresh_s = inf\n')).site.waiting_room
+    assert (room.queueing_method, room.refresh_s, room.admission_gap_s) == ("random", math.inf, 1.5)
+    reject = load_scenario(write_scenario("[traffic]\nconstant_per_s = 1\n" + ROOM + 'queueing_method = "reject"\n'))
+    assert reject.site.waiting_room.queueing_method == "reject"
 
 
 def test_configuration_is_frozen_and_keyword_only():

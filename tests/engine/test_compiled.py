@@ -86,6 +86,59 @@ def test_same_as_reference(changes):
     assert r["completed"] > 1_000 and s["visitors"]["lost"] > 0  # loaded, and overloaded at the peak
 
 
+def _room(**room):
+    return {"active_limit": 20, "session_s": 30, **room}
+
+
+# The waiting room in front of the same overloaded site (retries, the database, visitors' patience at the
+# app tier, warm-up), with each queueing method, an admission gap, finite and unbounded queue patience,
+# each law the room draws from its stream, and constant times that put its events on one instant.
+ROOM_CASES = {
+    "room fifo, patience inf": {"site.waiting_room": _room()},
+    "room fifo, lognormal session, exponential patience, drop abandoned": {
+        "site.app.drop_abandoned": True,
+        "site.waiting_room": _room(session_s={"dist": "lognormal", "median": 20, "sigma": 0.8},
+                                   queue_patience_s={"dist": "exponential", "mean": 120})},
+    "room random, gamma patience, uniform session": {
+        "site.waiting_room": _room(queueing_method="random", session_s={"dist": "uniform", "low": 5, "high": 60},
+                                   queue_patience_s={"dist": "gamma", "shape": 2.0, "scale": 60})},
+    "room random, patience inf, no retries, no database": {
+        "visitors.retry": None, "site.db": None, "site.waiting_room": _room(queueing_method="random", refresh_s=5)},
+    "room reject": {"site.waiting_room": _room(queueing_method="reject")},
+    "room reject, new users per minute, no database": {
+        "site.db": None, "site.waiting_room": _room(active_limit=40, queueing_method="reject", new_users_per_minute=40)},
+    "room fifo, new users per minute, empirical patience": {
+        "site.waiting_room": _room(active_limit=40, new_users_per_minute=30,
+                                   session_s={"dist": "exponential", "mean": 30},
+                                   queue_patience_s={"dist": "empirical", "samples": [30, 90, 600, 3600]})},
+    "room random, new users per minute, patience inf, refresh inf": {
+        "site.waiting_room": _room(active_limit=60, queueing_method="random", new_users_per_minute=90,
+                                   refresh_s=float("inf"))},
+    "room fifo, new users per minute, constant times (ties)": {
+        "site.app.page_s": {"dist": "constant", "value": 0.25},
+        "site.app.asset_s": {"dist": "constant", "value": 0.01},
+        "site.db.query_s": {"dist": "constant", "value": 0.005},
+        "visitors.think_s": {"dist": "constant", "value": 2.0},
+        "visitors.retry.delay_s": {"dist": "constant", "value": 1.0},
+        "site.waiting_room": _room(new_users_per_minute=60, session_s=10, queue_patience_s=120, refresh_s=10)},
+}
+
+
+@pytest.mark.parametrize("changes", ROOM_CASES.values(), ids=list(ROOM_CASES))
+def test_waiting_room_same_as_reference(changes):
+    s = _same(_surge(**changes))
+    room = changes["site.waiting_room"]
+    assert s["visitors"]["served"] > 500 and s["requests"]["completed"] > 1_000
+    if room.get("queueing_method") == "reject":
+        assert s["waiting_room"]["rejected"] > 1_000 and s["peak_queue"]["waiting_room"] == 0
+        assert s["waiting_room"]["refreshes"] == 0
+    else:
+        assert s["peak_queue"]["waiting_room"] > 100 and s["waiting_room"]["rejected"] == 0
+        assert (s["waiting_room"]["refreshes"] > 1_000) == (room.get("refresh_s") != float("inf"))
+        patient = room.get("queue_patience_s", float("inf")) == float("inf")
+        assert (s["visitors"]["abandoned_in_waiting_room"] == 0) == patient
+
+
 def test_every_outcome_happens_in_the_default_case():
     """The comparison above is not vacuous: 503s, 504s, give-ups, wasted work, retries, actions."""
     s = _same(_surge(**{"site.app.balancer": "least_connections"}))
@@ -111,6 +164,26 @@ def test_growth_and_packing_keep_the_results(monkeypatch):
     assert len(grown) > 100
     rows, arena, queue, deadlines = zip(*grown)
     assert min(rows) == 128 < max(rows) and max(arena) > 128 and max(queue) > 128 and max(deadlines) > 128
+
+
+def test_the_waiting_rooms_ring_grows_and_keeps_the_results(monkeypatch):
+    """Tiny first arrays: the tickets' ring (numbered tickets kept in place) and the room's level rows
+    grow many times while patience events for tickets in it are pending."""
+    monkeypatch.setattr(fast_jit, "_START", 128)
+    monkeypatch.setattr(fast_jit, "_OUT", 128)
+    rings = []
+    real = fast_jit._Loop.make_room
+
+    def spy(self):
+        real(self)
+        rings.append(len(self.WQ))
+
+    monkeypatch.setattr(fast_jit._Loop, "make_room", spy)
+    for method in ("fifo", "random"):
+        rings.clear()
+        s = _same(_surge(**{"site.waiting_room": _room(queueing_method=method, new_users_per_minute=120,
+                                                       queue_patience_s={"dist": "exponential", "mean": 900})}))
+        assert min(rings) == 128 and max(rings) >= 1024 and s["peak_queue"]["waiting_room"] > 1_000
 
 
 def test_the_fast_engine_takes_the_compiled_loop(monkeypatch):

@@ -31,19 +31,19 @@ def test_engines_are_listed_once():
 
 def test_auto_picks_fast_where_it_models_the_scenario_else_reference():
     assert pick_engine(_scenario()) == "fast"
-    assert pick_engine(_scenario(waiting_room={"active_limit": 5, "session_s": 30})) == "reference"
+    assert pick_engine(_scenario(waiting_room={"active_limit": 5, "session_s": 30})) == "fast"
     assert pick_engine(_scenario(autoscale={"target": 0.6, "max": 3})) == "reference"
     assert pick_engine(_scenario(), "reference") == "reference"
 
 
 def test_a_refusal_is_typed_and_carries_the_key():
-    room = _scenario(waiting_room={"active_limit": 5, "session_s": 30})
+    scaled = _scenario(autoscale={"target": 0.6, "max": 3})
     with pytest.raises(NotModelled) as refused:
-        simulate(room, engine="fast")
+        simulate(scaled, engine="fast")
     err = refused.value
-    assert isinstance(err, ConfigError) and err.key == "site.waiting_room" and err.engine == "fast"
-    assert str(err) == "x.toml: site.waiting_room: is not modelled by --engine fast; use --engine reference"
-    assert simulate(room).engine == "reference"  # auto falls back, and says which engine ran
+    assert isinstance(err, ConfigError) and err.key == "site.autoscale" and err.engine == "fast"
+    assert str(err) == "x.toml: site.autoscale: is not modelled by --engine fast; use --engine reference"
+    assert simulate(scaled).engine == "reference"  # auto falls back, and says which engine ran
 
 
 def test_an_unknown_engine_names_the_flag():
@@ -63,9 +63,9 @@ def test_surge_run_prints_and_records_the_engine(write_scenario, tmp_path, capsy
 
 
 def test_sweep_refuses_fast_on_a_part_it_does_not_model(write_scenario, tmp_path, capsys):
-    room = write_scenario("[run]\nduration_s = 200\n[traffic]\nconstant_per_s = 3\n[site.app]\nworkers = 4\npage_s = 1.0\n"
-                          "[site.waiting_room]\nactive_limit = 5\nsession_s = 30\n", name="room.toml")
-    code = main(["sweep", str(room), "--vary", "site.app.workers=4:5", "--engine", "fast", "--out", str(tmp_path)])
+    scaled = write_scenario("[run]\nduration_s = 200\n[traffic]\nconstant_per_s = 3\n[site.app]\nworkers = 4\npage_s = 1.0\n"
+                            "[site.autoscale]\ntarget = 0.6\nmax = 3\n", name="scaled.toml")
+    code = main(["sweep", str(scaled), "--vary", "site.app.workers=4:5", "--engine", "fast", "--out", str(tmp_path)])
     assert code == 2
-    assert "room.toml: site.waiting_room: is not modelled by --engine fast; use --engine reference" in \
+    assert "scaled.toml: site.autoscale: is not modelled by --engine fast; use --engine reference" in \
         capsys.readouterr().err

@@ -9,7 +9,8 @@ engines fill one call at a time. Memory follows the traffic in flight, never the
 length in requests: outputs are handed over whenever a buffer fills, pools grow only
 to the peak of what is in flight.
 
-It models every scenario with an app tier, but for the parts the fast engine refuses.
+It models every scenario with an app tier, but for the parts the fast engine refuses; the waiting
+room's tickets, levels and stream are in ``sim.engine.compiled.room``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from sim.config.scenario import Scenario
 from sim.engine.compiled import layout as L
 from sim.engine.compiled.loop import run_loop
+from sim.engine.compiled.room import METHODS, PATIENCE, SESSION, law_row
 from sim.engine.draws import BlockDraws
 from sim.engine.recorder import Recorder
 from sim.engine.run import ArrivalWindows, RunResult, Streams, run_in_slices
@@ -54,7 +56,8 @@ def _ring_grow(ring: np.ndarray, head: int, tail: int) -> np.ndarray:
 class _Loop:
     """The loop's arrays (layout in ``sim.engine.compiled.layout``) and the Python side of its protocol."""
 
-    def __init__(self, scenario: Scenario, rec: Recorder, retry: BlockDraws | None, picks: BlockDraws | None) -> None:
+    def __init__(self, scenario: Scenario, rec: Recorder, retry: BlockDraws | None, picks: BlockDraws | None,
+                 room_rng: np.random.Generator) -> None:
         site, v, run = scenario.site, scenario.visitors, scenario.run
         app, db = site.app, site.db
         self.rec, self.retry_source, self.picks = rec, retry, picks
@@ -94,7 +97,26 @@ class _Loop:
         # never read without picks, but the room check wants a pick per asset of a page beyond HEADROOM
         self.bal_u = self._draws(picks)[:, 0].copy() if picks is not None else np.zeros(L.HEADROOM + v.requests_per_page)
         I[L.I_CW] = -1
+        self._room(site.waiting_room, room_rng)
         self.cw_times, self.cw_f, self.cw_i = np.empty(0), np.zeros((0, 2)), np.zeros((1, 2), dtype=np.int64)
+
+    def _room(self, room, rng: np.random.Generator) -> None:
+        """The waiting room's arrays (sim.engine.compiled.room); the smallest the loop's checks accept without one."""
+        I, F = self.I, self.F
+        n = _START if room is not None else 2 * L.HEADROOM
+        self.WQ, self.WQf, self.WP = np.zeros((n, 2), dtype=np.int64), np.zeros(n), np.zeros(n, dtype=np.int64)
+        self.out_room = np.zeros((_OUT if room is not None else 2 * L.HEADROOM, 3))
+        self.room_rng = rng
+        I[L.I_WR_METHOD] = -1
+        self.WD = np.zeros((2, 4))
+        if room is None:
+            return
+        I[L.I_WR_METHOD], I[L.I_WR_LIMIT] = METHODS[room.queueing_method], room.active_limit
+        F[L.F_WR_GAP], F[L.F_WR_OPEN], F[L.F_WR_REFRESH] = room.admission_gap_s, -math.inf, room.refresh_s
+        rows = {SESSION: law_row(room.session_s), PATIENCE: law_row(room.queue_patience_s)}
+        self.WD = np.zeros((2, max(len(r) for r in rows.values())))
+        for k, row in rows.items():
+            self.WD[k, :len(row)] = row
 
     @staticmethod
     def _draws(source: BlockDraws | None) -> np.ndarray:
@@ -108,7 +130,7 @@ class _Loop:
             status = run_loop(until, self.I, self.F, self.Ht, self.Hi, self.Ri, self.Rf, self.Vi, self.Vf,
                               self.Wt, self.Si, self.Sf, self.A, self.Q, self.DL, self.DBW, self.C, self.T, self.edges,
                               self.out_wait, self.out_done, self.out_app, self.out_db, self.retry, self.bal_u,
-                              self.cw_f, self.cw_i)
+                              self.cw_f, self.cw_i, self.WQ, self.WQf, self.WP, self.WD, self.out_room, self.room_rng)
             if status == L.OK_STATUS:
                 return
             if status == L.ROOM:
@@ -137,6 +159,8 @@ class _Loop:
             if I[t] - I[h] + need > len(getattr(self, ring)):
                 setattr(self, ring, _ring_grow(getattr(self, ring), I[h], I[t]))
                 I[t], I[h] = I[t] - I[h], 0
+        if I[L.I_WR_TAIL] - I[L.I_WR_HEAD] + need > len(self.WQ):
+            self._grow_tickets()
         Q = self.Q
         qcap = Q.shape[1] - 4
         if (Q[:, L.Q_TAIL] - Q[:, L.Q_HEAD] + need > qcap).any():
@@ -155,6 +179,25 @@ class _Loop:
             I[L.I_BAL_POS] = 0
             while need + I[L.I_RPP] > len(self.bal_u):  # a pick per asset of a page, in one event
                 self.bal_u = np.concatenate((self.bal_u, self._draws(self.picks)[:, 0]))
+
+    def _grow_tickets(self) -> None:
+        """The tickets' ring twice the size; each ticket p stays at p % len (its number is in pending events)."""
+        I, cap = self.I, len(self.WQ)
+        live = np.arange(I[L.I_WR_HEAD], I[L.I_WR_TAIL])
+        WQ, WQf = np.zeros((2 * cap, 2), dtype=np.int64), np.zeros(2 * cap)
+        WQ[live % (2 * cap)], WQf[live % (2 * cap)] = self.WQ[live % cap], self.WQf[live % cap]
+        WP = np.zeros(2 * cap, dtype=np.int64)
+        WP[:cap] = self.WP
+        self.WQ, self.WQf, self.WP = WQ, WQf, WP
+
+    def room_finish(self, end_s: float) -> None:
+        """WaitingRoom.finish: the reloads of those still waiting, up to ``end_s``."""
+        I, cap = self.I, len(self.WQ)
+        if I[L.I_WR_METHOD] < 0:
+            return
+        live = np.arange(I[L.I_WR_HEAD], I[L.I_WR_TAIL]) % cap
+        for joined in self.WQf[live[self.WQ[live, 0] >= 0]].tolist():
+            self.rec.waiting_room_refreshes(joined, end_s, float(self.F[L.F_WR_REFRESH]))
 
     def hand_over(self) -> None:
         """The loop's output rows, in order, to the recorder's buffers and blocks."""
@@ -175,7 +218,11 @@ class _Loop:
         if n:
             a = self.out_db[:n]
             rec.db_levels_many(a[:, 0], a[:, 1], a[:, 2])
-        I[L.I_NWAIT] = I[L.I_NDONE] = I[L.I_NAPP] = I[L.I_NDB] = 0
+        n = I[L.I_WR_NOUT]
+        if n:
+            a = self.out_room[:n]
+            rec.waiting_room_levels_many(a[:, 0], a[:, 1], a[:, 2])
+        I[L.I_NWAIT] = I[L.I_NDONE] = I[L.I_NAPP] = I[L.I_NDB] = I[L.I_WR_NOUT] = 0
 
     # -- windows ---------------------------------------------------------------------------------
     def count_arrivals(self) -> None:
@@ -267,7 +314,7 @@ def simulate_compiled(scenario: Scenario, seed_seq: np.random.SeedSequence) -> R
         rec.app_levels(0.0, 0, 0)
     retry = BlockDraws(streams.retry, v.retry.delay_s) if v.retry else None
     picks = BlockDraws(streams.balancer) if app.balancer == "random" and app.instances > 1 else None
-    loop = _Loop(scenario, rec, retry, picks)
+    loop = _Loop(scenario, rec, retry, picks, streams.room)
     windows = ArrivalWindows(scenario, build_profile(scenario), streams)
 
     def next_window(t0: float) -> None:
@@ -285,6 +332,7 @@ def simulate_compiled(scenario: Scenario, seed_seq: np.random.SeedSequence) -> R
     error = run_in_slices(scenario.run, advance)
     end = float(loop.F[L.F_NOW])
     loop.hand_over()
+    loop.room_finish(end)
     loop.count_arrivals()
     _totals_to(rec, loop)
     rec.finish(end)

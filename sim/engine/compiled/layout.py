@@ -20,10 +20,16 @@ I_SEQ, I_HN, I_RR, I_TBUSY, I_TWAIT, I_DBBUSY, I_ARMED, I_DLH, I_DLT, I_DBH, I_D
 I_RFREE, I_RUSED, I_VFREE, I_VUSED, I_RETRY_POS, I_BAL_POS, I_NWAIT, I_NDONE, I_NAPP, I_NDB = range(11, 21)
 I_PENDING, I_CW, I_CW_I, I_CW_N, I_ARRIVED = range(21, 26)
 I_WORKERS, I_QLIM, I_POLICY, I_CONNS, I_DROP, I_RPP, I_RMAX, I_SYNS = range(30, 38)  # I_SYNS -1: 503s
-I_SIZE = 40
+# The waiting room (sim.engine.compiled.room): its queueing method (-1: no room), places, visitors let in and
+# waiting, the tickets' ring (head, tail: tickets are numbered in the order they joined), an admission
+# event pending, room level rows to hand over.
+I_WR_METHOD, I_WR_LIMIT, I_WR_ACTIVE, I_WR_WAITING, I_WR_HEAD, I_WR_TAIL, I_WR_GATE, I_WR_NOUT = range(48, 56)
+I_SIZE = 64
 F_NOW, F_ABWAIT, F_WIN_T0, F_CW_END = range(4)
 F_TIMEOUT, F_WARMUP, F_DURATION, F_BIN, F_RETRY_P, F_SYN_RTO = range(10, 16)
-F_SIZE = 16
+# The waiting room: least time between admissions, earliest next admission, the waiting page's refresh.
+F_WR_GAP, F_WR_OPEN, F_WR_REFRESH = range(20, 23)
+F_SIZE = 32
 # Request slots: int fields, float fields (arrival, service, then the queries).
 R_KIND, R_COUNT, R_NQ, R_QI, R_STATE, R_OUT, R_INST, R_MEAS, R_OWNER, R_REFS, R_NEXT, R_SYN = range(12)
 R_INTS = 12
@@ -48,6 +54,9 @@ P_NONE, P_ARRIVALS = 0, 2
 
 # Events (the model's callbacks), request kinds, states and outcomes (as sim.engine.reference.app_tier).
 EV_ARRIVAL, EV_WINDOW, EV_STEP, EV_FINISH, EV_QUERIES, EV_RELEASED, EV_GAVE_UP, EV_DEADLINE, EV_SYN = range(9)
+# The waiting room: a session ends (a place frees); a ticket's patience ends (arg: the ticket), or, arg -1,
+# the gap since the last admission has passed.
+EV_WR_SESSION, EV_WR_QUEUE = 11, 12
 PAGE, SUBMIT, ASSETS = 0, 1, 2
 QUEUED, SERVING, FINISHED, GONE, CONNECTING = range(5)
 NONE, OK, REJECTED, TIMED_OUT, ABANDONED = range(5)
@@ -59,15 +68,16 @@ STEP, RESULT, FETCH, ASSET_DONE, NEXT = range(5)  # what a visitor does next (lo
 # (T: row 0 the value, row 1 touched), named as the recorder names them.
 COUNTS = ("page_views", "submits", "cdn_hits", "completed", "actions_completed", "origin_requests",
           "rejected", "timed_out", "abandoned", "visitors_failed", "visitors_abandoned", "actions_lost",
-          "retries")
+          "retries", "waiting_room_refreshes")
 (C_PAGE_VIEWS, C_SUBMITS, C_CDN_HITS, C_COMPLETED, C_ACTIONS_COMPLETED, C_ORIGIN, C_REJECTED, C_TIMED_OUT,
- C_ABANDONED, C_V_FAILED, C_V_ABANDONED, C_ACTIONS_LOST, C_RETRIES) = range(len(COUNTS))
+ C_ABANDONED, C_V_FAILED, C_V_ABANDONED, C_ACTIONS_LOST, C_RETRIES, C_WR_REFRESHES) = range(len(COUNTS))
 TOTALS = ("page_views.attempted", "actions.submits", "requests.cdn_hits", "page_views.completed",
           "actions.completed", "requests.arrived", "requests.started", "requests.completed", "requests.wasted",
           "requests.rejected", "requests.timed_out", "requests.abandoned", "visitors.retries", "visitors.served",
-          "visitors.failed", "visitors.abandoned", "actions.lost")
+          "visitors.failed", "visitors.abandoned", "actions.lost", "waiting_room.abandoned", "waiting_room.rejected",
+          "waiting_room.refreshes")
 (T_PV_ATTEMPTED, T_SUBMITS, T_CDN_HITS, T_PV_COMPLETED, T_ACT_COMPLETED, T_ARRIVED, T_STARTED, T_COMPLETED,
  T_WASTED, T_REJECTED, T_TIMED_OUT, T_ABANDONED, T_RETRIES, T_SERVED, T_V_FAILED, T_V_ABANDONED,
- T_LOST) = range(len(TOTALS))
+ T_LOST, T_WR_ABANDONED, T_WR_REJECTED, T_WR_REFRESHES) = range(len(TOTALS))
 
 __all__ = [name for name in dict(globals()) if name.isupper()] + ["jit", "inline"]

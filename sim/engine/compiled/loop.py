@@ -13,7 +13,7 @@ visitors live in slots with free lists; a request's slot is reference-counted by
 heap entries and queues that hold it, as Python's would be by its references.
 Visitors' step plans live in an arena, a block per arrival window (``W_SBASE``).
 
-The site's parts are in ``sim.engine.compiled.site``, the arrays' layout in
+The site's parts are in ``sim.engine.compiled.site``, the waiting room in ``sim.engine.compiled.room``, the arrays' layout in
 ``sim.engine.compiled.layout``; here are the visitors and the loop.
 """
 
@@ -23,6 +23,7 @@ import math
 
 from sim.engine.compiled.layout import *  # noqa: F403 (the layout's names are this module's vocabulary)
 from sim.engine.compiled.layout import inline as _inline, jit as _jit
+from sim.engine.compiled.room import room_enter, room_event, room_has_room, room_session
 from sim.engine.compiled.site import (acquire, arm, arrive, count, failed, finish, new_request, pop_root, push, released, remove,
                                submit, total, unref)
 
@@ -31,7 +32,7 @@ __all__ = ["run_loop"]
 
 # -- visitors (sim.engine.reference.model.Model) ---------------------------------------------------------------
 @_jit
-def leave(I, F, Vi, Wt, C, T, edges, v, outcome):
+def leave(I, F, Ht, Hi, Vi, Wt, C, T, edges, WD, rng, v, outcome):
     now = F[F_NOW]
     if outcome == FAILED:
         count(F, C, edges, C_V_FAILED, now, 1)
@@ -47,11 +48,13 @@ def leave(I, F, Vi, Wt, C, T, edges, v, outcome):
     Vi[v, V_NEXT] = I[I_VFREE]
     I[I_VFREE] = v
     I[I_VUSED] -= 1
+    if I[I_WR_METHOD] >= 0:
+        room_session(I, F, Ht, Hi, WD, rng)
 
 
 @_inline
 def visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, C, T, edges, out_wait, out_app, retry, bal_u,
-                  v, act, res):
+                  WD, rng, v, act, res):
     """_step / _result / _fetch_asset / _asset_done / _next of one visitor until it waits for something."""
     while True:
         now = F[F_NOW]
@@ -102,7 +105,7 @@ def visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, C, T, edge
         if act == NEXT:  # Model._next
             Vi[v, V_S] += 1
             if Vi[v, V_S] == Vi[v, V_END]:
-                leave(I, F, Vi, Wt, C, T, edges, v, SERVED)
+                leave(I, F, Ht, Hi, Vi, Wt, C, T, edges, WD, rng, v, SERVED)
                 return
             think = Sf[s + 1, SF_THINK]
             if think > 0:
@@ -134,7 +137,7 @@ def visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, C, T, edge
                     total(T, T_RETRIES, 1)
                 push(I, F, Ht, Hi, retry[pos, 1], EV_STEP, v)
                 return
-        leave(I, F, Vi, Wt, C, T, edges, v, ABANDONED if res == ABANDONED else FAILED)
+        leave(I, F, Ht, Hi, Vi, Wt, C, T, edges, WD, rng, v, ABANDONED if res == ABANDONED else FAILED)
         return
 
 
@@ -158,11 +161,12 @@ def room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, 
 
 @_jit
 def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, T, edges,
-             out_wait, out_done, out_app, out_db, retry, bal_u, cw_f, cw_i):
+             out_wait, out_done, out_app, out_db, retry, bal_u, cw_f, cw_i, WQ, WQf, WP, WD, out_room, rng):
     """Run events before ``until``; OK_STATUS when there, ROOM or WINDOW when the driver must act.
 
     ``cw_f`` and ``cw_i`` are the arriving window's visitors: (arrival time, patience) and
     (first step, means to act), the latter one row longer (the end of the last visitor's steps).
+    ``WQ`` .. ``rng``: the waiting room's arrays and stream (``sim.engine.compiled.room``).
     """
     i = -1  # next visitor of the arriving window to let in (-1: none now)
     if I[I_PENDING] == P_ARRIVALS:
@@ -172,7 +176,8 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, 
         v, act, res, rearm = -1, STEP, OK, False  # the visitor to carry on with, if any
         if i >= 0:  # Model._arrivals: visitors due now, then a timer for the next (or the next window)
             if i < I[I_CW_N]:
-                if not room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, bal_u):
+                if not (room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, bal_u)
+                        and room_has_room(I, WQ, out_room)):
                     I[I_PENDING], I[I_CW_I] = P_ARRIVALS, i
                     return ROOM
                 if cw_f[i, 0] > F[F_NOW]:
@@ -191,6 +196,9 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, 
                 Wt[w, W_LIVE] += 1
                 i += 1
                 I[I_ARRIVED] = i
+                if I[I_WR_METHOD] >= 0 and not room_enter(I, F, Ht, Hi, Vi, Wt, C, T, edges, WQ, WQf, WP, WD,
+                                                          out_room, rng, v):
+                    v = -1  # waits in the room, or was turned away
             else:  # the window's last visitor is in
                 i = -1
                 end = F[F_CW_END]
@@ -203,7 +211,8 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, 
         else:
             if I[I_HN] == 0 or Ht[0] >= until:
                 break
-            if not room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, bal_u):
+            if not (room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, bal_u)
+                    and room_has_room(I, WQ, out_room)):
                 return ROOM
             F[F_NOW] = Ht[0]
             kind, arg = Hi[0, 1], Hi[0, 2]
@@ -218,6 +227,8 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, 
                 continue
             if kind == EV_STEP:
                 v = arg
+            elif kind == EV_WR_SESSION or kind == EV_WR_QUEUE:
+                v = room_event(I, F, Ht, Hi, Vi, Wt, C, T, edges, WQ, WQf, WP, out_room, rng, kind, arg)
             else:
                 r = arg
                 if kind == EV_FINISH:
@@ -263,7 +274,7 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, 
                 unref(I, Ri, r)  # the heap entry's reference
         if v >= 0:  # the one place a visitor goes on: inlined here
             visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, C, T, edges, out_wait, out_app, retry,
-                          bal_u, v, act, res)
+                          bal_u, WD, rng, v, act, res)
         if rearm:
             arm(I, F, Ht, Hi, Ri, Rf, DL)
     F[F_NOW] = until

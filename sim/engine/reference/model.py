@@ -23,7 +23,7 @@ from sim.config.scenario import Scenario
 from sim.engine.draws import BlockDraws
 from sim.engine.recorder import Recorder
 from sim.engine.reference.app_tier import ABANDONED, OK, AppTier, Request
-from sim.engine.reference.waiting_room import WaitingRoom
+from sim.engine.reference.waiting_room import GAVE_UP, LET_IN, WaitingRoom
 from sim.engine.run import ArrivalWindows, RunResult, Streams, run_in_slices
 from sim.traffic.journey import PAGE, SUBMIT
 from sim.traffic.profile import build_profile
@@ -139,11 +139,12 @@ class Model:
             w.arrived = 0
 
     # -- a visitor's journey (a visitor arrives in _arrivals) ----------------------------
-    def _admitted(self, v: _Visitor, admitted: bool) -> None:
-        if admitted:
+    def _admitted(self, v: _Visitor, how: str) -> None:
+        if how == LET_IN:
             self._step(v)
-        else:
-            self.recorder.visitor_left(self.clock.now, v.measured, v.intends, ABANDONED, False, "waiting_room")
+        else:  # gave up in the queue, or turned away (queueing_method = "reject")
+            self.recorder.visitor_left(self.clock.now, v.measured, v.intends, ABANDONED if how == GAVE_UP else FAILED,
+                                       False, "waiting_room")
 
     def _step(self, v: _Visitor) -> None:
         """Start page view or submit ``v.s``; :meth:`_result` follows (at once or when settled)."""
@@ -219,6 +220,8 @@ class Model:
         """Run to the scenario's end (or an interrupt) and hand over what was recorded."""
         error = run_in_slices(self.scenario.run, self.clock.run_until)
         end = float(self.clock.now)
+        if self.room is not None:
+            self.room.finish(end)
         if self._current is not None:
             self._count_arrivals(self._current)
         self.recorder.finish(end)
