@@ -164,18 +164,27 @@ def catalog(scenario: Scenario, size: Sizing, *, instance_steps: tuple[float, ..
                             "the first share) and back after the surge", free=False,
                 edit=_set("site.autoscale", {**scale, "schedule": schedule})))
     if site.waiting_room is None and math.isfinite(size.capacity_visitors_per_s):
-        rate = size.capacity_visitors_per_s * TARGET_UTILIZATION
-        active = max(math.ceil(rate * (size.visit_s + SESSION_S)), 1)
-        room = {"active_limit": active, "session_s": SESSION_S,
-                "queue_patience_s": {"dist": "lognormal", "median": ROOM_PATIENCE_MEDIAN_S, "sigma": 1.0}}
-        if _has_key(site_config.WaitingRoomConfig, "new_users_per_minute"):
-            room["new_users_per_minute"] = round(rate * 60, 1)
+        rate, active = _room_size(size)
+        path = scenario.path
+
+        def room_edit(table: dict) -> None:
+            # Sized for the site it guards: after the other mitigations of a combination (apply() makes it last).
+            from sim.config.scenario import parse_scenario
+
+            r, n = _room_size(sizing(parse_scenario(table, path=path)))
+            room = {"active_limit": n, "session_s": SESSION_S,
+                    "queue_patience_s": {"dist": "lognormal", "median": ROOM_PATIENCE_MEDIAN_S, "sigma": 1.0}}
+            if _has_key(site_config.WaitingRoomConfig, "new_users_per_minute"):
+                room["new_users_per_minute"] = round(r * 60, 1)
+            table.setdefault("site", {})["waiting_room"] = room
+
         out.append(Mitigation(
-            key="waiting-room", group="room", label=f"waiting room {active} active",
+            key="waiting-room", group="room", label="waiting room (Little's law)",
             description=f"a waiting room sized by Little's law: {rate:.3g} visitors/s let in (75 % of the "
                         f"{size.capacity_visitors_per_s:.3g}/s the site serves) x {size.visit_s + SESSION_S:.0f} s "
-                        f"a place is held (visit + {SESSION_S:g} s session) = {active} active users",
-            edit=_set("site.waiting_room", room)))
+                        f"a place is held (visit + {SESSION_S:g} s session) = {active} active users; in a "
+                        "combination, sized for the site the other mitigations make",
+            edit=room_edit))
     if v.action_rate > 0 and _has_key(site_config.SiteConfig, "signature_queue") and site_config and \
             getattr(site, "signature_queue", None) is None:
         writers = max(db.connections // 2, 1) if db is not None else app.workers
@@ -186,9 +195,17 @@ def catalog(scenario: Scenario, size: Sizing, *, instance_steps: tuple[float, ..
     return out
 
 
+def _room_size(size: Sizing) -> tuple[float, int]:
+    """Admissions per second (75 % of what the site serves) and active users (Little's law: that rate
+    times how long a visitor holds a place, their visit and the session after it)."""
+    rate = size.capacity_visitors_per_s * TARGET_UTILIZATION
+    return rate, max(math.ceil(rate * (size.visit_s + SESSION_S)), 1)
+
+
 def apply(table: dict, mitigations: list[Mitigation]) -> dict:
-    """A copy of the table with every mitigation's edit made, in order."""
+    """A copy of the table with every mitigation's edit made, the waiting room's last (it is sized
+    for the site the others make)."""
     out = copy.deepcopy(table)
-    for m in mitigations:
+    for m in sorted(mitigations, key=lambda m: m.group == "room"):
         m.edit(out)
     return out

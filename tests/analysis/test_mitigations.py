@@ -67,3 +67,14 @@ def test_no_app_tier_no_mitigation_and_no_db_no_pool():
     del table["site"]["db"]
     keys = {m.key for m in catalog(parse_scenario(table), sizing(parse_scenario(table)))}
     assert "db-pool-x2" not in keys
+
+
+def test_a_waiting_room_in_a_combination_is_sized_for_the_site_the_others_make():
+    scenario = parse_scenario(_table())
+    ms = {m.key: m for m in catalog(scenario, sizing(scenario))}
+    alone = apply(_table(), [ms["waiting-room"]])["site"]["waiting_room"]
+    both = apply(_table(), [ms["waiting-room"], ms["workers-x2"]])["site"]["waiting_room"]  # order does not matter
+    # twice the workers serve twice the visitors: twice the admissions, and about twice the places
+    assert both["new_users_per_minute"] == pytest.approx(2 * alone["new_users_per_minute"], abs=0.1)
+    work = 3.2 * 0.21 + 0.2 * 0.51
+    assert both["active_limit"] == math.ceil(TARGET_UTILIZATION * 20 / work * (22 + SESSION_S))
