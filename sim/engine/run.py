@@ -4,9 +4,10 @@ These are contracts between the engines: the compiled engine is checked against 
 reference to the last bit, so both must draw the same streams in the same order, the
 same arrival windows, and stop at the same slice boundaries.
 
-* **Streams.** Five independent children of one ``SeedSequence``, in this order:
+* **Streams.** Six independent children of one ``SeedSequence``, in this order:
   arrivals, visitor journeys (drawn in arrival order, so every site a sweep compares
-  meets the same visitors), retries, the balancer's picks, the waiting room.
+  meets the same visitors), retries, the balancer's picks, the waiting room, the
+  signature writers' ``write_s`` (spawned last, so the first five are as they were).
   Replication r of seed s uses ``SeedSequence(s).spawn(R)[r]`` (:func:`replication_seeds`),
   so a single run is replication 0.
 * **Windows.** Arrivals and journeys are drawn a window at a time, so memory follows
@@ -64,10 +65,11 @@ class Streams:
     retry: np.random.Generator
     balancer: np.random.Generator
     room: np.random.Generator
+    signatures: np.random.Generator
 
     @classmethod
     def spawn(cls, seed_seq: np.random.SeedSequence) -> "Streams":
-        return cls(*(np.random.default_rng(s) for s in seed_seq.spawn(5)))
+        return cls(*(np.random.default_rng(s) for s in seed_seq.spawn(6)))
 
 
 def window_end(profile, t0: float, t1: float) -> float:

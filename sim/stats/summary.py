@@ -19,7 +19,7 @@ TIMESERIES_COLUMNS = [
     "bin_start_s", "bin_end_s", "arrivals", "page_views", "completed", "rejected", "timed_out", "abandoned",
     "retries", "actions_completed", "actions_lost", "p50_s", "p95_s", "p99_s",
     "in_system_app", "in_queue_app", "in_system_db", "in_queue_db", "in_queue_waiting_room",
-    "utilization_app", "utilization_db", "instances",
+    "utilization_app", "utilization_db", "instances", "signature_queue",
 ]
 
 
@@ -110,6 +110,11 @@ def summarize(result) -> dict:
         "peak_queue": {"app": lv["app_queue"].max_level, "db": lv["db_queue"].max_level,
                        "waiting_room": lv["room_queue"].max_level},
         "instances": {"mean": level("instances") if app_on else math.nan, "max": lv["instances"].max_level},
+        "signatures": {
+            "queued": tot["signatures.queued"], "written": tot["signatures.written"],
+            "pending_at_end": tot["signatures.queued"] - tot["signatures.written"],
+            "max_lag_s": rec.signature_max_lag_s,
+        },
     }
 
 
@@ -134,6 +139,7 @@ def timeseries(result) -> list[list]:
             q[0.5][i], q[0.95][i], q[0.99][i],
             per_bin["app_in_system"][i], per_bin["app_queue"][i], per_bin["db_in_system"][i],
             per_bin["db_queue"][i], per_bin["room_queue"][i], util_app[i], util_db[i], per_bin["instances"][i],
+            per_bin["signature_queue"][i],
         ])
     return rows
 
