@@ -20,10 +20,15 @@ I_SEQ, I_HN, I_RR, I_TBUSY, I_TWAIT, I_DBBUSY, I_ARMED, I_DLH, I_DLT, I_DBH, I_D
 I_RFREE, I_RUSED, I_VFREE, I_VUSED, I_RETRY_POS, I_BAL_POS, I_NWAIT, I_NDONE, I_NAPP, I_NDB = range(11, 21)
 I_PENDING, I_CW, I_CW_I, I_CW_N, I_ARRIVED = range(21, 26)
 I_WORKERS, I_QLIM, I_POLICY, I_CONNS, I_DROP, I_RPP, I_RMAX, I_SYNS = range(30, 38)  # I_SYNS -1: 503s
-I_SIZE = 40
+# The signature queue (sim.engine.compiled.sigqueue): on, idle writers, its ring's head and tail, queries
+# per signature, the next write_s draw, output rows.
+I_SQ_ON, I_SQ_IDLE, I_SQ_H, I_SQ_T, I_SQ_NQ, I_SQ_POS, I_SQ_NOUT = range(56, 63)
+I_SIZE = 64
 F_NOW, F_ABWAIT, F_WIN_T0, F_CW_END = range(4)
 F_TIMEOUT, F_WARMUP, F_DURATION, F_BIN, F_RETRY_P, F_SYN_RTO = range(10, 16)
-F_SIZE = 16
+# The landing page's edge TTL and when its copy expires; the longest signature lag (nan: none yet).
+F_SQ_LANDING_TTL, F_SQ_LANDING_EXPIRES, F_SQ_MAXLAG = range(24, 27)
+F_SIZE = 32
 # Request slots: int fields, float fields (arrival, service, then the queries).
 R_KIND, R_COUNT, R_NQ, R_QI, R_STATE, R_OUT, R_INST, R_MEAS, R_OWNER, R_REFS, R_NEXT, R_SYN = range(12)
 R_INTS = 12
@@ -36,8 +41,8 @@ V_INTS = 10
 # visitors still on the site.
 W_SBASE, W_LIVE, W_STEPS, W_ABASE, W_ASSETS = range(5)  # W_STEPS 0: a free slot
 W_INTS = 5
-# Step arena: int fields (S_AFIRST: the step's first asset in the window's asset block), float
-# fields (think, service, then the queries).
+# Step arena: int fields (S_AFIRST: the step's first asset in the window's asset block; S_HTML: 1 an
+# edge hit, 0 a miss, sigqueue.BY_TTL decided when requested), float fields (think, service, then the queries).
 S_KIND, S_HTML, S_ASSETS, S_NQ, S_AFIRST = range(5)
 S_INTS = 5
 SF_THINK, SF_SERV, SF_Q = range(3)
@@ -48,6 +53,7 @@ P_NONE, P_ARRIVALS = 0, 2
 
 # Events (the model's callbacks), request kinds, states and outcomes (as sim.engine.reference.app_tier).
 EV_ARRIVAL, EV_WINDOW, EV_STEP, EV_FINISH, EV_QUERIES, EV_RELEASED, EV_GAVE_UP, EV_DEADLINE, EV_SYN = range(9)
+EV_SQ_WRITTEN = 13  # a signature's write_s is over (14 is the signature queue's too, unused)
 PAGE, SUBMIT, ASSETS = 0, 1, 2
 QUEUED, SERVING, FINISHED, GONE, CONNECTING = range(5)
 NONE, OK, REJECTED, TIMED_OUT, ABANDONED = range(5)
@@ -65,9 +71,11 @@ COUNTS = ("page_views", "submits", "cdn_hits", "completed", "actions_completed",
 TOTALS = ("page_views.attempted", "actions.submits", "requests.cdn_hits", "page_views.completed",
           "actions.completed", "requests.arrived", "requests.started", "requests.completed", "requests.wasted",
           "requests.rejected", "requests.timed_out", "requests.abandoned", "visitors.retries", "visitors.served",
-          "visitors.failed", "visitors.abandoned", "actions.lost")
+          "visitors.failed", "visitors.abandoned", "actions.lost",
+          "signatures.queued", "signatures.written")
 (T_PV_ATTEMPTED, T_SUBMITS, T_CDN_HITS, T_PV_COMPLETED, T_ACT_COMPLETED, T_ARRIVED, T_STARTED, T_COMPLETED,
  T_WASTED, T_REJECTED, T_TIMED_OUT, T_ABANDONED, T_RETRIES, T_SERVED, T_V_FAILED, T_V_ABANDONED,
- T_LOST) = range(len(TOTALS))
+ T_LOST,
+ T_SQ_QUEUED, T_SQ_WRITTEN) = range(len(TOTALS))
 
 __all__ = [name for name in dict(globals()) if name.isupper()] + ["jit", "inline"]
