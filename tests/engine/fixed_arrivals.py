@@ -18,7 +18,7 @@ def fixed_windows(times):
     class Fixed(ArrivalWindows):
         def draw(self, t0):
             due = np.asarray([t for t in times if t >= t0] if t0 == 0.0 else [], dtype=float)
-            return due, draw_journeys(self.scenario, self._visitors, len(due)), self.scenario.run.duration_s
+            return due, draw_journeys(self.scenario, self._visitors, len(due), self._acks), self.scenario.run.duration_s
 
     return Fixed
 

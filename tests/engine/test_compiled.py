@@ -213,3 +213,14 @@ def test_interrupted_keeps_what_it_computed(monkeypatch):
     assert 0 < result.end_s < sc.run.duration_s
     s = summarize(result)
     assert s["visitors"]["arrived"] > 0 and s["requests"]["completed"] > 0
+
+
+@pytest.mark.parametrize("ack_s", [0.05, {"dist": "lognormal", "median": 0.02, "sigma": 1.0}], ids=["constant", "lognormal"])
+def test_a_signature_queue_meets_the_same_visitors(ack_s):
+    # ack_s comes from the queue's own stream: the visitors' draws do not move, whatever its distribution
+    changes = {"run.duration_s": 1800}
+    base = summarize(simulate(_surge(**changes), engine="reference"))
+    queued = summarize(simulate(_surge(**changes, **{"site.signature_queue": {"ack_s": ack_s, "writers": 2}}),
+                                engine="reference"))
+    assert queued["visitors"]["arrived"] == base["visitors"]["arrived"] > 100
+    assert queued["actions"]["attempted"] == base["actions"]["attempted"] > 10
