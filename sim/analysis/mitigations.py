@@ -24,7 +24,8 @@ LANDING_TTL_S = 10.0  # a micro-cache: the landing page's HTML is at most 10 s s
 TARGET_UTILIZATION = 0.75  # Cloudflare's advice for total active users: ~75 % of what the origin can take
 BOOT_S = 120.0  # an instance's boot to taking traffic (assumption: a cloud VM with a baked image, 1-3 min)
 SESSION_S = 300.0  # Cloudflare Waiting Room's default session duration (5 minutes)
-ROOM_PATIENCE_MEDIAN_S = 600.0  # assumption: half the visitors in the waiting room wait 10 minutes
+ROOM_PATIENCE_MEDIAN_S = 600.0
+MAX_ROOM_PLACES = 10**9  # a site that serves more than this needs no waiting room (and the room's count is an int)  # assumption: half the visitors in the waiting room wait 10 minutes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,7 +132,7 @@ def catalog(scenario: Scenario, size: Sizing, *, instance_steps: tuple[float, ..
             key="workers-x2", group="workers", label=f"workers x2 ({app.workers} -> {app.workers * 2})",
             description="twice the workers on the same instances (assumes their memory allows it; "
                         "the model has no CPU contention)",
-            edit=_set("site.app.workers", lambda w: w * 2)))
+            edit=_set("site.app.workers", app.workers * 2)))
     if site.autoscale is None:
         for k in instance_steps:
             n = min(math.ceil(app.instances * k), MAX_INSTANCES)
@@ -143,7 +144,7 @@ def catalog(scenario: Scenario, size: Sizing, *, instance_steps: tuple[float, ..
     if db is not None and db.connections * 2 <= MAX_CONNECTIONS:
         out.append(Mitigation(
             key="db-pool-x2", group="db", label=f"db pool x2 ({db.connections} -> {db.connections * 2})",
-            description="twice the database connections", edit=_set("site.db.connections", lambda c: c * 2)))
+            description="twice the database connections", edit=_set("site.db.connections", db.connections * 2)))
     top = min(max(size.instances_needed, app.instances * 2), MAX_INSTANCES)
     if site.autoscale is None and top > app.instances:
         scale = {"metric": "utilization", "target": 0.6, "period_s": 60.0, "warmup_s": BOOT_S,
@@ -163,7 +164,7 @@ def catalog(scenario: Scenario, size: Sizing, *, instance_steps: tuple[float, ..
                 description=f"autoscaling as above, its minimum raised to {top} at {at:g} s (5 min + boot before "
                             "the first share) and back after the surge", free=False,
                 edit=_set("site.autoscale", {**scale, "schedule": schedule})))
-    if site.waiting_room is None and math.isfinite(size.capacity_visitors_per_s):
+    if site.waiting_room is None and _room_size(size)[1] <= MAX_ROOM_PLACES:
         rate, active = _room_size(size)
         path = scenario.path
 
@@ -199,7 +200,8 @@ def _room_size(size: Sizing) -> tuple[float, int]:
     """Admissions per second (75 % of what the site serves) and active users (Little's law: that rate
     times how long a visitor holds a place, their visit and the session after it)."""
     rate = size.capacity_visitors_per_s * TARGET_UTILIZATION
-    return rate, max(math.ceil(rate * (size.visit_s + SESSION_S)), 1)
+    places = rate * (size.visit_s + SESSION_S)
+    return rate, max(math.ceil(places), 1) if places < MAX_ROOM_PLACES else MAX_ROOM_PLACES + 1
 
 
 def apply(table: dict, mitigations: list[Mitigation]) -> dict:

@@ -283,8 +283,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"peak: the busiest 10 s offer {demand:.2g}x the work the site's "
                   f"{scenario.site.app.instances * scenario.site.app.workers} workers can do "
                   f"(the utilization below is the run's average)")
-        if not judged.holds and not last.partial and not compressed and not getattr(args, "no_advise", False) \
-                and scenario.site.app is not None:
+        if not judged.holds and judged.window_s is not None and not last.partial and not compressed \
+                and not getattr(args, "no_advise", False) and scenario.site.app is not None:
             summary["verdict"]["quick_advice"] = _quick_advice(args, judged, rows, slo_text, summary)
         print()
         print(format_table(summary_rows(summary), title=title))

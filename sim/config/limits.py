@@ -23,7 +23,7 @@ MAX_DURATION_S = 31 * 86_400.0  # run.duration_s: a month (arrival windows and s
 MAX_BINS = 100_000  # run.duration_s / run.bin_s: rows of timeseries.csv and profile.csv, points of every plot
 MAX_AUTOSCALE_PERIODS = 100_000  # run.duration_s / site.autoscale.period_s: the autoscaler's evaluations
 MAX_INSTANCES = 1_000  # site.app.instances and site.autoscale.max: a queue and its arrays per instance
-MAX_WORKERS = 10_000  # site.app.workers, per instance
+MAX_WORKERS = 10_000  # site.app.workers, per instance; site.signature_queue.writers
 MAX_QUEUE_LIMIT = 1_000_000_000  # site.app.queue_limit when finite (inf: unbounded)
 MAX_SYN_RETRIES = 30  # site.app.syn_retries: 2**31 s of back-off is far beyond any run
 # site.waiting_room.refresh_s: a queued visitor's reloads are counted one by one when they leave the queue

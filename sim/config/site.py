@@ -22,6 +22,7 @@ __all__ = [
     "DbConfig",
     "AutoscaleConfig",
     "WaitingRoomConfig",
+    "SignatureQueueConfig",
     "SiteConfig",
     "BALANCERS",
     "OVERFLOWS",
@@ -46,11 +47,14 @@ class CdnConfig:
     hit_ratio: float
     html_hit_ratio: float | None = None
     edge_capacity_per_s: float = math.inf
+    # > 0: the edge caches the landing page's HTML this long after each origin fetch (inf: for good).
+    landing_ttl_s: float = 0.0
 
     def __post_init__(self) -> None:
         ratio("hit_ratio", self.hit_ratio)
         ratio("html_hit_ratio", self.html_hit_ratio)
         positive("edge_capacity_per_s", self.edge_capacity_per_s, allow_inf=True)
+        non_negative("landing_ttl_s", self.landing_ttl_s, allow_inf=True)
 
     @property
     def html_ratio(self) -> float:
@@ -172,16 +176,40 @@ class WaitingRoomConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SignatureQueueConfig:
+    """A durable queue between the submit and its database write: the submit only enqueues and answers."""
+
+    ack_s: Distribution = field(default=Constant(value=0.01), metadata=_DIST)
+    writers: int = 1
+    write_s: Distribution | None = field(default=None, metadata=_DIST)
+
+    def __post_init__(self) -> None:
+        whole("writers", self.writers, 1)
+        at_most("writers", self.writers, MAX_WORKERS)
+        for key in ("ack_s", "write_s"):
+            dist = getattr(self, key)
+            if dist is not None and math.isinf(dist.mean):
+                raise ConfigError(key, f"must have a finite mean, got {dist!r} (mean inf)")
+
+    def write_dist(self, app: AppConfig) -> Distribution:
+        """A writer's work per signature (defaults to the submit's service time: the work it moves)."""
+        return app.submit_dist if self.write_s is None else self.write_s
+
+
+@dataclass(frozen=True, kw_only=True)
 class SiteConfig:
     cdn: CdnConfig | None = None
     app: AppConfig | None = None
     db: DbConfig | None = None
     autoscale: AutoscaleConfig | None = None
     waiting_room: WaitingRoomConfig | None = None
+    signature_queue: SignatureQueueConfig | None = None
 
     def __post_init__(self) -> None:
         if self.db is not None and self.app is None:
             raise ConfigError("db", "needs [site.app]: database queries are made by app workers")
+        if self.signature_queue is not None and self.app is None:
+            raise ConfigError("signature_queue", "needs [site.app]: the submit that enqueues is an app request")
         if self.autoscale is not None:
             if self.app is None:
                 raise ConfigError("autoscale", "needs [site.app]: it scales app instances")

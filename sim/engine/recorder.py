@@ -38,7 +38,7 @@ _JOURNAL = 16384  # page views journaled before the journal is handed to the bul
 ASSETS = 2
 # Time-weighted levels, each averaged per bin.
 LEVELS = ("app_busy", "app_queue", "app_capacity", "instances",
-          "db_busy", "db_queue", "db_capacity", "room_active", "room_queue")
+          "db_busy", "db_queue", "db_capacity", "room_active", "room_queue", "signature_queue")
 
 
 def _first_reload(joined_s: float, refresh_s: float, x: float) -> int:
@@ -75,6 +75,7 @@ class Recorder:
         # several per visitor.
         self.totals: defaultdict[str, int] = defaultdict(int)
         self.abandoned_wait_s = 0.0  # total time abandoned requests waited (for Little's law)
+        self.signature_max_lag_s = float("nan")  # the longest answer-to-write of a measured signature
         self._capacity = -1
         bins = self.bins = self.series.bins  # the series' own bin edges, so counts land where it would put them
         self._counts: dict[str, list] = {}
@@ -87,6 +88,7 @@ class Recorder:
         self._app_buf: list = []
         self._db_buf: list = []
         self._room_buf: list = []
+        self._sig_buf: list = []  # flat (t, waiting) pairs of the signature queue
         # The event engines' journal (see flush): flat lists, one per report, in event order.
         self._j_page: list[float] = []  # times of page views
         self._j_submit: list[float] = []  # times of submits
@@ -101,7 +103,7 @@ class Recorder:
         site = scenario.site
         self.modelled = {"app": site.app is not None, "db": site.db is not None,
                          "autoscale": site.autoscale is not None, "waiting_room": site.waiting_room is not None,
-                         "cdn": site.cdn is not None}
+                         "cdn": site.cdn is not None, "signature_queue": site.signature_queue is not None}
         if site.app is not None:
             self.app_levels(0.0, 0, 0)
             self.app_capacity(0.0, site.app.instances * site.app.workers, site.app.instances)
@@ -446,6 +448,38 @@ class Recorder:
                 arr[b] += k
         self.totals["waiting_room.refreshes"] += max(0, n + 1 - _first_reload(joined_s, refresh_s, self.warmup_s))
 
+    # -- the signature queue (sim.engine.reference.signature_queue) ------------------------------
+    def signature_queued(self, measured: bool) -> None:
+        """A submit was answered and its signature queued (measured: answered after the warm-up)."""
+        if measured:
+            self.totals["signatures.queued"] += 1
+
+    def signature_written(self, lag_s: float, measured: bool) -> None:
+        """A writer finished a signature ``lag_s`` after its answer."""
+        if measured:
+            self.totals["signatures.written"] += 1
+            if not lag_s <= self.signature_max_lag_s:  # the first (nan) or a longer one
+                self.signature_max_lag_s = lag_s
+
+    def signature_levels(self, t: float, waiting: int) -> None:
+        """Signatures waiting for a writer changed."""
+        buf = self._sig_buf
+        buf.append(t)
+        buf.append(waiting)
+        if len(buf) >= 2 * _LEVEL_BLOCK:
+            self._fold_signatures()
+
+    def signature_levels_many(self, t: np.ndarray, waiting: np.ndarray) -> None:
+        """``signature_levels`` for each change."""
+        self._fold_signatures()
+        self.levels["signature_queue"].update_many(t, waiting)
+
+    def _fold_signatures(self) -> None:
+        if self._sig_buf:
+            a = np.array(self._sig_buf, dtype=np.float64).reshape(-1, 2)
+            self._sig_buf.clear()
+            self.levels["signature_queue"].update_many(a[:, 0], a[:, 1])
+
     def finish(self, end_s: float) -> None:
         """Close the levels at ``end_s`` and hand buffered counts and latencies over."""
         self.flush()  # folds the app levels too
@@ -454,6 +488,7 @@ class Recorder:
         self._drain("page", self.page_response.add_many)
         self._fold(self._db_buf, "db_busy", "db_queue")
         self._fold(self._room_buf, "room_active", "room_queue")
+        self._fold_signatures()
         for level in self.levels.values():
             level.finish(end_s)
         self._flush_obs()

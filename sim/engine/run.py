@@ -4,9 +4,12 @@ These are contracts between the engines: the compiled engine is checked against 
 reference to the last bit, so both must draw the same streams in the same order, the
 same arrival windows, and stop at the same slice boundaries.
 
-* **Streams.** Five independent children of one ``SeedSequence``, in this order:
+* **Streams.** Seven independent children of one ``SeedSequence``, in this order:
   arrivals, visitor journeys (drawn in arrival order, so every site a sweep compares
-  meets the same visitors), retries, the balancer's picks, the waiting room.
+  meets the same visitors), retries, the balancer's picks, the waiting room, the
+  signature writers' ``write_s``, the signature queue's ``ack_s`` (drawn a window at a
+  time, for the window's submits in step order). A child does not depend on how many
+  are spawned, so the first five are as they were before the queue's two.
   Replication r of seed s uses ``SeedSequence(s).spawn(R)[r]`` (:func:`replication_seeds`),
   so a single run is replication 0.
 * **Windows.** Arrivals and journeys are drawn a window at a time, so memory follows
@@ -64,10 +67,12 @@ class Streams:
     retry: np.random.Generator
     balancer: np.random.Generator
     room: np.random.Generator
+    signatures: np.random.Generator
+    acks: np.random.Generator
 
     @classmethod
     def spawn(cls, seed_seq: np.random.SeedSequence) -> "Streams":
-        return cls(*(np.random.default_rng(s) for s in seed_seq.spawn(5)))
+        return cls(*(np.random.default_rng(s) for s in seed_seq.spawn(7)))
 
 
 def window_end(profile, t0: float, t1: float) -> float:
@@ -85,14 +90,14 @@ class ArrivalWindows:
 
     def __init__(self, scenario: Scenario, profile, streams: Streams) -> None:
         self.scenario, self.profile = scenario, profile
-        self._arrivals, self._visitors = streams.arrivals, streams.visitors
+        self._arrivals, self._visitors, self._acks = streams.arrivals, streams.visitors, streams.acks
 
     def draw(self, t0: float) -> tuple[np.ndarray, JourneyPlans, float]:
         """The window starting at ``t0`` (before the run's end): times, journeys, end."""
         duration = self.scenario.run.duration_s
         t1 = window_end(self.profile, t0, min(t0 + ARRIVAL_WINDOW_S, duration))
         times = sample_arrivals(self.profile, self._arrivals, t0_s=t0, t1_s=t1)
-        return times, draw_journeys(self.scenario, self._visitors, len(times)), t1
+        return times, draw_journeys(self.scenario, self._visitors, len(times), self._acks), t1
 
 
 def run_in_slices(run: RunConfig, advance: Callable[[float], None]) -> str | None:

@@ -185,7 +185,7 @@ class LoadRecorder:
             rows.append([
                 self.edges_s[i], self.edges_s[i + 1], c["arrivals"], c["page_views"], c["completed"], c["rejected"],
                 c["timed_out"], 0, 0, c["actions_completed"], c["actions_lost"], *q,
-                nan, nan, nan, nan, nan, nan, nan, nan, nan,
+                nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,  # the model-only columns
                 float(target[i]) if i < len(target) else nan, c["dropped"], c["errors"], c["requests"],
                 lag.quantile(0.99) if lag else nan, lag.max if lag else nan,
             ])

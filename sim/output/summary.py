@@ -104,7 +104,17 @@ def _action_rows(s: dict) -> list[tuple[str, str | None]]:
     return [("actions completed", done), ("actions lost", _with_share(s, "actions.lost", "actions.lost_fraction")),
             (f"page response p50 / p95 / p99{planned}",
              _of_each(s, tuple(f"page_response_s.{q}" for q in ("p50", "p95", "p99")), f=time_text)),
-            ("page response p50 / p95 / p99 (from the actual send)", from_send)]
+            ("page response p50 / p95 / p99 (from the actual send)", from_send),
+            ("signatures written (queued after the answer)", _signatures(s))]
+
+
+def _signatures(s: dict) -> str | None:
+    """``1,180 of 1,200 queued, 20 pending at the end; longest lag 95.3 s``; None without a queue."""
+    if not number(get(s, "signatures.queued")):
+        return None
+    return (f"{figure(s, 'signatures.written')} of {figure(s, 'signatures.queued')} queued, "
+            f"{figure(s, 'signatures.pending_at_end')} pending at the end; "
+            f"longest lag {figure(s, 'signatures.max_lag_s', time_text) or '-'}")
 
 
 def _request_rows(s: dict) -> list[tuple[str, str | None]]:

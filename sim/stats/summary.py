@@ -20,7 +20,7 @@ TIMESERIES_COLUMNS = [
     "bin_start_s", "bin_end_s", "arrivals", "page_views", "completed", "rejected", "timed_out", "abandoned",
     "retries", "actions_completed", "actions_lost", "p50_s", "p95_s", "p99_s",
     "in_system_app", "in_queue_app", "in_system_db", "in_queue_db", "in_queue_waiting_room",
-    "utilization_app", "utilization_db", "instances", "waiting_room_refreshes",
+    "utilization_app", "utilization_db", "instances", "waiting_room_refreshes", "signature_queue",
 ]
 
 
@@ -116,6 +116,11 @@ def summarize(result) -> dict:
         "instances": {"mean": level("instances") if app_on else math.nan, "max": lv["instances"].max_level},
         "waiting_room": {"abandoned": tot["waiting_room.abandoned"], "rejected": tot["waiting_room.rejected"],
                          "refreshes": tot["waiting_room.refreshes"]},
+        "signatures": {
+            "queued": tot["signatures.queued"], "written": tot["signatures.written"],
+            "pending_at_end": tot["signatures.queued"] - tot["signatures.written"],
+            "max_lag_s": rec.signature_max_lag_s,
+        },
     }
 
 
@@ -142,6 +147,7 @@ def timeseries(result) -> list[list]:
             per_bin["app_in_system"][i], per_bin["app_queue"][i], per_bin["db_in_system"][i],
             per_bin["db_queue"][i], per_bin["room_queue"][i], util_app[i], util_db[i], per_bin["instances"][i],
             int(refreshes[i]),
+            per_bin["signature_queue"][i],
         ])
     return rows
 

@@ -68,16 +68,22 @@ class JourneyPlans:
     kind: np.ndarray  # per step: PAGE or SUBMIT
     think_s: np.ndarray  # per step: pause before the step (0 for the landing page)
     html_hit: np.ndarray  # per step, bool: the page's HTML is served at the edge
-    service_s: np.ndarray  # per step: app service time of the document or submit
+    service_s: np.ndarray  # per step: app service time of the document or submit (ack_s with a signature queue and its stream)
     assets: np.ndarray  # per step: asset requests that miss the CDN
     asset_first: np.ndarray  # per step: index of its first asset's service time in ``asset_s``
     asset_s: np.ndarray  # app service time of each asset miss, a step's ``assets`` of them in a row
     query_s: np.ndarray  # per step x queries: database query times (shape (steps, max queries))
-    queries: np.ndarray  # per step: number of queries
+    queries: np.ndarray  # per step: number of queries the request makes (a queued submit's: none, its writer's)
 
 
-def draw_journeys(scenario: Scenario, rng: np.random.Generator, n: int) -> JourneyPlans:
-    """Draw the journeys of ``n`` visitors (see the module docstring for the journey)."""
+def draw_journeys(scenario: Scenario, rng: np.random.Generator, n: int,
+                  acks: np.random.Generator | None = None) -> JourneyPlans:
+    """Draw the journeys of ``n`` visitors (see the module docstring for the journey).
+
+    With a signature queue and ``acks`` (the queue's own stream), a submit's service time is
+    its ``ack_s`` drawn from ``acks``; the visitor stream draws the submit's time all the same,
+    so the queue never moves the visitors' draws.
+    """
     v = scenario.visitors
     site = scenario.site
     pages = rng.geometric(1.0 / v.pages_per_visit, n) if v.pages_per_visit > 1 else np.ones(n, dtype=np.int64)
@@ -96,7 +102,12 @@ def draw_journeys(scenario: Scenario, rng: np.random.Generator, n: int) -> Journ
     if app is not None:
         is_page = kind == PAGE
         service[is_page] = app.page_s.sample(rng, int(is_page.sum()))
-        service[~is_page] = app.submit_dist.sample(rng, int((~is_page).sum()))
+        n_submits = int((~is_page).sum())
+        service[~is_page] = app.submit_dist.sample(rng, n_submits)
+        if site.signature_queue is not None and acks is not None:
+            # The submit only enqueues and answers: its ack_s, from the queue's stream (the
+            # visitor stream's submit draw above is kept, unused, for common random numbers).
+            service[~is_page] = site.signature_queue.ack_s.sample(acks, n_submits)
     miss = 1.0 - (cdn.hit_ratio if cdn else 0.0)
     assets = np.where(kind == PAGE, rng.binomial(v.requests_per_page - 1, miss, total), 0)
     asset_first = (np.cumsum(assets) - assets).astype(np.int64)
@@ -105,7 +116,9 @@ def draw_journeys(scenario: Scenario, rng: np.random.Generator, n: int) -> Journ
     asset_s = (np.asarray(app.asset_s.sample(rng, n_assets), dtype=float) if app is not None and n_assets
                else np.zeros(n_assets))
     if db is not None:
-        queries = np.where(kind == PAGE, db.queries_per_page, db.queries_per_submit).astype(np.int64)
+        # A queued signature's queries are made by its writer, from the submit's row of query times.
+        per_submit = db.queries_per_submit if site.signature_queue is None else 0
+        queries = np.where(kind == PAGE, db.queries_per_page, per_submit).astype(np.int64)
         width = int(max(db.queries_per_page, db.queries_per_submit))
         query = np.asarray(db.query_s.sample(rng, total * width), dtype=float).reshape(total, width) if width else np.zeros((total, 0))
     else:

@@ -9,6 +9,7 @@ times that put events on the very same instant (ties broken by scheduling order)
 """
 
 import json
+import math
 import tomllib
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from sim.engine import pick_engine, replication_seeds, simulate
 from sim.engine.compiled import driver as fast_jit
 from sim.engine.compiled.driver import simulate_compiled
-from sim.stats.summary import summarize, timeseries
+from sim.stats.summary import TIMESERIES_COLUMNS, summarize, timeseries
 from sim.config.scenario import parse_scenario
 from tests.conftest import SCENARIOS
 
@@ -77,6 +78,56 @@ CASES = {
         "visitors.think_s": {"dist": "constant", "value": 2.0},
         "visitors.retry.delay_s": {"dist": "constant", "value": 1.0}},
 }
+
+
+# The landing page's edge TTL and the signature queue (sim.engine.compiled.sigqueue), with the
+# retries and patience of _surge: each case also says what it must have exercised.
+QUEUE = {"ack_s": {"dist": "exponential", "mean": 0.02}}
+MITIGATIONS = {
+    "landing page cached 10 s": ({"site.cdn.landing_ttl_s": 10.0}, "ttl"),
+    "landing page cached 0.5 s, least connections": (
+        {"site.cdn.landing_ttl_s": 0.5, "site.app.balancer": "least_connections"}, "ttl"),
+    "landing page static (inf)": ({"site.cdn.landing_ttl_s": math.inf}, "static"),
+    "signature queue, 1 writer, database": ({"site.signature_queue": dict(QUEUE)}, "waits"),
+    "signature queue, 3 writers, database, drop abandoned": (
+        {"site.signature_queue": {**QUEUE, "writers": 3, "write_s": {"dist": "lognormal", "median": 0.5, "sigma": 1.0}},
+         "site.app.drop_abandoned": True}, "queue"),
+    "signature queue, 1 writer, no database": ({"site.signature_queue": dict(QUEUE), "site.db": None}, "waits"),
+    "signature queue, 3 writers, no database, random balancer": (
+        {"site.signature_queue": {**QUEUE, "writers": 3}, "site.db": None, "site.app.balancer": "random"}, "waits"),
+    "signature queue and TTL, constant times (ties)": ({
+        "site.signature_queue": {"ack_s": 0.05, "writers": 2, "write_s": 0.25},
+        "site.cdn.landing_ttl_s": 2.0,
+        "site.app.page_s": {"dist": "constant", "value": 0.25},
+        "site.app.asset_s": {"dist": "constant", "value": 0.01},
+        "site.db.query_s": {"dist": "constant", "value": 0.005},
+        "visitors.think_s": {"dist": "constant", "value": 2.0},
+        "visitors.retry.delay_s": {"dist": "constant", "value": 1.0},
+        "site.app.timeout_s": 1.0}, "waits"),
+}
+
+
+@pytest.mark.parametrize("changes, expect", MITIGATIONS.values(), ids=list(MITIGATIONS))
+def test_mitigations_same_as_reference(changes, expect):
+    result = simulate(_surge(**changes), engine="fast")  # the same run as _same's (its time series)
+    s = _same(_surge(**changes))
+    assert s["requests"]["completed"] > 1_000
+    sig = s["signatures"]
+    if expect in ("ttl", "static"):
+        base = summarize(simulate(_surge(), engine="fast"))
+        # the landing page's HTML comes from the edge: fewer origin requests, fewer visitors lost
+        # (not more CDN hits overall: fewer retried pages also means fewer asset hits)
+        assert s["requests"]["arrived"] < base["requests"]["arrived"]
+        assert s["visitors"]["lost"] < base["visitors"]["lost"]
+        assert sig["queued"] == 0 and math.isnan(sig["max_lag_s"])
+    else:
+        # every acknowledged submit is queued, and queued = written + pending
+        assert sig["queued"] == s["actions"]["completed"] > 0 and sig["written"] > 0
+        assert sig["pending_at_end"] == sig["queued"] - sig["written"] >= 0
+        assert sig["max_lag_s"] > 0 and s["visitors"]["retries"] > 0 and s["requests"]["abandoned"] > 0
+        if expect == "waits":  # some signature waited for a writer: the ring was used
+            column = TIMESERIES_COLUMNS.index("signature_queue")
+            assert max(row[column] for row in timeseries(result)) > 0
 
 
 @pytest.mark.parametrize("changes", CASES.values(), ids=list(CASES))
@@ -186,6 +237,22 @@ def test_the_waiting_rooms_ring_grows_and_keeps_the_results(monkeypatch):
         assert min(rings) == 128 and max(rings) >= 1024 and s["peak_queue"]["waiting_room"] > 1_000
 
 
+def test_growth_keeps_the_signature_queue_results(monkeypatch):
+    """One writer at 20 s a signature (about 900 of them in 5,400 s): the queue outgrows a tiny first ring."""
+    monkeypatch.setattr(fast_jit, "_START", 128)
+    monkeypatch.setattr(fast_jit, "_OUT", 128)
+    rings = []
+    real = fast_jit._Loop.make_room
+
+    def spy(self):
+        real(self)
+        rings.append(len(self.SQ))
+
+    monkeypatch.setattr(fast_jit._Loop, "make_room", spy)
+    s = _same(_surge(**{"site.signature_queue": {"write_s": 20.0}}))
+    assert max(rings) > 128 and s["signatures"]["pending_at_end"] > 128
+
+
 def test_the_fast_engine_takes_the_compiled_loop(monkeypatch):
     calls = []
     real = fast_jit.simulate_compiled
@@ -219,3 +286,14 @@ def test_interrupted_keeps_what_it_computed(monkeypatch):
     assert 0 < result.end_s < sc.run.duration_s
     s = summarize(result)
     assert s["visitors"]["arrived"] > 0 and s["requests"]["completed"] > 0
+
+
+@pytest.mark.parametrize("ack_s", [0.05, {"dist": "lognormal", "median": 0.02, "sigma": 1.0}], ids=["constant", "lognormal"])
+def test_a_signature_queue_meets_the_same_visitors(ack_s):
+    # ack_s comes from the queue's own stream: the visitors' draws do not move, whatever its distribution
+    changes = {"run.duration_s": 1800}
+    base = summarize(simulate(_surge(**changes), engine="reference"))
+    queued = summarize(simulate(_surge(**changes, **{"site.signature_queue": {"ack_s": ack_s, "writers": 2}}),
+                                engine="reference"))
+    assert queued["visitors"]["arrived"] == base["visitors"]["arrived"] > 100
+    assert queued["actions"]["attempted"] == base["actions"]["attempted"] > 10

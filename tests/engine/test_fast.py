@@ -211,3 +211,16 @@ def test_single_queue_with_patience_and_backlog_same_as_reference(drop, workers,
     assert (req["abandoned"] > 100) == (patience != "inf")
     assert (req["rejected"] > 100) == (limit != INF)
     assert (req["wasted"] > 0) == (not drop and patience != "inf")
+
+
+def test_a_landing_ttl_without_an_app_tier_same_as_reference():
+    """No app tier: the model's own callbacks on the heap clock, the TTL rule deciding the landing pages."""
+    table = _gentle_table()
+    del table["site"]["app"], table["site"]["db"]
+    base = summarize(simulate_fast(parse_scenario(table, path=str(SCENARIOS / "gentle.toml"))))
+    table["site"]["cdn"]["landing_ttl_s"] = 30.0
+    sc = parse_scenario(table, path=str(SCENARIOS / "gentle.toml"))
+    s = _same(_reference(sc), simulate_fast(sc))
+    # html_hit_ratio = 0: every landing page went to the origin; now at most one per 30 s does
+    assert s["visitors"]["arrived"] == base["visitors"]["arrived"] > 1_000
+    assert s["requests"]["cdn_hits"] - base["requests"]["cdn_hits"] >= s["visitors"]["arrived"] - 5400 / 30 - 1

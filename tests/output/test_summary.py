@@ -16,3 +16,13 @@ def test_a_term_with_no_measured_value_reads_not_measured_and_is_broken():
     # judged afresh (surge report --slo): the same reading
     summary["actions"]["lost_fraction"] = math.nan
     assert slo_rows(verdicts(summary, "lost_actions<1%")) == [("SLO lost_actions<1%", "BROKEN (not measured)")]
+
+
+def test_the_signature_queue_row_shows_only_with_a_queue():
+    from sim.output.summary import summary_rows
+
+    none = {"signatures": {"queued": 0, "written": 0, "pending_at_end": 0, "max_lag_s": math.nan}}
+    assert all(not label.startswith("signatures") for label, _ in summary_rows(none))
+    some = {"signatures": {"queued": 1200, "written": 1180, "pending_at_end": 20, "max_lag_s": 95.25}}
+    assert ("signatures written (queued after the answer)",
+            "1,180 of 1,200 queued, 20 pending at the end; longest lag 95.25 s") in summary_rows(some)

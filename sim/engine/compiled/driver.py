@@ -21,6 +21,7 @@ import numpy as np
 
 from sim.config.scenario import Scenario
 from sim.engine.compiled import layout as L
+from sim.engine.compiled.sigqueue import BY_TTL
 from sim.engine.compiled.loop import run_loop
 from sim.engine.compiled.room import METHODS, PATIENCE, SESSION, law_row
 from sim.engine.draws import BlockDraws
@@ -57,10 +58,10 @@ class _Loop:
     """The loop's arrays (layout in ``sim.engine.compiled.layout``) and the Python side of its protocol."""
 
     def __init__(self, scenario: Scenario, rec: Recorder, retry: BlockDraws | None, picks: BlockDraws | None,
-                 room_rng: np.random.Generator) -> None:
+                 room_rng: np.random.Generator, writes: BlockDraws | None) -> None:
         site, v, run = scenario.site, scenario.visitors, scenario.run
         app, db = site.app, site.db
-        self.rec, self.retry_source, self.picks = rec, retry, picks
+        self.rec, self.retry_source, self.picks, self.writes = rec, retry, picks, writes
         self.width = int(max(db.queries_per_page, db.queries_per_submit)) if db else 0
         I = self.I = np.zeros(L.I_SIZE, dtype=np.int64)
         F = self.F = np.zeros(L.F_SIZE)
@@ -75,6 +76,13 @@ class _Loop:
         F[L.F_SYN_RTO] = app.syn_rto_s
         F[L.F_TIMEOUT], F[L.F_WARMUP], F[L.F_DURATION] = app.timeout_s, run.warmup_s, run.duration_s
         F[L.F_RETRY_P] = v.retry.probability if v.retry else 0.0
+        self.landing_by_ttl = site.cdn is not None and site.cdn.landing_ttl_s > 0
+        F[L.F_SQ_LANDING_TTL] = site.cdn.landing_ttl_s if site.cdn else 0.0
+        F[L.F_SQ_LANDING_EXPIRES], F[L.F_SQ_MAXLAG] = -math.inf, math.nan
+        sq = site.signature_queue
+        I[L.I_SQ_ON] = int(sq is not None)
+        I[L.I_SQ_IDLE] = sq.writers if sq else 0
+        I[L.I_SQ_NQ] = db.queries_per_submit if sq and db else 0
         self.edges = rec.bins.edges_array
         F[L.F_BIN] = rec.bins.bin_s
         n = _START
@@ -93,6 +101,10 @@ class _Loop:
         self.T = np.zeros((2, len(L.TOTALS)), dtype=np.int64)  # values, touched
         self.out_wait, self.out_done = np.zeros(_OUT), np.zeros((_OUT, 3))
         self.out_app, self.out_db = np.zeros((_OUT, 3)), np.zeros((_OUT, 3))
+        # The signature queue's ring, its write_s draws and its level changes (HEADROOM rows when there is none).
+        self.SQ = np.zeros(n if sq else L.HEADROOM, dtype=np.int64)
+        self.sq_d = self._draws(writes)[:, 1].copy()
+        self.out_sq = np.zeros((_OUT if sq else L.HEADROOM, 2))
         self.retry = self._draws(retry)
         # never read without picks, but the room check wants a pick per asset of a page beyond HEADROOM
         self.bal_u = self._draws(picks)[:, 0].copy() if picks is not None else np.zeros(L.HEADROOM + v.requests_per_page)
@@ -130,7 +142,8 @@ class _Loop:
             status = run_loop(until, self.I, self.F, self.Ht, self.Hi, self.Ri, self.Rf, self.Vi, self.Vf,
                               self.Wt, self.Si, self.Sf, self.A, self.Q, self.DL, self.DBW, self.C, self.T, self.edges,
                               self.out_wait, self.out_done, self.out_app, self.out_db, self.retry, self.bal_u,
-                              self.cw_f, self.cw_i, self.WQ, self.WQf, self.WP, self.WD, self.out_room, self.room_rng)
+                              self.cw_f, self.cw_i, self.WQ, self.WQf, self.WP, self.WD, self.out_room, self.room_rng,
+                              self.SQ, self.sq_d, self.out_sq)
             if status == L.OK_STATUS:
                 return
             if status == L.ROOM:
@@ -155,7 +168,7 @@ class _Loop:
             self.Vi = np.concatenate((self.Vi, np.zeros_like(self.Vi)))
             self.Vf = np.concatenate((self.Vf, np.zeros_like(self.Vf)))
             I[L.I_VFREE] = _free_list(self.Vi[:, L.V_NEXT], n, 2 * n, I[L.I_VFREE])
-        for ring, h, t in (("DL", L.I_DLH, L.I_DLT), ("DBW", L.I_DBH, L.I_DBT)):
+        for ring, h, t in (("DL", L.I_DLH, L.I_DLT), ("DBW", L.I_DBH, L.I_DBT), ("SQ", L.I_SQ_H, L.I_SQ_T)):
             if I[t] - I[h] + need > len(getattr(self, ring)):
                 setattr(self, ring, _ring_grow(getattr(self, ring), I[h], I[t]))
                 I[t], I[h] = I[t] - I[h], 0
@@ -174,6 +187,9 @@ class _Loop:
         if self.retry_source is not None and I[L.I_RETRY_POS] + need > len(self.retry):
             self.retry = np.concatenate((self.retry[I[L.I_RETRY_POS]:], self._draws(self.retry_source)))
             I[L.I_RETRY_POS] = 0
+        if self.writes is not None and I[L.I_SQ_POS] + need > len(self.sq_d):
+            self.sq_d = np.concatenate((self.sq_d[I[L.I_SQ_POS]:], self._draws(self.writes)[:, 1]))
+            I[L.I_SQ_POS] = 0
         if self.picks is not None and I[L.I_BAL_POS] + need + I[L.I_RPP] > len(self.bal_u):
             self.bal_u = self.bal_u[I[L.I_BAL_POS]:]
             I[L.I_BAL_POS] = 0
@@ -222,7 +238,11 @@ class _Loop:
         if n:
             a = self.out_room[:n]
             rec.waiting_room_levels_many(a[:, 0], a[:, 1], a[:, 2])
-        I[L.I_NWAIT] = I[L.I_NDONE] = I[L.I_NAPP] = I[L.I_NDB] = I[L.I_WR_NOUT] = 0
+        n = I[L.I_SQ_NOUT]
+        if n:
+            a = self.out_sq[:n]
+            rec.signature_levels_many(a[:, 0], a[:, 1])
+        I[L.I_NWAIT] = I[L.I_NDONE] = I[L.I_NAPP] = I[L.I_NDB] = I[L.I_WR_NOUT] = I[L.I_SQ_NOUT] = 0
 
     # -- windows ---------------------------------------------------------------------------------
     def count_arrivals(self) -> None:
@@ -241,6 +261,8 @@ class _Loop:
         Si, Sf = self.Si, self.Sf
         rows = slice(base, base + steps)
         Si[rows, L.S_KIND], Si[rows, L.S_HTML] = plans.kind, plans.html_hit
+        if self.landing_by_ttl:
+            Si[base + plans.first_step[:-1], L.S_HTML] = BY_TTL  # every journey's first step: its landing page
         Si[rows, L.S_ASSETS], Si[rows, L.S_NQ], Si[rows, L.S_AFIRST] = plans.assets, plans.queries, plans.asset_first
         Sf[rows, L.SF_THINK], Sf[rows, L.SF_SERV] = plans.think_s, plans.service_s
         if self.width:
@@ -314,7 +336,9 @@ def simulate_compiled(scenario: Scenario, seed_seq: np.random.SeedSequence) -> R
         rec.app_levels(0.0, 0, 0)
     retry = BlockDraws(streams.retry, v.retry.delay_s) if v.retry else None
     picks = BlockDraws(streams.balancer) if app.balancer == "random" and app.instances > 1 else None
-    loop = _Loop(scenario, rec, retry, picks, streams.room)
+    sq = scenario.site.signature_queue
+    writes = BlockDraws(streams.signatures, sq.write_dist(app)) if sq else None
+    loop = _Loop(scenario, rec, retry, picks, streams.room, writes)
     windows = ArrivalWindows(scenario, build_profile(scenario), streams)
 
     def next_window(t0: float) -> None:
@@ -349,3 +373,4 @@ def _totals_to(rec: Recorder, loop: _Loop) -> None:
         if loop.T[1, k]:
             rec.add_total(name, int(loop.T[0, k]))
     rec.abandoned_wait_s += float(loop.F[L.F_ABWAIT])
+    rec.signature_max_lag_s = float(loop.F[L.F_SQ_MAXLAG])

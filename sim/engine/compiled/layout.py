@@ -24,11 +24,16 @@ I_WORKERS, I_QLIM, I_POLICY, I_CONNS, I_DROP, I_RPP, I_RMAX, I_SYNS = range(30, 
 # waiting, the tickets' ring (head, tail: tickets are numbered in the order they joined), an admission
 # event pending, room level rows to hand over.
 I_WR_METHOD, I_WR_LIMIT, I_WR_ACTIVE, I_WR_WAITING, I_WR_HEAD, I_WR_TAIL, I_WR_GATE, I_WR_NOUT = range(48, 56)
+# The signature queue (sim.engine.compiled.sigqueue): on, idle writers, its ring's head and tail, queries
+# per signature, the next write_s draw, output rows.
+I_SQ_ON, I_SQ_IDLE, I_SQ_H, I_SQ_T, I_SQ_NQ, I_SQ_POS, I_SQ_NOUT = range(56, 63)
 I_SIZE = 64
 F_NOW, F_ABWAIT, F_WIN_T0, F_CW_END = range(4)
 F_TIMEOUT, F_WARMUP, F_DURATION, F_BIN, F_RETRY_P, F_SYN_RTO = range(10, 16)
 # The waiting room: least time between admissions, earliest next admission, the waiting page's refresh.
 F_WR_GAP, F_WR_OPEN, F_WR_REFRESH = range(20, 23)
+# The landing page's edge TTL and when its copy expires; the longest signature lag (nan: none yet).
+F_SQ_LANDING_TTL, F_SQ_LANDING_EXPIRES, F_SQ_MAXLAG = range(24, 27)
 F_SIZE = 32
 # Request slots: int fields, float fields (arrival, service, then the queries).
 R_KIND, R_COUNT, R_NQ, R_QI, R_STATE, R_OUT, R_INST, R_MEAS, R_OWNER, R_REFS, R_NEXT, R_SYN = range(12)
@@ -42,8 +47,8 @@ V_INTS = 10
 # visitors still on the site.
 W_SBASE, W_LIVE, W_STEPS, W_ABASE, W_ASSETS = range(5)  # W_STEPS 0: a free slot
 W_INTS = 5
-# Step arena: int fields (S_AFIRST: the step's first asset in the window's asset block), float
-# fields (think, service, then the queries).
+# Step arena: int fields (S_AFIRST: the step's first asset in the window's asset block; S_HTML: 1 an
+# edge hit, 0 a miss, sigqueue.BY_TTL decided when requested), float fields (think, service, then the queries).
 S_KIND, S_HTML, S_ASSETS, S_NQ, S_AFIRST = range(5)
 S_INTS = 5
 SF_THINK, SF_SERV, SF_Q = range(3)
@@ -57,6 +62,7 @@ EV_ARRIVAL, EV_WINDOW, EV_STEP, EV_FINISH, EV_QUERIES, EV_RELEASED, EV_GAVE_UP, 
 # The waiting room: a session ends (a place frees); a ticket's patience ends (arg: the ticket), or, arg -1,
 # the gap since the last admission has passed.
 EV_WR_SESSION, EV_WR_QUEUE = 11, 12
+EV_SQ_WRITTEN = 13  # a signature's write_s is over (14 is the signature queue's too, unused)
 PAGE, SUBMIT, ASSETS = 0, 1, 2
 QUEUED, SERVING, FINISHED, GONE, CONNECTING = range(5)
 NONE, OK, REJECTED, TIMED_OUT, ABANDONED = range(5)
@@ -75,9 +81,9 @@ TOTALS = ("page_views.attempted", "actions.submits", "requests.cdn_hits", "page_
           "actions.completed", "requests.arrived", "requests.started", "requests.completed", "requests.wasted",
           "requests.rejected", "requests.timed_out", "requests.abandoned", "visitors.retries", "visitors.served",
           "visitors.failed", "visitors.abandoned", "actions.lost", "waiting_room.abandoned", "waiting_room.rejected",
-          "waiting_room.refreshes")
+          "waiting_room.refreshes", "signatures.queued", "signatures.written")
 (T_PV_ATTEMPTED, T_SUBMITS, T_CDN_HITS, T_PV_COMPLETED, T_ACT_COMPLETED, T_ARRIVED, T_STARTED, T_COMPLETED,
  T_WASTED, T_REJECTED, T_TIMED_OUT, T_ABANDONED, T_RETRIES, T_SERVED, T_V_FAILED, T_V_ABANDONED,
- T_LOST, T_WR_ABANDONED, T_WR_REJECTED, T_WR_REFRESHES) = range(len(TOTALS))
+ T_LOST, T_WR_ABANDONED, T_WR_REJECTED, T_WR_REFRESHES, T_SQ_QUEUED, T_SQ_WRITTEN) = range(len(TOTALS))
 
 __all__ = [name for name in dict(globals()) if name.isupper()] + ["jit", "inline"]

@@ -13,7 +13,8 @@ visitors live in slots with free lists; a request's slot is reference-counted by
 heap entries and queues that hold it, as Python's would be by its references.
 Visitors' step plans live in an arena, a block per arrival window (``W_SBASE``).
 
-The site's parts are in ``sim.engine.compiled.site``, the waiting room in ``sim.engine.compiled.room``, the arrays' layout in
+The site's parts are in ``sim.engine.compiled.site`` (the signature queue and the landing
+page's edge TTL in ``sim.engine.compiled.sigqueue``), the waiting room in ``sim.engine.compiled.room``, the arrays' layout in
 ``sim.engine.compiled.layout``; here are the visitors and the loop.
 """
 
@@ -26,6 +27,7 @@ from sim.engine.compiled.layout import inline as _inline, jit as _jit
 from sim.engine.compiled.room import room_enter, room_event, room_has_room, room_session
 from sim.engine.compiled.site import (acquire, arm, arrive, count, failed, finish, new_request, pop_root, push, released, remove,
                                submit, total, unref)
+from sim.engine.compiled.sigqueue import BY_TTL, enqueue, landing_hit, released_signature, sq_room, written
 
 __all__ = ["run_loop"]
 
@@ -54,7 +56,7 @@ def leave(I, F, Ht, Hi, Vi, Wt, C, T, edges, WD, rng, v, outcome):
 
 @_inline
 def visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, C, T, edges, out_wait, out_app, retry, bal_u,
-                  WD, rng, v, act, res):
+                  WD, rng, SQ, sq_d, out_sq, v, act, res):
     """_step / _result / _fetch_asset / _asset_done / _next of one visitor until it waits for something."""
     while True:
         now = F[F_NOW]
@@ -67,12 +69,15 @@ def visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, C, T, edge
             if measured_now:
                 total(T, T_PV_ATTEMPTED if kind == PAGE else T_SUBMITS, 1)
             if kind == PAGE:
-                hits = I[I_RPP] - 1 - Si[s, S_ASSETS] + Si[s, S_HTML]
+                html = Si[s, S_HTML]
+                if html == BY_TTL:
+                    html = landing_hit(F)
+                hits = I[I_RPP] - 1 - Si[s, S_ASSETS] + html
                 if hits:
                     count(F, C, edges, C_CDN_HITS, now, hits)
                     if measured_now:
                         total(T, T_CDN_HITS, hits)
-                if Si[s, S_HTML]:
+                if html:
                     act, res = RESULT, OK
                     continue
             r = new_request(I, F, Ri, Rf, kind, 1, Sf[s, SF_SERV], v)
@@ -120,6 +125,8 @@ def visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, C, T, edge
                 total(T, T_PV_COMPLETED if kind == PAGE else T_ACT_COMPLETED, 1)
             if kind == SUBMIT:
                 Vi[v, V_ACTED] = 1
+                if I[I_SQ_ON]:  # answered: the signature waits for a writer
+                    enqueue(I, F, Ht, Hi, Ri, Rf, Sf, T, SQ, sq_d, out_sq, s)
             if kind == PAGE and Si[s, S_ASSETS] > 0:
                 Vi[v, V_A] = Si[s, S_AFIRST]
                 Vi[v, V_AEND] = Si[s, S_AFIRST] + Si[s, S_ASSETS]
@@ -142,7 +149,7 @@ def visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, C, T, edge
 
 
 @_inline
-def room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, bal_u):
+def room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, bal_u, SQ, sq_d, out_sq):
     """Every array has HEADROOM free entries: enough for one event or one visitor's arrival."""
     if not (I[I_HN] + HEADROOM <= Ht.shape[0] and I[I_RUSED] + HEADROOM <= Ri.shape[0]
             and I[I_VUSED] + HEADROOM <= Vi.shape[0]
@@ -150,7 +157,8 @@ def room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, 
             and I[I_NWAIT] + HEADROOM <= out_wait.shape[0] and I[I_NDONE] + HEADROOM <= out_done.shape[0]
             and I[I_NAPP] + HEADROOM <= out_app.shape[0] and I[I_NDB] + HEADROOM <= out_db.shape[0]
             and I[I_RETRY_POS] + HEADROOM <= retry.shape[0]
-            and I[I_BAL_POS] + HEADROOM + I[I_RPP] <= bal_u.shape[0]):  # a pick per asset of a page
+            and I[I_BAL_POS] + HEADROOM + I[I_RPP] <= bal_u.shape[0]  # a pick per asset of a page
+            and sq_room(I, SQ, sq_d, out_sq)):
         return False
     qcap = Q.shape[1] - 4
     for k in range(Q.shape[0]):
@@ -161,12 +169,14 @@ def room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, 
 
 @_jit
 def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, T, edges,
-             out_wait, out_done, out_app, out_db, retry, bal_u, cw_f, cw_i, WQ, WQf, WP, WD, out_room, rng):
+             out_wait, out_done, out_app, out_db, retry, bal_u, cw_f, cw_i, WQ, WQf, WP, WD, out_room, rng,
+             SQ, sq_d, out_sq):
     """Run events before ``until``; OK_STATUS when there, ROOM or WINDOW when the driver must act.
 
     ``cw_f`` and ``cw_i`` are the arriving window's visitors: (arrival time, patience) and
     (first step, means to act), the latter one row longer (the end of the last visitor's steps).
     ``WQ`` .. ``rng``: the waiting room's arrays and stream (``sim.engine.compiled.room``).
+    ``SQ``, ``sq_d`` and ``out_sq`` are the signature queue's (``sim.engine.compiled.sigqueue``).
     """
     i = -1  # next visitor of the arriving window to let in (-1: none now)
     if I[I_PENDING] == P_ARRIVALS:
@@ -176,8 +186,8 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, 
         v, act, res, rearm = -1, STEP, OK, False  # the visitor to carry on with, if any
         if i >= 0:  # Model._arrivals: visitors due now, then a timer for the next (or the next window)
             if i < I[I_CW_N]:
-                if not (room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, bal_u)
-                        and room_has_room(I, WQ, out_room)):
+                if not (room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, bal_u,
+                             SQ, sq_d, out_sq) and room_has_room(I, WQ, out_room)):
                     I[I_PENDING], I[I_CW_I] = P_ARRIVALS, i
                     return ROOM
                 if cw_f[i, 0] > F[F_NOW]:
@@ -211,8 +221,8 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, 
         else:
             if I[I_HN] == 0 or Ht[0] >= until:
                 break
-            if not (room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, bal_u)
-                    and room_has_room(I, WQ, out_room)):
+            if not (room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, bal_u, SQ, sq_d,
+                         out_sq) and room_has_room(I, WQ, out_room)):
                 return ROOM
             F[F_NOW] = Ht[0]
             kind, arg = Hi[0, 1], Hi[0, 2]
@@ -237,8 +247,12 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, 
                 elif kind == EV_QUERIES:
                     acquire(I, F, Ht, Hi, Ri, Rf, DBW, out_db, r)
                 elif kind == EV_RELEASED:
-                    if released(I, F, Ht, Hi, Ri, Rf, Q, DBW, T, out_wait, out_done, out_app, out_db, r):
+                    if Ri[r, R_INST] < 0:  # a signature's query: it has no instance
+                        released_signature(I, F, Ht, Hi, Ri, Rf, DBW, out_db, T, SQ, sq_d, out_sq, r)
+                    elif released(I, F, Ht, Hi, Ri, Rf, Q, DBW, T, out_wait, out_done, out_app, out_db, r):
                         v, act = Ri[r, R_OWNER], RESULT
+                elif kind == EV_SQ_WRITTEN:
+                    written(I, F, Ht, Hi, Ri, Rf, DBW, out_db, T, SQ, sq_d, out_sq, r)
                 elif kind == EV_SYN:  # Instance._syn_timer
                     if Ri[r, R_OUT] != NONE:  # the visitor gave up, or a 504 came
                         Ri[r, R_STATE] = GONE
@@ -274,7 +288,7 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, 
                 unref(I, Ri, r)  # the heap entry's reference
         if v >= 0:  # the one place a visitor goes on: inlined here
             visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, C, T, edges, out_wait, out_app, retry,
-                          bal_u, WD, rng, v, act, res)
+                          bal_u, WD, rng, SQ, sq_d, out_sq, v, act, res)
         if rearm:
             arm(I, F, Ht, Hi, Ri, Rf, DL)
     F[F_NOW] = until

@@ -284,8 +284,8 @@ def acquire(I, F, Ht, Hi, Ri, Rf, DBW, out_db, r):
 
 
 @_inline
-def released(I, F, Ht, Hi, Ri, Rf, Q, DBW, T, out_wait, out_done, out_app, out_db, r):
-    """DbPool._released then Instance.queries_done; True if the request finished with news for a visitor."""
+def hand_over(I, F, Ht, Hi, Ri, Rf, DBW, out_db):
+    """DbPool._released's first half: the connection to the next waiter, or back to the pool."""
     if I[I_DBH] < I[I_DBT]:
         nxt = DBW[I[I_DBH] % DBW.shape[0]]
         I[I_DBH] += 1
@@ -295,6 +295,12 @@ def released(I, F, Ht, Hi, Ri, Rf, Q, DBW, T, out_wait, out_done, out_app, out_d
     else:
         I[I_DBBUSY] -= 1
         db_level(I, F, out_db, 0)
+
+
+@_inline
+def released(I, F, Ht, Hi, Ri, Rf, Q, DBW, T, out_wait, out_done, out_app, out_db, r):
+    """DbPool._released then Instance.queries_done; True if the request finished with news for a visitor."""
+    hand_over(I, F, Ht, Hi, Ri, Rf, DBW, out_db)
     Ri[r, R_QI] += 1
     if Ri[r, R_QI] < Ri[r, R_NQ]:
         acquire(I, F, Ht, Hi, Ri, Rf, DBW, out_db, r)

@@ -3,7 +3,8 @@
 Visitors arrive by the traffic profile (drawn a window at a time, ``sim.engine.run``),
 follow their journeys through the CDN, the waiting room and the app tier, retry after
 errors, and leave served, failed or having given up; every event goes to the
-:class:`~sim.engine.recorder.Recorder`.
+:class:`~sim.engine.recorder.Recorder`. An answered submit hands its signature to the
+signature queue when there is one (``sim.engine.reference.signature_queue``).
 
 The model is written as callbacks on a clock (``sim.engine.clock``): a visitor is a small
 state machine, not a generator process, and arrivals are chained one timer at a time, so
@@ -23,24 +24,29 @@ from sim.config.scenario import Scenario
 from sim.engine.draws import BlockDraws
 from sim.engine.recorder import Recorder
 from sim.engine.reference.app_tier import ABANDONED, OK, AppTier, Request
+from sim.engine.reference.signature_queue import SignatureQueue
 from sim.engine.reference.waiting_room import GAVE_UP, LET_IN, WaitingRoom
 from sim.engine.run import ArrivalWindows, RunResult, Streams, run_in_slices
 from sim.traffic.journey import PAGE, SUBMIT
 from sim.traffic.profile import build_profile
 
-__all__ = ["Model", "ASSETS", "SERVED", "FAILED"]
+__all__ = ["Model", "ASSETS", "SERVED", "FAILED", "BY_TTL"]
 
 ASSETS = 2  # request kind of an asset miss (PAGE = 0, SUBMIT = 1)
 SERVED, FAILED = "served", "failed"
+# A step's html_hit: 1 the HTML is an edge hit, 0 a miss, BY_TTL decided when it is requested
+# (the landing page under site.cdn.landing_ttl_s; its pre-drawn hit is ignored).
+BY_TTL = 2
 
 
 class _Window:
     """One arrival window's visitors, their plans as Python lists (cheap to index per event)."""
 
     __slots__ = ("times", "first", "intends", "patience", "kind", "think", "html_hit", "service",
-                 "assets", "asset_first", "asset_s", "queries", "end_s", "times_array", "intends_array", "arrived")
+                 "assets", "asset_first", "asset_s", "queries", "query_rows", "end_s", "times_array", "intends_array",
+                 "arrived")
 
-    def __init__(self, times: np.ndarray, plans, end_s: float) -> None:
+    def __init__(self, times: np.ndarray, plans, end_s: float, *, landing_by_ttl: bool = False) -> None:
         self.times_array, self.intends_array = times, plans.intends_action
         self.arrived = 0  # visitors of the window started so far
         self.times = times.tolist()
@@ -49,7 +55,10 @@ class _Window:
         self.patience = np.asarray(plans.patience_s, dtype=float).tolist()
         self.kind = plans.kind.tolist()
         self.think = plans.think_s.tolist()
-        self.html_hit = plans.html_hit.tolist()
+        html_hit = plans.html_hit.astype(np.int64)
+        if landing_by_ttl:
+            html_hit[plans.first_step[:-1]] = BY_TTL  # every journey's first step: its landing page
+        self.html_hit = html_hit.tolist()
         self.service = plans.service_s.tolist()
         self.assets = plans.assets.tolist()
         self.asset_first = plans.asset_first.tolist()
@@ -57,6 +66,7 @@ class _Window:
         n_q = plans.queries.tolist()
         rows = plans.query_s.tolist()
         self.queries = [row[:q] if q else None for row, q in zip(rows, n_q)]
+        self.query_rows = rows  # a queued signature's writer makes its queries from its submit's row
         self.end_s = end_s
 
 
@@ -78,6 +88,16 @@ class Model:
             self.app = AppTier(clock, site.app, db_config=site.db, recorder=self.recorder, rng=streams.balancer,
                                track_areas=site.autoscale is not None)
         self.room = WaitingRoom(clock, site.waiting_room, streams.room, self.recorder) if site.waiting_room else None
+        self.signatures = None
+        self.signature_queries = 0  # queries a writer makes per signature
+        if site.signature_queue is not None:
+            sq = site.signature_queue
+            self.signatures = SignatureQueue(clock, writers=sq.writers, db=self.app.db, recorder=self.recorder,
+                                             draws=BlockDraws(streams.signatures, sq.write_dist(site.app)))
+            self.signature_queries = site.db.queries_per_submit if site.db else 0
+        # The edge's copy of the landing page: a landing HTML request before ``landing_expires_s`` is a hit.
+        self.landing_ttl_s = site.cdn.landing_ttl_s if site.cdn else 0.0
+        self.landing_expires_s = -math.inf
         self.windows = ArrivalWindows(scenario, build_profile(scenario), streams)
         self.retry = scenario.visitors.retry
         self.retries_max = self.retry.max if self.retry else 0
@@ -95,7 +115,7 @@ class Model:
         duration = self.scenario.run.duration_s
         if t0 >= duration:
             return
-        w = _Window(*self.windows.draw(t0))
+        w = _Window(*self.windows.draw(t0), landing_by_ttl=self.landing_ttl_s > 0)
         self._current = w
         self._arrivals(0)
 
@@ -152,10 +172,13 @@ class Model:
         kind = w.kind[s]
         rec.page_view(now, kind)
         if kind == PAGE:
-            hits = self.requests_per_page - 1 - w.assets[s] + w.html_hit[s]
+            html_hit = w.html_hit[s]
+            if html_hit == BY_TTL:
+                html_hit = self._landing_hit(now)
+            hits = self.requests_per_page - 1 - w.assets[s] + html_hit
             if hits:
                 rec.cdn_hits(now, hits)
-            if w.html_hit[s]:
+            if html_hit:
                 self._result(v, OK)
                 return
         if self.app is None:
@@ -166,12 +189,25 @@ class Model:
                       measured=now >= self.warmup_s, on_done=self._result, owner=v)
         self.app.submit(req, v.patience)
 
+    def _landing_hit(self, now: float) -> int:
+        """The edge's TTL rule for the landing page: a hit while its copy is fresh, else a miss that
+        fetches it and renews the copy from now, whatever the fetch's outcome (the edge collapses
+        requests during the fetch onto it, and serves the stale copy on an origin error)."""
+        if now < self.landing_expires_s:
+            return 1
+        self.landing_expires_s = now + self.landing_ttl_s
+        return 0
+
     def _result(self, v: _Visitor, result: str) -> None:
         now, w, s = self.clock.now, v.w, v.s
         kind = w.kind[s]
         self.recorder.page_result(now, kind, result)
         if result == OK:
-            v.acted = v.acted or kind == SUBMIT
+            if kind == SUBMIT:
+                v.acted = True
+                if self.signatures is not None:  # answered: the signature waits for a writer
+                    q = self.signature_queries
+                    self.signatures.enqueue(now, w.query_rows[s][:q] if q else None, now >= self.warmup_s)
             if kind == PAGE and w.assets[s] > 0 and self.app is not None:
                 # The browser fetches the missed assets one after another; the visitor reads on after.
                 v.a = w.asset_first[s]
