@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from sim.analysis.verdict import work_by_kind
-from sim.config.limits import MAX_INSTANCES, MAX_WORKERS, MAX_CONNECTIONS
+from sim.config.limits import MAX_ACTIVE_USERS, MAX_CONNECTIONS, MAX_INSTANCES, MAX_WORKERS
 from sim.config.scenario import Scenario
 
 __all__ = ["Mitigation", "Sizing", "sizing", "catalog", "apply", "LANDING_TTL_S", "TARGET_UTILIZATION"]
@@ -25,7 +25,7 @@ TARGET_UTILIZATION = 0.75  # Cloudflare's advice for total active users: ~75 % o
 BOOT_S = 120.0  # an instance's boot to taking traffic (assumption: a cloud VM with a baked image, 1-3 min)
 SESSION_S = 300.0  # Cloudflare Waiting Room's default session duration (5 minutes)
 ROOM_PATIENCE_MEDIAN_S = 600.0
-MAX_ROOM_PLACES = 10**9  # a site that serves more than this needs no waiting room (and the room's count is an int)  # assumption: half the visitors in the waiting room wait 10 minutes
+MAX_ROOM_PLACES = MAX_ACTIVE_USERS  # a site that serves more than this needs no waiting room  # assumption: half the visitors in the waiting room wait 10 minutes
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -25,6 +25,7 @@ MAX_AUTOSCALE_PERIODS = 100_000  # run.duration_s / site.autoscale.period_s: the
 MAX_INSTANCES = 1_000  # site.app.instances and site.autoscale.max: a queue and its arrays per instance
 MAX_WORKERS = 10_000  # site.app.workers, per instance; site.signature_queue.writers
 MAX_QUEUE_LIMIT = 1_000_000_000  # site.app.queue_limit when finite (inf: unbounded)
+MAX_ACTIVE_USERS = 1_000_000_000  # site.waiting_room.active_limit: a count the compiled loop holds in an int64
 MAX_SYN_RETRIES = 30  # site.app.syn_retries: 2**31 s of back-off is far beyond any run
 # site.waiting_room.refresh_s: a queued visitor's reloads are counted one by one when they leave the queue
 # (a month's wait at 1 s is 2.7 M steps of a loop, no memory).

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sim.config.checks import LIMIT, at_most, non_negative, positive, ratio, whole
 from sim.config.distributions import Constant, Distribution, distribution_from_table
-from sim.config.limits import (MAX_CONNECTIONS, MAX_INSTANCES, MAX_QUERIES, MAX_QUEUE_LIMIT, MAX_SYN_RETRIES, MAX_WORKERS,
+from sim.config.limits import (MAX_ACTIVE_USERS, MAX_CONNECTIONS, MAX_INSTANCES, MAX_QUERIES, MAX_QUEUE_LIMIT, MAX_SYN_RETRIES, MAX_WORKERS,
                                MIN_REFRESH_S)
 from sim.errors import ConfigError
 from sim.config.tables import PARSE
@@ -161,6 +161,7 @@ class WaitingRoomConfig:
 
     def __post_init__(self) -> None:
         whole("active_limit", self.active_limit, 1)
+        at_most("active_limit", self.active_limit, MAX_ACTIVE_USERS)
         positive("new_users_per_minute", self.new_users_per_minute, allow_inf=True)
         if self.queueing_method not in QUEUEING_METHODS:
             raise ConfigError("queueing_method",
