@@ -202,4 +202,4 @@ def _bin(rows, columns) -> float:
 
 
 def _pct(x: float) -> str:
-    return f"{x * 100:.0f} %" if x >= 0.1 else f"{x * 100:.1f} %" if x >= 0.001 else f"{x * 100:.2f} %"
+    return f"{x * 100:.0f} %" if x >= 0.1 else f"{x * 100:.2g} %"  # two figures: 0.97 % is not 1.0 %
