@@ -27,7 +27,7 @@ from sim.engine.compiled.layout import inline as _inline, jit as _jit
 from sim.engine.compiled.site import count, push, total
 
 __all__ = ["FIFO", "RANDOM_PICK", "REJECT", "METHODS", "SESSION", "PATIENCE", "law_row", "room_enter",
-           "room_event", "room_session", "room_has_room"]
+           "room_event", "room_session", "room_has_room", "room_finish"]
 
 FIFO, RANDOM_PICK, REJECT = 0, 1, 2  # the queueing methods (I_WR_METHOD; -1: no waiting room)
 METHODS = {"fifo": FIFO, "random": RANDOM_PICK, "reject": REJECT}
@@ -135,6 +135,15 @@ def refreshes(F, C, T, edges, joined, left):
         start = end
     C[C_WR_REFRESHES, nb] = 1
     total(T, T_WR_REFRESHES, max(0, n + 1 - first_reload(joined, r, F[F_WARMUP])))
+
+
+@_jit
+def room_finish(I, F, C, T, edges, WQ, WQf, end):
+    """WaitingRoom.finish: the reloads of those still waiting, up to ``end``."""
+    cap = WQ.shape[0]
+    for p in range(I[I_WR_HEAD], I[I_WR_TAIL]):
+        if WQ[p % cap, 0] >= 0:
+            refreshes(F, C, T, edges, WQf[p % cap], end)
 
 
 @_inline
