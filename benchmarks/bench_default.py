@@ -1,7 +1,7 @@
 """The default scenario, whole: scenarios/anca-2020.toml, 48 h, every visitor simulated.
 
     .venv/bin/python benchmarks/bench_default.py [--scale 10] [--engines reference,fast] [--hours 48]
-        [--waiting-room ACTIVE_LIMIT:SESSION_S]
+        [--waiting-room ACTIVE_LIMIT:SESSION_S[:REFRESH_S]]
 
 Each engine runs in its own process, so its peak memory (ru_maxrss) is its own.
 ``--scale 10`` multiplies every share's followers and the baseline by 10 (a surge of
@@ -40,9 +40,10 @@ def scaled(path: str, scale: float, hours: float, room: str | None = None):
     run = dataclasses.replace(sc.run, duration_s=min(sc.run.duration_s, hours * 3600))
     site = sc.site
     if room:
-        limit, session_s = room.split(":")
-        site = dataclasses.replace(site, waiting_room=WaitingRoomConfig(active_limit=int(limit),
-                                                                         session_s=Constant(value=float(session_s))))
+        limit, session_s, *refresh = room.split(":")
+        site = dataclasses.replace(site, waiting_room=WaitingRoomConfig(
+            active_limit=int(limit), session_s=Constant(value=float(session_s)),
+            refresh_s=float(refresh[0]) if refresh else 20.0))
     return dataclasses.replace(sc, traffic=dataclasses.replace(traffic, **changes), run=run, site=site)
 
 
@@ -69,8 +70,9 @@ def main(argv=None) -> int:
     p.add_argument("--engines", default="reference,fast")
     p.add_argument("--yardstick", type=int, default=300_000, metavar="N",
                    help="customers of the idiomatic simpy M/M/10 measured first (0: none)")
-    p.add_argument("--waiting-room", metavar="ACTIVE_LIMIT:SESSION_S",
-                   help="add a waiting room of this many places and this constant session (e.g. 2000:300)")
+    p.add_argument("--waiting-room", metavar="ACTIVE_LIMIT:SESSION_S[:REFRESH_S]",
+                   help="add a waiting room of this many places and this constant session (e.g. 2000:300), "
+                   "its waiting page reloaded every REFRESH_S (default 20; inf: none)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:

@@ -80,6 +80,8 @@ class Recorder:
         bins = self.bins = self.series.bins  # the series' own bin edges, so counts land where it would put them
         self._counts: dict[str, list] = {}
         self._arrivals = np.zeros(bins.n, dtype=np.int64)
+        self._refreshes = np.zeros(bins.n, dtype=np.int64)  # the waiting page's reloads per bin
+        self._refreshed = False
         self._b, self._b_lo, self._b_hi = 0, bins.edges[0], bins.edges[1]
         self._obs_b = 0
         self._obs_arrays: list = []  # the bulk path's page response times of the current bin
@@ -438,14 +440,13 @@ class Recorder:
         n = _first_reload(joined_s, refresh_s, left_s) - 1  # reloads 1..n
         bins = self.bins
         first, last = bins.index(joined_s + refresh_s), bins.index(joined_s + n * refresh_s)
-        arr = self._counter("waiting_room_refreshes")
+        arr = self._refreshes  # a numpy row: a long wait adds to hundreds of bins at once
         if first == last:
             arr[first] += n
         else:
             starts = _first_reloads(joined_s, refresh_s, bins.edges_array[first + 1:last + 1])
-            counts = np.diff(np.concatenate(([1], starts, [n + 1])))
-            for b, k in zip(range(first, last + 1), counts.tolist()):
-                arr[b] += k
+            arr[first:last + 1] += np.diff(np.concatenate(([1], starts, [n + 1])))
+        self._refreshed = True
         self.totals["waiting_room.refreshes"] += max(0, n + 1 - _first_reload(joined_s, refresh_s, self.warmup_s))
 
     # -- the signature queue (sim.engine.reference.signature_queue) ------------------------------
@@ -494,6 +495,10 @@ class Recorder:
         self._flush_obs()
         edges = self.bins.edges
         self._counts["arrivals"] = self._arrivals.tolist()
+        if self._refreshed:
+            self.add_counts("waiting_room_refreshes", self._refreshes)
+            self._refreshes[:] = 0
+            self._refreshed = False
         self._arrivals[:] = 0
         for name, arr in self._counts.items():
             self.series.count(name, edges[0], 0)  # the counter exists even if it stayed at 0

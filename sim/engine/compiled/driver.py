@@ -23,7 +23,7 @@ from sim.config.scenario import Scenario
 from sim.engine.compiled import layout as L
 from sim.engine.compiled.sigqueue import BY_TTL
 from sim.engine.compiled.loop import run_loop
-from sim.engine.compiled.room import METHODS, PATIENCE, SESSION, law_row
+from sim.engine.compiled.room import METHODS, PATIENCE, SESSION, law_row, room_finish
 from sim.engine.draws import BlockDraws
 from sim.engine.recorder import Recorder
 from sim.engine.run import ArrivalWindows, RunResult, Streams, run_in_slices
@@ -207,13 +207,9 @@ class _Loop:
         self.WQ, self.WQf, self.WP = WQ, WQf, WP
 
     def room_finish(self, end_s: float) -> None:
-        """WaitingRoom.finish: the reloads of those still waiting, up to ``end_s``."""
-        I, cap = self.I, len(self.WQ)
-        if I[L.I_WR_METHOD] < 0:
-            return
-        live = np.arange(I[L.I_WR_HEAD], I[L.I_WR_TAIL]) % cap
-        for joined in self.WQf[live[self.WQ[live, 0] >= 0]].tolist():
-            self.rec.waiting_room_refreshes(joined, end_s, float(self.F[L.F_WR_REFRESH]))
+        """WaitingRoom.finish: the reloads of those still waiting, up to ``end_s`` (before the totals go over)."""
+        if self.I[L.I_WR_METHOD] >= 0:
+            room_finish(self.I, self.F, self.C, self.T, self.edges, self.WQ, self.WQf, end_s)
 
     def hand_over(self) -> None:
         """The loop's output rows, in order, to the recorder's buffers and blocks."""

@@ -27,7 +27,7 @@ from sim.engine.compiled.layout import inline as _inline, jit as _jit
 from sim.engine.compiled.site import count, push, total
 
 __all__ = ["FIFO", "RANDOM_PICK", "REJECT", "METHODS", "SESSION", "PATIENCE", "law_row", "room_enter",
-           "room_event", "room_session", "room_has_room"]
+           "room_event", "room_session", "room_has_room", "room_finish"]
 
 FIFO, RANDOM_PICK, REJECT = 0, 1, 2  # the queueing methods (I_WR_METHOD; -1: no waiting room)
 METHODS = {"fifo": FIFO, "random": RANDOM_PICK, "reject": REJECT}
@@ -99,9 +99,10 @@ def level(I, F, out_room):
 
 
 @_inline
-def first_reload(joined, r, x):
-    """The least k >= 1 with joined + k * r >= x (sim.engine.recorder._first_reload)."""
-    k = max(int64(1), int64(math.ceil((x - joined) / r)))
+def first_reload(joined, r, x, guess):
+    """The least k >= 1 with joined + k * r >= x (sim.engine.recorder._first_reload), searched from ``guess``:
+    exact from any guess, as the reload times rise with k."""
+    k = max(int64(1), guess)
     while joined + k * r < x:
         k += 1
     while k > 1 and joined + (k - 1) * r >= x:
@@ -125,16 +126,32 @@ def refreshes(F, C, T, edges, joined, left):
     r = F[F_WR_REFRESH]
     if not joined + r < left:
         return
-    n = first_reload(joined, r, left) - 1
+    n = first_reload(joined, r, left, int64(math.ceil((left - joined) / r))) - 1
     nb = C.shape[1] - 1
     first, last = bin_of(F, edges, nb, joined + r), bin_of(F, edges, nb, joined + n * r)
+    per_bin = int64(F[F_BIN] / r)  # a guess at the reloads of a whole bin: the search then takes a step or two
     start = int64(1)
     for b in range(first, last + 1):
-        end = n + 1 if b == last else first_reload(joined, r, edges[b + 1])
+        if b == last:
+            end = n + 1
+        elif b == first:
+            end = first_reload(joined, r, edges[b + 1], int64(math.ceil((edges[b + 1] - joined) / r)))
+        else:
+            end = first_reload(joined, r, edges[b + 1], start + per_bin)
         C[C_WR_REFRESHES, b] += end - start
         start = end
     C[C_WR_REFRESHES, nb] = 1
-    total(T, T_WR_REFRESHES, max(0, n + 1 - first_reload(joined, r, F[F_WARMUP])))
+    warm = F[F_WARMUP]
+    total(T, T_WR_REFRESHES, max(0, n + 1 - first_reload(joined, r, warm, int64(math.ceil((warm - joined) / r)))))
+
+
+@_jit
+def room_finish(I, F, C, T, edges, WQ, WQf, end):
+    """WaitingRoom.finish: the reloads of those still waiting, up to ``end``."""
+    cap = WQ.shape[0]
+    for p in range(I[I_WR_HEAD], I[I_WR_TAIL]):
+        if WQ[p % cap, 0] >= 0:
+            refreshes(F, C, T, edges, WQf[p % cap], end)
 
 
 @_inline
