@@ -248,3 +248,11 @@ def test_a_share_sized_by_its_visitors_brings_exactly_them(write_scenario):
                                         "visitors = 5e5\nreshare_factor = 2\n"))
     share = load_scenario(path).traffic.shares[0]
     assert share.expected_visitors == 5e5 and share.direct_clicks == 2.5e5 and share.branching_ratio == 0.5
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.rglob("*.toml")), ids=lambda p: str(p.relative_to(SCENARIOS)))
+def test_every_shipped_scenario_loads_and_runs_on_the_compiled_engine(path):
+    from sim.engine import pick_engine
+
+    sc = load_scenario(path)
+    assert pick_engine(sc, "auto") == "fast"  # --engine auto never falls back to the reference
