@@ -12,9 +12,9 @@ On both paths ties at one instant are broken by scheduling order, exactly as sim
 ``now + delay`` as in simpy, so one seed gives the reference's results to the last bit
 (``tests/engine/test_fast.py``, ``tests/engine/test_compiled.py``).
 
-What it does not model it refuses (:class:`~sim.errors.NotModelled`, naming the key): the
-autoscaler (a periodic controller reading time-averaged metrics) and the waiting room
-stay with the reference engine.
+The autoscaler runs in the compiled loop too (``sim.engine.compiled.autoscale``). What it
+does not model it refuses (:class:`~sim.errors.NotModelled`, naming the key): the waiting
+room stays with the reference engine.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sim.errors import NotModelled
 __all__ = ["FastEngine", "NOT_MODELLED"]
 
 # Scenario parts the fast engine refuses, by key.
-NOT_MODELLED = ("site.autoscale", "site.waiting_room")
+NOT_MODELLED = ("site.waiting_room",)
 
 
 class FastEngine:
@@ -38,8 +38,7 @@ class FastEngine:
 
     def check(self, scenario: Scenario) -> None:
         site = scenario.site
-        for key, present in (("site.autoscale", site.autoscale is not None),
-                             ("site.waiting_room", site.waiting_room is not None)):
+        for key, present in (("site.waiting_room", site.waiting_room is not None),):
             if present:
                 raise NotModelled(key, self.name, source=scenario.path or None)
 
