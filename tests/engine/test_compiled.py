@@ -4,8 +4,9 @@
 two events, a rounding, a draw taken from the wrong place, or a request slot reused
 while still referenced shows up as a different summary or time series. The scenarios
 below switch every part of the model on and off: balancers, backlog limits, 504s,
-dropping abandoned requests, retries, the database, the CDN, warm-up, and constant
-times that put events on the very same instant (ties broken by scheduling order).
+dropping abandoned requests, retries, the database, the CDN, warm-up, the autoscaler
+(its metrics, warm-up, cooldown and schedule), and constant times that put events on
+the very same instant (ties broken by scheduling order).
 """
 
 import json
@@ -16,7 +17,7 @@ import pytest
 from sim.engine import pick_engine, replication_seeds, simulate
 from sim.engine.compiled import driver as fast_jit
 from sim.engine.compiled.driver import simulate_compiled
-from sim.stats.summary import summarize, timeseries
+from sim.stats.summary import TIMESERIES_COLUMNS, summarize, timeseries
 from sim.config.scenario import parse_scenario
 from tests.conftest import SCENARIOS
 
@@ -53,6 +54,13 @@ def _same(scenario):
     return sa
 
 
+def _same_instances(scenario):
+    """``_same``, and the instances in service bin by bin (the reference's, the very same in the compiled)."""
+    s = _same(scenario)
+    col = TIMESERIES_COLUMNS.index("instances")
+    return s, [row[col] for row in timeseries(simulate(scenario, engine="reference"))]
+
+
 CASES = {
     "round robin, drop abandoned": {"site.app.balancer": "round_robin", "site.app.drop_abandoned": True},
     "least connections, serve abandoned": {"site.app.balancer": "least_connections"},
@@ -77,6 +85,47 @@ CASES = {
         "visitors.think_s": {"dist": "constant", "value": 2.0},
         "visitors.retry.delay_s": {"dist": "constant", "value": 1.0}},
 }
+
+
+# The autoscaler on the overloaded site above: it scales out in the surge, in after it.
+_SCALE = {"target": 0.6, "max": 8, "warmup_s": 120, "period_s": 60, "cooldown_s": 180, "step": 2}
+AUTOSCALE_CASES = {
+    "utilization, db, retries, patience": {"site.autoscale": _SCALE},
+    "in flight, no database, least connections": {
+        "site.autoscale": {**_SCALE, "metric": "in_flight", "target": 2.0, "step": 1, "cooldown_s": 0},
+        "site.db": None, "site.app.balancer": "least_connections"},
+    "schedule, random balancer, drop abandoned": {
+        "site.autoscale": {**_SCALE, "schedule": [{"at_s": 600, "min": 6}, {"at_s": 2400, "min": 2}]},
+        "site.app.balancer": "random", "site.app.drop_abandoned": True},
+    "dropped SYNs at retired instances, no warm-up, no retries": {
+        "site.autoscale": {**_SCALE, "warmup_s": 0, "cooldown_s": 0, "period_s": 30},
+        "site.app.overflow": "drop", "site.app.queue_limit": 2, "visitors.retry": None},
+    "constant times (ties), schedule on an evaluation's instant": {
+        "site.autoscale": {**_SCALE, "warmup_s": 60, "schedule": [{"at_s": 0, "min": 3}, {"at_s": 600, "min": 5},
+                                                                  {"at_s": 1800, "min": 1}]},
+        "site.app.page_s": {"dist": "constant", "value": 0.25},
+        "site.app.asset_s": {"dist": "constant", "value": 0.01},
+        "site.db.query_s": {"dist": "constant", "value": 0.005},
+        "visitors.think_s": {"dist": "constant", "value": 2.0},
+        "visitors.retry.delay_s": {"dist": "constant", "value": 1.0},
+        "site.app.timeout_s": 1.0},
+}
+
+
+@pytest.mark.parametrize("changes", AUTOSCALE_CASES.values(), ids=list(AUTOSCALE_CASES))
+def test_autoscaled_same_as_reference(changes):
+    s, instances = _same_instances(_surge(**changes))
+    assert s["requests"]["completed"] > 1_000
+    peak = instances.index(max(instances))
+    assert max(instances) > 3 and min(instances[peak:]) < max(instances)  # scaled out, then in
+
+
+def test_a_scheduled_raise_is_in_service_warmup_s_later_in_both_engines():
+    """min 7 from 600 s: seven instances in service over the bin after 600 + warmup_s, whatever the load."""
+    sc = _surge(**{"site.autoscale": {**_SCALE, "warmup_s": 120, "schedule": [{"at_s": 600, "min": 7}]}})
+    s, instances = _same_instances(sc)
+    assert instances[11] < 7 and instances[12] == 7  # bins of 60 s: asked at 600 s, serving from 720 s
+    assert s["instances"]["max"] >= 7
 
 
 @pytest.mark.parametrize("changes", CASES.values(), ids=list(CASES))

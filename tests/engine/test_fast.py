@@ -102,7 +102,6 @@ def _table(sc):
 
 @pytest.mark.parametrize("section, table", [
     ("waiting_room", {"active_limit": 10, "session_s": 60}),
-    ("autoscale", {"target": 0.6, "max": 4}),
 ])
 def test_refuses_what_it_does_not_model(section, table):
     sc = _mmc()
