@@ -195,3 +195,22 @@ def test_interrupted_keeps_what_it_computed(monkeypatch):
     assert 0 < result.end_s < sc.run.duration_s
     s = summarize(result)
     assert s["visitors"]["arrived"] > 0 and s["requests"]["completed"] > 0
+
+
+def test_instances_retired_with_a_backlog_take_more_rows(monkeypatch):
+    """Scale-in every 20 s while retired instances still drain long backlogs (and dropped SYNs are due
+    at them): the instance rows run short and grow, and the results stay the reference's."""
+    monkeypatch.setattr(fast_jit, "_START", 128)
+    monkeypatch.setattr(fast_jit, "_OUT", 128)
+    rows = []
+    real = fast_jit._Loop.make_room
+
+    def spy(self):
+        real(self)
+        rows.append(len(self.X))
+
+    monkeypatch.setattr(fast_jit._Loop, "make_room", spy)
+    _same(_surge(**{"site.autoscale": {"target": 0.3, "max": 8, "warmup_s": 10, "period_s": 20, "cooldown_s": 0,
+                                       "step": 4},
+                    "site.app.queue_limit": None, "site.app.timeout_s": 30, "site.app.overflow": "drop"}))
+    assert min(rows) == 3 + 8 < max(rows)  # instances + max at first
