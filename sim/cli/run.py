@@ -54,8 +54,7 @@ def add_parser(sub) -> None:
                    help="independent replications (SeedSequence.spawn); figures get 95%% confidence half-widths")
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="auto (default): fast where it models the scenario, else reference; reference: the "
-                   "model on simpy; fast: the same model compiled (same results), which refuses "
-                   "[site.autoscale]")
+                   "model on simpy; fast: the same model compiled, every part of a scenario (same results)")
     p.add_argument("--site", metavar="FILE", help="a [site] file (as surge calibrate writes): its sections "
                    "replace the scenario's")
     p.add_argument("--time-scale", type=float, metavar="X", help="model a load test played X times faster "

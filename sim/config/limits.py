@@ -15,13 +15,14 @@ __all__ = [
     "MAX_QUERIES_PER_VISIT", "MAX_RETRIES", "MAX_FOLLOWERS", "MAX_RESHARE_FACTOR", "MAX_VISITORS", "MAX_LOADTEST_VISITORS",
     "MAX_REPLICATIONS", "MAX_SWEEP_VALUES", "MAX_SWEEP_POINTS", "MAX_PLAN_ERLANGS", "MAX_PROBE_RATE_PER_S",
     "MAX_CONCURRENT_VISITORS", "max_processes",
-    "MAX_SYN_RETRIES", "MIN_REFRESH_S",
+    "MAX_SYN_RETRIES", "MIN_REFRESH_S", "MAX_AUTOSCALE_SCHEDULE",
 ]
 
 # -- a scenario ------------------------------------------------------------------------------
 MAX_DURATION_S = 31 * 86_400.0  # run.duration_s: a month (arrival windows and slices follow simulated time)
 MAX_BINS = 100_000  # run.duration_s / run.bin_s: rows of timeseries.csv and profile.csv, points of every plot
 MAX_AUTOSCALE_PERIODS = 100_000  # run.duration_s / site.autoscale.period_s: the autoscaler's evaluations
+MAX_AUTOSCALE_SCHEDULE = 100  # site.autoscale.schedule entries: an event each, all pending from the start
 MAX_INSTANCES = 1_000  # site.app.instances and site.autoscale.max: a queue and its arrays per instance
 MAX_WORKERS = 10_000  # site.app.workers, per instance; site.signature_queue.writers
 MAX_QUEUE_LIMIT = 1_000_000_000  # site.app.queue_limit when finite (inf: unbounded)

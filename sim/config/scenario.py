@@ -255,6 +255,10 @@ class Scenario:
                 raise ConfigError("site.autoscale.period_s", f"must give at most {limits.MAX_AUTOSCALE_PERIODS} "
                                   f"evaluations over run.duration_s = {self.run.duration_s:g} ({LIMIT}), got "
                                   f"{autoscale.period_s!r} ({periods:.6g} evaluations)")
+            for i, entry in enumerate(autoscale.schedule):
+                if not entry.at_s < self.run.duration_s:
+                    raise ConfigError(f"site.autoscale.schedule[{i}].at_s", f"must be < run.duration_s "
+                                      f"({self.run.duration_s:g}), got {entry.at_s!r}")
         db = self.site.db
         if db is not None:
             queries = self.visitors.pages_per_visit * max(db.queries_per_page, db.queries_per_submit)

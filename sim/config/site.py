@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from sim.config.checks import LIMIT, at_most, non_negative, positive, ratio, whole
 from sim.config.distributions import Constant, Distribution, distribution_from_table
-from sim.config.limits import (MAX_ACTIVE_USERS, MAX_CONNECTIONS, MAX_INSTANCES, MAX_QUERIES, MAX_QUEUE_LIMIT, MAX_SYN_RETRIES, MAX_WORKERS,
-                               MIN_REFRESH_S)
+from sim.config.limits import (MAX_ACTIVE_USERS, MAX_AUTOSCALE_SCHEDULE, MAX_CONNECTIONS, MAX_INSTANCES, MAX_QUERIES,
+                               MAX_QUEUE_LIMIT, MAX_SYN_RETRIES, MAX_WORKERS, MIN_REFRESH_S)
 from sim.errors import ConfigError
 from sim.config.tables import PARSE
 
@@ -21,6 +21,7 @@ __all__ = [
     "AppConfig",
     "DbConfig",
     "AutoscaleConfig",
+    "ScheduledMin",
     "WaitingRoomConfig",
     "SignatureQueueConfig",
     "SiteConfig",
@@ -123,6 +124,18 @@ class DbConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScheduledMin:
+    """A scheduled action on the autoscaler's lower bound: from ``at_s`` on, at least ``min`` instances."""
+
+    at_s: float
+    min: int
+
+    def __post_init__(self) -> None:
+        non_negative("at_s", self.at_s)
+        whole("min", self.min, 1)
+
+
+@dataclass(frozen=True, kw_only=True)
 class AutoscaleConfig:
     metric: str = "utilization"
     target: float
@@ -132,6 +145,8 @@ class AutoscaleConfig:
     max: int
     step: int = 1
     cooldown_s: float = 300.0
+    # Scheduled raises of the lower bound (pre-scaling before a known post), sorted by at_s.
+    schedule: tuple[ScheduledMin, ...] = ()
 
     def __post_init__(self) -> None:
         if self.metric not in AUTOSCALE_METRICS:
@@ -148,6 +163,14 @@ class AutoscaleConfig:
         if self.max < self.min:
             raise ConfigError("max", f"must be >= min ({self.min}), got {self.max!r}")
         whole("step", self.step, 1)
+        at_most("schedule", len(self.schedule), MAX_AUTOSCALE_SCHEDULE, what="the number of entries")
+        for i, entry in enumerate(self.schedule):
+            if entry.min > self.max:
+                raise ConfigError(f"schedule[{i}].min", f"must be <= max ({self.max}), got {entry.min!r}")
+            if i and entry.at_s <= self.schedule[i - 1].at_s:
+                raise ConfigError(f"schedule[{i}].at_s", f"must be > schedule[{i - 1}].at_s "
+                                  f"({self.schedule[i - 1].at_s:g}): entries sorted by at_s, each once, "
+                                  f"got {entry.at_s!r}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -132,7 +132,20 @@ FLOW = "[run]\nduration_s = 600\n[traffic]\nconstant_per_s = 2\n"
 AUTOSCALE = "[site.autoscale]\ntarget = 0.5\nmax = 4\n"
 RESHARE = SHARE.replace("decay = {", "reshare_factor = 1e300\ndecay = {")
 
+SCHEDULE = "[[site.autoscale.schedule]]\nat_s = {}\nmin = {}\n"
+
 REFUSED = [
+    (FLOW + APP + AUTOSCALE + SCHEDULE.format(300, 2) + SCHEDULE.format(120, 3),
+     "site.autoscale.schedule[1].at_s: must be > schedule[0].at_s (300): entries sorted by at_s, each once, got 120"),
+    (FLOW + APP + AUTOSCALE + SCHEDULE.format(300, 2) + SCHEDULE.format(300, 3),
+     "site.autoscale.schedule[1].at_s: must be > schedule[0].at_s (300)"),
+    (FLOW + APP + AUTOSCALE + SCHEDULE.format(300, 5), "site.autoscale.schedule[0].min: must be <= max (4), got 5"),
+    (FLOW + APP + AUTOSCALE + SCHEDULE.format(300, 0), "site.autoscale.schedule[0].min: must be a whole number >= 1"),
+    (FLOW + APP + AUTOSCALE + SCHEDULE.format(-1, 2), "site.autoscale.schedule[0].at_s: must be >= 0 and finite"),
+    (FLOW + APP + AUTOSCALE + SCHEDULE.format(600, 2),
+     "site.autoscale.schedule[0].at_s: must be < run.duration_s (600), got 600"),
+    (FLOW + APP + AUTOSCALE + "".join(SCHEDULE.format(i, 2) for i in range(101)),
+     "site.autoscale.schedule: the number of entries must be <= 100 (surge's limit"),
     ("", "traffic: no traffic: give traffic.constant_per_s, baseline_per_day, shares or a trace"),
     ("[run]\nduration_s = 60\n" + APP, "traffic: no traffic:"),
     (FLOW + '[site.app]\npage_s = { dist = "lognormal", median = 1, sigma = 100 }\n',
@@ -167,6 +180,15 @@ REFUSED = [
     ("[run]\nduration_s = 600\n[traffic]\nconstant_per_s = 1e9\n" + APP,
      "traffic: expects 6e+11 visitors over run.duration_s = 600, more than the 1e+08 a run may simulate"),
 ]
+
+
+def test_a_schedule_is_read_in_order(write_scenario):
+    sc = load_scenario(write_scenario(FLOW + APP + AUTOSCALE + SCHEDULE.format(0, 2) + SCHEDULE.format(120.5, 4)
+                                      + SCHEDULE.format(300, 1)))
+    assert [(e.at_s, e.min) for e in sc.site.autoscale.schedule] == [(0.0, 2), (120.5, 4), (300.0, 1)]
+    assert load_scenario(write_scenario(FLOW + APP + AUTOSCALE)).site.autoscale.schedule == ()
+    hundred = FLOW + APP + AUTOSCALE + "".join(SCHEDULE.format(i, 2) for i in range(100))
+    assert len(load_scenario(write_scenario(hundred)).site.autoscale.schedule) == 100  # the limit itself passes
 
 
 @pytest.mark.parametrize("text, message", REFUSED, ids=[m[:60] for _, m in REFUSED])

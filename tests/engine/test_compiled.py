@@ -4,8 +4,9 @@
 two events, a rounding, a draw taken from the wrong place, or a request slot reused
 while still referenced shows up as a different summary or time series. The scenarios
 below switch every part of the model on and off: balancers, backlog limits, 504s,
-dropping abandoned requests, retries, the database, the CDN, warm-up, and constant
-times that put events on the very same instant (ties broken by scheduling order).
+dropping abandoned requests, retries, the database, the CDN, warm-up, the autoscaler
+(its metrics, warm-up, cooldown and schedule), and constant times that put events on
+the very same instant (ties broken by scheduling order).
 """
 
 import json
@@ -52,6 +53,13 @@ def _same(scenario):
     assert json.dumps(sa, sort_keys=True) == json.dumps(sb, sort_keys=True)
     assert json.dumps(timeseries(ref)) == json.dumps(timeseries(jit))
     return sa
+
+
+def _same_instances(scenario):
+    """``_same``, and the instances in service bin by bin (the reference's, the very same in the compiled)."""
+    s = _same(scenario)
+    col = TIMESERIES_COLUMNS.index("instances")
+    return s, [row[col] for row in timeseries(simulate(scenario, engine="reference"))]
 
 
 CASES = {
@@ -128,6 +136,47 @@ def test_mitigations_same_as_reference(changes, expect):
         if expect == "waits":  # some signature waited for a writer: the ring was used
             column = TIMESERIES_COLUMNS.index("signature_queue")
             assert max(row[column] for row in timeseries(result)) > 0
+
+
+# The autoscaler on the overloaded site above: it scales out in the surge, in after it.
+_SCALE = {"target": 0.6, "max": 8, "warmup_s": 120, "period_s": 60, "cooldown_s": 180, "step": 2}
+AUTOSCALE_CASES = {
+    "utilization, db, retries, patience": {"site.autoscale": _SCALE},
+    "in flight, no database, least connections": {
+        "site.autoscale": {**_SCALE, "metric": "in_flight", "target": 2.0, "step": 1, "cooldown_s": 0},
+        "site.db": None, "site.app.balancer": "least_connections"},
+    "schedule, random balancer, drop abandoned": {
+        "site.autoscale": {**_SCALE, "schedule": [{"at_s": 600, "min": 6}, {"at_s": 2400, "min": 2}]},
+        "site.app.balancer": "random", "site.app.drop_abandoned": True},
+    "dropped SYNs at retired instances, no warm-up, no retries": {
+        "site.autoscale": {**_SCALE, "warmup_s": 0, "cooldown_s": 0, "period_s": 30},
+        "site.app.overflow": "drop", "site.app.queue_limit": 2, "visitors.retry": None},
+    "constant times (ties), schedule on an evaluation's instant": {
+        "site.autoscale": {**_SCALE, "warmup_s": 60, "schedule": [{"at_s": 0, "min": 3}, {"at_s": 600, "min": 5},
+                                                                  {"at_s": 1800, "min": 1}]},
+        "site.app.page_s": {"dist": "constant", "value": 0.25},
+        "site.app.asset_s": {"dist": "constant", "value": 0.01},
+        "site.db.query_s": {"dist": "constant", "value": 0.005},
+        "visitors.think_s": {"dist": "constant", "value": 2.0},
+        "visitors.retry.delay_s": {"dist": "constant", "value": 1.0},
+        "site.app.timeout_s": 1.0},
+}
+
+
+@pytest.mark.parametrize("changes", AUTOSCALE_CASES.values(), ids=list(AUTOSCALE_CASES))
+def test_autoscaled_same_as_reference(changes):
+    s, instances = _same_instances(_surge(**changes))
+    assert s["requests"]["completed"] > 1_000
+    peak = instances.index(max(instances))
+    assert max(instances) > 3 and min(instances[peak:]) < max(instances)  # scaled out, then in
+
+
+def test_a_scheduled_raise_is_in_service_warmup_s_later_in_both_engines():
+    """min 7 from 600 s: seven instances in service over the bin after 600 + warmup_s, whatever the load."""
+    sc = _surge(**{"site.autoscale": {**_SCALE, "warmup_s": 120, "schedule": [{"at_s": 600, "min": 7}]}})
+    s, instances = _same_instances(sc)
+    assert instances[11] < 7 and instances[12] == 7  # bins of 60 s: asked at 600 s, serving from 720 s
+    assert s["instances"]["max"] >= 7
 
 
 @pytest.mark.parametrize("changes", CASES.values(), ids=list(CASES))
@@ -297,3 +346,22 @@ def test_a_signature_queue_meets_the_same_visitors(ack_s):
                                 engine="reference"))
     assert queued["visitors"]["arrived"] == base["visitors"]["arrived"] > 100
     assert queued["actions"]["attempted"] == base["actions"]["attempted"] > 10
+
+
+def test_instances_retired_with_a_backlog_take_more_rows(monkeypatch):
+    """Scale-in every 20 s while retired instances still drain long backlogs (and dropped SYNs are due
+    at them): the instance rows run short and grow, and the results stay the reference's."""
+    monkeypatch.setattr(fast_jit, "_START", 128)
+    monkeypatch.setattr(fast_jit, "_OUT", 128)
+    rows = []
+    real = fast_jit._Loop.make_room
+
+    def spy(self):
+        real(self)
+        rows.append(len(self.X))
+
+    monkeypatch.setattr(fast_jit._Loop, "make_room", spy)
+    _same(_surge(**{"site.autoscale": {"target": 0.3, "max": 8, "warmup_s": 10, "period_s": 20, "cooldown_s": 0,
+                                       "step": 4},
+                    "site.app.queue_limit": None, "site.app.timeout_s": 30, "site.app.overflow": "drop"}))
+    assert min(rows) == 3 + 8 < max(rows)  # instances + max at first

@@ -32,7 +32,7 @@ def test_engines_are_listed_once():
 def test_auto_picks_fast_where_it_models_the_scenario_else_reference():
     assert pick_engine(_scenario()) == "fast"
     assert pick_engine(_scenario(waiting_room={"active_limit": 5, "session_s": 30})) == "fast"
-    assert pick_engine(_scenario(autoscale={"target": 0.6, "max": 3})) == "reference"
+    assert pick_engine(_scenario(autoscale={"target": 0.6, "max": 3})) == "fast"
     assert pick_engine(_scenario(), "reference") == "reference"
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from sim.config.scenario import Scenario
 from sim.engine.compiled import layout as L
 from sim.engine.compiled.sigqueue import BY_TTL
+from sim.engine.compiled.autoscale import AS_START, IN_FLIGHT, XF_LAST, XF_LEVEL, XF_METRIC, XF_SCHED, fold_areas
 from sim.engine.compiled.loop import run_loop
 from sim.engine.compiled.room import METHODS, PATIENCE, SESSION, law_row, room_finish
 from sim.engine.draws import BlockDraws
@@ -95,12 +96,14 @@ class _Loop:
         self.Si, self.Sf = np.zeros((n, L.S_INTS), dtype=np.int64), np.zeros((n, L.SF_Q + self.width))
         self.A = np.zeros(n)  # asset arena: the asset service times of each window's steps
         self.top = self.atop = 0  # arena rows in use (windows are packed below them)
-        self.Q = np.zeros((app.instances, 4 + n), dtype=np.int64)
+        self._instances(site)
+        self.Q = np.zeros((len(self.X), 4 + n), dtype=np.int64)
         self.DL, self.DBW = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
         self.C = np.zeros((len(L.COUNTS), len(self.edges)), dtype=np.int64)  # + a touched column
         self.T = np.zeros((2, len(L.TOTALS)), dtype=np.int64)  # values, touched
         self.out_wait, self.out_done = np.zeros(_OUT), np.zeros((_OUT, 3))
-        self.out_app, self.out_db = np.zeros((_OUT, 3)), np.zeros((_OUT, 3))
+        # an autoscaler event writes up to as_extra level rows at once
+        self.out_app, self.out_db = np.zeros((max(_OUT, 2 * (L.HEADROOM + self.as_extra)), 3)), np.zeros((_OUT, 3))
         # The signature queue's ring, its write_s draws and its level changes (HEADROOM rows when there is none).
         self.SQ = np.zeros(n if sq else L.HEADROOM, dtype=np.int64)
         self.sq_d = self._draws(writes)[:, 1].copy()
@@ -130,6 +133,34 @@ class _Loop:
         for k, row in rows.items():
             self.WD[k, :len(row)] = row
 
+    def _instances(self, site) -> None:
+        """The instance table and the autoscaler's state: rows for the instances and, with an autoscaler,
+        ``max`` more free (kept free before each event, see ``autoscale_room``)."""
+        I, F, app, cfg = self.I, self.F, site.app, site.autoscale
+        rows = app.instances + (cfg.max if cfg else 0)
+        self.X = np.zeros((rows, L.X_INTS), dtype=np.int64)
+        self.X[:app.instances, L.X_RT] = np.arange(app.instances)
+        self.X[:app.instances, L.X_ROLE] = L.X_ROUTABLE
+        I[L.I_AS_NR] = app.instances
+        # heap entries, level and capacity rows one autoscaler event may add (0: no autoscaler)
+        self.as_extra = cfg.max + len(cfg.schedule) + 2 if cfg else 0
+        self.out_cap = np.zeros((2 * (L.HEADROOM + self.as_extra), 3))
+        self.XF = np.zeros(XF_SCHED + 2 * len(cfg.schedule) if cfg else XF_SCHED)
+        if cfg is None:
+            return
+        I[L.I_AS_MAX], I[L.I_AS_MIN], I[L.I_AS_STEP], I[L.I_AS_FREE] = cfg.max, cfg.min, cfg.step, cfg.max
+        F[L.F_AS_TARGET], F[L.F_AS_PERIOD], F[L.F_AS_WARMUP] = cfg.target, cfg.period_s, cfg.warmup_s
+        F[L.F_AS_COOLDOWN] = cfg.cooldown_s
+        XF = self.XF
+        XF[XF_LAST] = -math.inf
+        XF[XF_LEVEL + 2], XF[XF_LEVEL + 3] = app.instances * app.workers, app.instances  # as AppTier's constructor
+        XF[XF_METRIC] = IN_FLIGHT if cfg.metric == "in_flight" else 0.0
+        for j, entry in enumerate(cfg.schedule):
+            XF[XF_SCHED + 2 * j], XF[XF_SCHED + 2 * j + 1] = entry.at_s, entry.min
+        # The process starts (simpy's Initialize, urgent: before any event at 0): the first entry on the heap.
+        self.Ht[0], self.Hi[0] = 0.0, (0, L.EV_AS_TICK, AS_START)
+        I[L.I_HN], I[L.I_SEQ] = 1, 1
+
     @staticmethod
     def _draws(source: BlockDraws | None) -> np.ndarray:
         """The next block of (uniform, paired draw) rows."""
@@ -140,9 +171,10 @@ class _Loop:
     def run_until(self, until: float, next_window) -> None:
         while True:
             status = run_loop(until, self.I, self.F, self.Ht, self.Hi, self.Ri, self.Rf, self.Vi, self.Vf,
-                              self.Wt, self.Si, self.Sf, self.A, self.Q, self.DL, self.DBW, self.C, self.T, self.edges,
-                              self.out_wait, self.out_done, self.out_app, self.out_db, self.retry, self.bal_u,
-                              self.cw_f, self.cw_i, self.WQ, self.WQf, self.WP, self.WD, self.out_room, self.room_rng,
+                              self.Wt, self.Si, self.Sf, self.A, self.Q, self.X, self.XF, self.DL, self.DBW, self.C,
+                              self.T, self.edges, self.out_wait, self.out_done, self.out_app, self.out_db, self.out_cap,
+                              self.retry, self.bal_u, self.cw_f, self.cw_i, self.as_extra,
+                              self.WQ, self.WQf, self.WP, self.WD, self.out_room, self.room_rng,
                               self.SQ, self.sq_d, self.out_sq)
             if status == L.OK_STATUS:
                 return
@@ -155,7 +187,7 @@ class _Loop:
     def make_room(self) -> None:
         I, need = self.I, L.HEADROOM
         self.hand_over()
-        if I[L.I_HN] + need > len(self.Ht):
+        if I[L.I_HN] + need + self.as_extra > len(self.Ht):
             self.Ht = np.concatenate((self.Ht, np.zeros(len(self.Ht))))
             self.Hi = np.concatenate((self.Hi, np.zeros_like(self.Hi)))
         if I[L.I_RUSED] + need > len(self.Ri):
@@ -174,6 +206,11 @@ class _Loop:
                 I[t], I[h] = I[t] - I[h], 0
         if I[L.I_WR_TAIL] - I[L.I_WR_HEAD] + need > len(self.WQ):
             self._grow_tickets()
+        if I[L.I_AS_MAX] and I[L.I_AS_FREE] < I[L.I_AS_MAX]:  # retired instances still draining: more rows
+            more = len(self.X)
+            self.X = np.concatenate((self.X, np.zeros_like(self.X)))
+            self.Q = np.concatenate((self.Q, np.zeros_like(self.Q)))
+            I[L.I_AS_FREE] += more
         Q = self.Q
         qcap = Q.shape[1] - 4
         if (Q[:, L.Q_TAIL] - Q[:, L.Q_HEAD] + need > qcap).any():
@@ -223,6 +260,12 @@ class _Loop:
             flag = done[:, 2].astype(np.int64)
             rec.completions_many(done[:, 0].copy(), done[:, 1].copy(), (flag & 1) > 0, (flag & 2) > 0)
         n = I[L.I_NAPP]
+        if I[L.I_AS_MAX]:
+            fold_areas(I, self.XF, self.out_app)  # the autoscaler's areas, before the rows go
+            I[L.I_AS_FOLDED] = 0
+            for t, capacity, instances in self.out_cap[:I[L.I_AS_NCAP]].tolist():
+                rec.app_capacity(t, int(capacity), int(instances))
+            I[L.I_AS_NCAP] = 0
         if n:
             a = self.out_app[:n]
             rec.app_levels_many(a[:, 0], a[:, 1], a[:, 2])
@@ -331,7 +374,8 @@ def simulate_compiled(scenario: Scenario, seed_seq: np.random.SeedSequence) -> R
         rec.app_capacity(0.0, k * app.workers, k)
         rec.app_levels(0.0, 0, 0)
     retry = BlockDraws(streams.retry, v.retry.delay_s) if v.retry else None
-    picks = BlockDraws(streams.balancer) if app.balancer == "random" and app.instances > 1 else None
+    most = max(app.instances, scenario.site.autoscale.max) if scenario.site.autoscale else app.instances
+    picks = BlockDraws(streams.balancer) if app.balancer == "random" and most > 1 else None
     sq = scenario.site.signature_queue
     writes = BlockDraws(streams.signatures, sq.write_dist(app)) if sq else None
     loop = _Loop(scenario, rec, retry, picks, streams.room, writes)

@@ -20,6 +20,7 @@ I_SEQ, I_HN, I_RR, I_TBUSY, I_TWAIT, I_DBBUSY, I_ARMED, I_DLH, I_DLT, I_DBH, I_D
 I_RFREE, I_RUSED, I_VFREE, I_VUSED, I_RETRY_POS, I_BAL_POS, I_NWAIT, I_NDONE, I_NAPP, I_NDB = range(11, 21)
 I_PENDING, I_CW, I_CW_I, I_CW_N, I_ARRIVED = range(21, 26)
 I_WORKERS, I_QLIM, I_POLICY, I_CONNS, I_DROP, I_RPP, I_RMAX, I_SYNS = range(30, 38)  # I_SYNS -1: 503s
+I_AS_NR, I_AS_MAX, I_AS_MIN, I_AS_STEP, I_AS_WARMING, I_AS_FREE, I_AS_NCAP, I_AS_FOLDED = range(40, 48)  # I_AS_MAX 0: off
 # The waiting room (sim.engine.compiled.room): its queueing method (-1: no room), places, visitors let in and
 # waiting, the tickets' ring (head, tail: tickets are numbered in the order they joined), an admission
 # event pending, room level rows to hand over.
@@ -30,6 +31,7 @@ I_SQ_ON, I_SQ_IDLE, I_SQ_H, I_SQ_T, I_SQ_NQ, I_SQ_POS, I_SQ_NOUT = range(56, 63)
 I_SIZE = 64
 F_NOW, F_ABWAIT, F_WIN_T0, F_CW_END = range(4)
 F_TIMEOUT, F_WARMUP, F_DURATION, F_BIN, F_RETRY_P, F_SYN_RTO = range(10, 16)
+F_AS_TARGET, F_AS_PERIOD, F_AS_WARMUP, F_AS_COOLDOWN = range(16, 20)
 # The waiting room: least time between admissions, earliest next admission, the waiting page's refresh.
 F_WR_GAP, F_WR_OPEN, F_WR_REFRESH = range(20, 23)
 # The landing page's edge TTL and when its copy expires; the longest signature lag (nan: none yet).
@@ -54,11 +56,18 @@ S_INTS = 5
 SF_THINK, SF_SERV, SF_Q = range(3)
 # Instance queue rings: head, tail, busy, waiting.
 Q_HEAD, Q_TAIL, Q_BUSY, Q_WAIT = range(4)
+# Instance table X, a row per row of Q: X_RT is the routable list by position (the balancer's pool,
+# I_AS_NR long, in the order instances became routable), X_ROLE and X_SYN (dropped SYNs whose
+# retransmission is due at the instance) belong to the instance of the row.
+X_RT, X_ROLE, X_SYN = range(3)
+X_INTS = 3
+X_FREE, X_WARMING, X_ROUTABLE, X_RETIRED = range(4)
 # Pending work when the loop was left: arrivals of the current window to go on with.
 P_NONE, P_ARRIVALS = 0, 2
 
 # Events (the model's callbacks), request kinds, states and outcomes (as sim.engine.reference.app_tier).
 EV_ARRIVAL, EV_WINDOW, EV_STEP, EV_FINISH, EV_QUERIES, EV_RELEASED, EV_GAVE_UP, EV_DEADLINE, EV_SYN = range(9)
+EV_AS_TICK, EV_AS_READY = 9, 10  # the autoscaler (sim.engine.compiled.autoscale)
 # The waiting room: a session ends (a place frees); a ticket's patience ends (arg: the ticket), or, arg -1,
 # the gap since the last admission has passed.
 EV_WR_SESSION, EV_WR_QUEUE = 11, 12

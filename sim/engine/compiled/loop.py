@@ -25,6 +25,7 @@ import math
 from sim.engine.compiled.layout import *  # noqa: F403 (the layout's names are this module's vocabulary)
 from sim.engine.compiled.layout import inline as _inline, jit as _jit
 from sim.engine.compiled.room import room_enter, room_event, room_has_room, room_session
+from sim.engine.compiled.autoscale import autoscale_event, autoscale_room
 from sim.engine.compiled.site import (acquire, arm, arrive, count, failed, finish, new_request, pop_root, push, released, remove,
                                submit, total, unref)
 from sim.engine.compiled.sigqueue import BY_TTL, enqueue, landing_hit, released_signature, sq_room, written
@@ -55,7 +56,7 @@ def leave(I, F, Ht, Hi, Vi, Wt, C, T, edges, WD, rng, v, outcome):
 
 
 @_inline
-def visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, C, T, edges, out_wait, out_app, retry, bal_u,
+def visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, X, DL, C, T, edges, out_wait, out_app, retry, bal_u,
                   WD, rng, SQ, sq_d, out_sq, v, act, res):
     """_step / _result / _fetch_asset / _asset_done / _next of one visitor until it waits for something."""
     while True:
@@ -85,7 +86,7 @@ def visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, C, T, edge
             Ri[r, R_NQ] = nq
             for j in range(nq):
                 Rf[r, RF_Q + j] = Sf[s, SF_Q + j]
-            refused = submit(I, F, Ht, Hi, Ri, Rf, Q, DL, C, T, edges, out_wait, out_app, bal_u, r, Vf[v])
+            refused = submit(I, F, Ht, Hi, Ri, Rf, Q, X, DL, C, T, edges, out_wait, out_app, bal_u, r, Vf[v])
             if Ri[r, R_REFS] == 0:  # a 503: nobody holds it
                 Ri[r, R_REFS] = 1
                 unref(I, Ri, r)
@@ -95,7 +96,7 @@ def visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, C, T, edge
             return
         if act == FETCH:  # Model._fetch_asset
             r = new_request(I, F, Ri, Rf, ASSETS, 1, A[Wt[w, W_ABASE] + Vi[v, V_A]], v)
-            refused = submit(I, F, Ht, Hi, Ri, Rf, Q, DL, C, T, edges, out_wait, out_app, bal_u, r, math.inf)
+            refused = submit(I, F, Ht, Hi, Ri, Rf, Q, X, DL, C, T, edges, out_wait, out_app, bal_u, r, math.inf)
             if Ri[r, R_REFS] == 0:
                 Ri[r, R_REFS] = 1
                 unref(I, Ri, r)
@@ -149,7 +150,8 @@ def visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, C, T, edge
 
 
 @_inline
-def room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, bal_u, SQ, sq_d, out_sq):
+def room(I, Ht, Ri, Vi, Q, X, DL, DBW, out_wait, out_done, out_app, out_db, out_cap, retry, bal_u, as_extra,
+         SQ, sq_d, out_sq):
     """Every array has HEADROOM free entries: enough for one event or one visitor's arrival."""
     if not (I[I_HN] + HEADROOM <= Ht.shape[0] and I[I_RUSED] + HEADROOM <= Ri.shape[0]
             and I[I_VUSED] + HEADROOM <= Vi.shape[0]
@@ -160,23 +162,27 @@ def room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, 
             and I[I_BAL_POS] + HEADROOM + I[I_RPP] <= bal_u.shape[0]  # a pick per asset of a page
             and sq_room(I, SQ, sq_d, out_sq)):
         return False
+    if I[I_AS_MAX] and not autoscale_room(I, Ht, X, Q, out_app, out_cap, as_extra):
+        return False
     qcap = Q.shape[1] - 4
-    for k in range(Q.shape[0]):
+    for j in range(I[I_AS_NR]):  # only routable instances take new requests
+        k = X[j, X_RT]
         if Q[k, Q_TAIL] - Q[k, Q_HEAD] + HEADROOM > qcap:
             return False
     return True
 
 
 @_jit
-def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, T, edges,
-             out_wait, out_done, out_app, out_db, retry, bal_u, cw_f, cw_i, WQ, WQf, WP, WD, out_room, rng,
-             SQ, sq_d, out_sq):
+def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, X, XF, DL, DBW, C, T, edges,
+             out_wait, out_done, out_app, out_db, out_cap, retry, bal_u, cw_f, cw_i, as_extra,
+             WQ, WQf, WP, WD, out_room, rng, SQ, sq_d, out_sq):
     """Run events before ``until``; OK_STATUS when there, ROOM or WINDOW when the driver must act.
 
     ``cw_f`` and ``cw_i`` are the arriving window's visitors: (arrival time, patience) and
     (first step, means to act), the latter one row longer (the end of the last visitor's steps).
     ``WQ`` .. ``rng``: the waiting room's arrays and stream (``sim.engine.compiled.room``).
     ``SQ``, ``sq_d`` and ``out_sq`` are the signature queue's (``sim.engine.compiled.sigqueue``).
+    ``X``, ``XF``, ``out_cap`` and ``as_extra`` are the instances' and the autoscaler's (``sim.engine.compiled.autoscale``).
     """
     i = -1  # next visitor of the arriving window to let in (-1: none now)
     if I[I_PENDING] == P_ARRIVALS:
@@ -186,8 +192,8 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, 
         v, act, res, rearm = -1, STEP, OK, False  # the visitor to carry on with, if any
         if i >= 0:  # Model._arrivals: visitors due now, then a timer for the next (or the next window)
             if i < I[I_CW_N]:
-                if not (room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, bal_u,
-                             SQ, sq_d, out_sq) and room_has_room(I, WQ, out_room)):
+                if not (room(I, Ht, Ri, Vi, Q, X, DL, DBW, out_wait, out_done, out_app, out_db, out_cap, retry, bal_u,
+                             as_extra, SQ, sq_d, out_sq) and room_has_room(I, WQ, out_room)):
                     I[I_PENDING], I[I_CW_I] = P_ARRIVALS, i
                     return ROOM
                 if cw_f[i, 0] > F[F_NOW]:
@@ -221,8 +227,8 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, 
         else:
             if I[I_HN] == 0 or Ht[0] >= until:
                 break
-            if not (room(I, Ht, Ri, Vi, Q, DL, DBW, out_wait, out_done, out_app, out_db, retry, bal_u, SQ, sq_d,
-                         out_sq) and room_has_room(I, WQ, out_room)):
+            if not (room(I, Ht, Ri, Vi, Q, X, DL, DBW, out_wait, out_done, out_app, out_db, out_cap, retry, bal_u,
+                         as_extra, SQ, sq_d, out_sq) and room_has_room(I, WQ, out_room)):
                 return ROOM
             F[F_NOW] = Ht[0]
             kind, arg = Hi[0, 1], Hi[0, 2]
@@ -234,6 +240,9 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, 
                 F[F_WIN_T0] = F[F_CW_END]
                 if F[F_WIN_T0] < F[F_DURATION]:
                     return WINDOW
+                continue
+            if kind >= EV_AS_TICK:
+                autoscale_event(I, F, Ht, Hi, Q, X, XF, out_app, out_cap, kind, arg)
                 continue
             if kind == EV_STEP:
                 v = arg
@@ -254,15 +263,16 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, 
                 elif kind == EV_SQ_WRITTEN:
                     written(I, F, Ht, Hi, Ri, Rf, DBW, out_db, T, SQ, sq_d, out_sq, r)
                 elif kind == EV_SYN:  # Instance._syn_timer
+                    X[Ri[r, R_INST], X_SYN] -= 1
                     if Ri[r, R_OUT] != NONE:  # the visitor gave up, or a 504 came
                         Ri[r, R_STATE] = GONE
-                    elif Ri[r, R_SYN] > I[I_SYNS]:  # the last retransmission went unanswered
+                    elif Ri[r, R_SYN] > I[I_SYNS] or X[Ri[r, R_INST], X_ROLE] == X_RETIRED:  # unanswered, or retired
                         Ri[r, R_STATE], Ri[r, R_OUT] = GONE, REJECTED
                         failed(F, Ri, C, T, edges, C_REJECTED, T_REJECTED, r)
                         v, res = Ri[r, R_OWNER], REJECTED
                         act = ASSET_DONE if Ri[r, R_KIND] == ASSETS else RESULT
                     else:  # never refused here: a full backlog drops the SYN again
-                        arrive(I, F, Ht, Hi, Ri, Rf, Q, C, T, edges, out_wait, out_app, r)
+                        arrive(I, F, Ht, Hi, Ri, Rf, Q, X, C, T, edges, out_wait, out_app, r)
                 elif kind == EV_GAVE_UP:  # AppTier._gave_up
                     state = Ri[r, R_STATE]
                     if (state == QUEUED or state == CONNECTING) and Ri[r, R_OUT] == NONE:
@@ -287,7 +297,7 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, DBW, C, 
                         act = ASSET_DONE if Ri[r, R_KIND] == ASSETS else RESULT
                 unref(I, Ri, r)  # the heap entry's reference
         if v >= 0:  # the one place a visitor goes on: inlined here
-            visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, DL, C, T, edges, out_wait, out_app, retry,
+            visitor_chain(I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, X, DL, C, T, edges, out_wait, out_app, retry,
                           bal_u, WD, rng, SQ, sq_d, out_sq, v, act, res)
         if rearm:
             arm(I, F, Ht, Hi, Ri, Rf, DL)

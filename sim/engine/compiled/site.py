@@ -121,24 +121,27 @@ def push_request(I, F, Ht, Hi, Ri, delay, kind, r):
 
 # -- the app tier (sim.engine.reference.app_tier.AppTier, Instance) ---------------------------------------------
 @_inline
-def route(I, Q, bal_u):
-    n = Q.shape[0]
+def route(I, Q, X, bal_u):
+    """AppTier.route over the routable instances (X_RT: their rows, in the pool's order)."""
+    n = I[I_AS_NR]
     if n == 1:
-        return 0
+        return X[0, X_RT]
     policy = I[I_POLICY]
     if policy == ROUND_ROBIN:
         I[I_RR] = (I[I_RR] + 1) % n
-        return I[I_RR]
+        return X[I[I_RR], X_RT]
     if policy == LEAST_CONNECTIONS:
-        best, best_n = 0, Q[0, Q_BUSY] + Q[0, Q_WAIT]
-        for i in range(1, n):
+        best = X[0, X_RT]
+        best_n = Q[best, Q_BUSY] + Q[best, Q_WAIT]
+        for j in range(1, n):
+            i = X[j, X_RT]
             k = Q[i, Q_BUSY] + Q[i, Q_WAIT]
             if k < best_n:
                 best, best_n = i, k
         return best
     u = bal_u[I[I_BAL_POS]]
     I[I_BAL_POS] += 1
-    return min(int(u * n), n - 1)
+    return X[min(int(u * n), n - 1), X_RT]
 
 
 @_inline
@@ -181,7 +184,7 @@ def failed(F, Ri, C, T, edges, name, total_name, r):
 
 
 @_inline
-def arrive(I, F, Ht, Hi, Ri, Rf, Q, C, T, edges, out_wait, out_app, r):
+def arrive(I, F, Ht, Hi, Ri, Rf, Q, X, C, T, edges, out_wait, out_app, r):
     """Instance.arrive at the request's instance; True if refused (a 503)."""
     inst = Ri[r, R_INST]
     if Q[inst, Q_BUSY] < I[I_WORKERS]:
@@ -197,6 +200,7 @@ def arrive(I, F, Ht, Hi, Ri, Rf, Q, C, T, edges, out_wait, out_app, r):
     elif I[I_SYNS] >= 0:  # the SYN is dropped: sent again after the back-off
         Ri[r, R_STATE] = CONNECTING
         push_request(I, F, Ht, Hi, Ri, F[F_SYN_RTO] * 2.0 ** Ri[r, R_SYN], EV_SYN, r)
+        X[inst, X_SYN] += 1
         Ri[r, R_SYN] += 1
     else:
         Ri[r, R_STATE], Ri[r, R_OUT] = GONE, REJECTED
@@ -206,14 +210,14 @@ def arrive(I, F, Ht, Hi, Ri, Rf, Q, C, T, edges, out_wait, out_app, r):
 
 
 @_jit
-def submit(I, F, Ht, Hi, Ri, Rf, Q, DL, C, T, edges, out_wait, out_app, bal_u, r, patience):
+def submit(I, F, Ht, Hi, Ri, Rf, Q, X, DL, C, T, edges, out_wait, out_app, bal_u, r, patience):
     """AppTier.submit and Instance.arrive; True if refused at once (a 503: the caller tells the visitor)."""
     now = F[F_NOW]
     count(F, C, edges, C_ORIGIN, now, Ri[r, R_COUNT])
     if Ri[r, R_MEAS]:
         total(T, T_ARRIVED, Ri[r, R_COUNT])
-    Ri[r, R_INST] = route(I, Q, bal_u)
-    if arrive(I, F, Ht, Hi, Ri, Rf, Q, C, T, edges, out_wait, out_app, r):
+    Ri[r, R_INST] = route(I, Q, X, bal_u)
+    if arrive(I, F, Ht, Hi, Ri, Rf, Q, X, C, T, edges, out_wait, out_app, r):
         return True
     if (Ri[r, R_STATE] == QUEUED or Ri[r, R_STATE] == CONNECTING) and patience != math.inf:
         push_request(I, F, Ht, Hi, Ri, patience, EV_GAVE_UP, r)
