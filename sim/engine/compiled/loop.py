@@ -241,7 +241,7 @@ def run_loop(until, I, F, Ht, Hi, Ri, Rf, Vi, Vf, Wt, Si, Sf, A, Q, X, XF, DL, D
                 if F[F_WIN_T0] < F[F_DURATION]:
                     return WINDOW
                 continue
-            if kind >= EV_AS_TICK:
+            if kind == EV_AS_TICK or kind == EV_AS_READY:
                 autoscale_event(I, F, Ht, Hi, Q, X, XF, out_app, out_cap, kind, arg)
                 continue
             if kind == EV_STEP:
