@@ -117,6 +117,12 @@ def advise(table: dict, path: str, *, slo: str, price_per_instance_hour: float =
            surge_window_s: tuple[float, float] | None = None) -> tuple[list[dict], list[Variant], str | None]:
     """Rows ranked (with ``cost`` and ``instance_hours_added``), the variants run, and why it stopped (None: done)."""
     scenario: Scenario = parse_scenario(table, path=path)
+    if surge_window_s is None and scenario.traffic.shares:  # pre-scaling ends when the rate is back near the baseline
+        from sim.analysis.window import surge_window
+        from sim.traffic.profile import build_profile
+
+        w = surge_window(build_profile(scenario))
+        surge_window_s = (w.start_s, w.end_s)
     mitigations = catalog(scenario, sizing(scenario, surge_window_s=surge_window_s))
     by_key = {m.key: m for m in mitigations}
     variants: list[Variant] = []

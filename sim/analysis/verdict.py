@@ -71,7 +71,10 @@ def work_by_kind(scenario: Scenario) -> dict[str, float]:
     qpp, qps = (db.queries_per_page, db.queries_per_submit) if db else (0, 0)
     sigq = getattr(site, "signature_queue", None)
     submit_s = app.submit_dist.mean + qps * q if sigq is None else sigq.ack_s.mean
-    pages = (per.page_views - v.action_rate) * html_miss + v.action_rate * html_miss  # the action page is a page
+    # every journey's first page is the landing page: from the edge when it is cached (landing_ttl_s > 0;
+    # a TTL of seconds leaves one origin fetch per TTL, nothing beside a surge's visitors)
+    landing_miss = 0.0 if cdn is not None and getattr(cdn, "landing_ttl_s", 0) > 0 else html_miss
+    pages = landing_miss + (per.page_views - 1) * html_miss  # the action page is a page too
     work = {"pages": pages * (app.page_s.mean + qpp * q), "form submits": v.action_rate * submit_s,
             "asset requests": per.page_views * (v.requests_per_page - 1) * asset_miss * app.asset_s.mean}
     if db is not None:

@@ -148,7 +148,10 @@ def test_a_site_without_app_tier_with_a_waiting_room_same_as_reference():
     assert s["visitors"]["served"] > 1_000 and s["peak_queue"]["waiting_room"] > 100
 
 
-def test_cli_engine_fast_and_refusal(tmp_path, capsys):
+def test_cli_engine_fast_and_refusal(tmp_path, capsys, monkeypatch):
+    import sim.engine.fast
+
+    monkeypatch.setattr(sim.engine.fast, "NOT_MODELLED", ("site.autoscale",))  # a part it is told to refuse
     steady = (SCENARIOS / "steady.toml").read_text().replace("duration_s = 3600", "duration_s = 400")
     (tmp_path / "steady.toml").write_text(steady)
     (tmp_path / "scaled.toml").write_text(steady + "\n[site.autoscale]\ntarget = 0.6\nmax = 3\n")
@@ -157,6 +160,8 @@ def test_cli_engine_fast_and_refusal(tmp_path, capsys):
     assert main(["run", str(tmp_path / "scaled.toml"), "--engine", "fast"]) == 2
     assert "scaled.toml: site.autoscale: is not modelled by --engine fast" in capsys.readouterr().err
     assert main(["run", str(tmp_path / "scaled.toml"), "--engine", "reference"]) == 0
+    monkeypatch.setattr(sim.engine.fast, "NOT_MODELLED", ())  # as it is: the fast engine models autoscaling
+    assert main(["run", str(tmp_path / "scaled.toml"), "--engine", "fast"]) == 0
 
 
 # -- single M/G/c/K(+G) queues -------------------------------------------------------------------------
