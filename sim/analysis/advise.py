@@ -11,6 +11,7 @@ SLO, then the rest by lost actions.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from dataclasses import dataclass
@@ -43,15 +44,20 @@ class Variant:
 
 def run_variant(point: Variant, replications: int, seed: int | None, engine: str) -> dict:
     """One variant's row (module level, for the process pool)."""
-    import dataclasses
-
     from sim.engine import replication_seeds, simulate
     from sim.stats.summary import TIMESERIES_COLUMNS, summarize, timeseries
 
-    scenario = parse_scenario(point.table, path=point.path)
-    if point.quick_end_s is not None:
-        scenario = dataclasses.replace(scenario, run=dataclasses.replace(
-            scenario.run, duration_s=min(scenario.run.duration_s, point.quick_end_s)))
+    table = point.table
+    if point.quick_end_s is not None:  # the run cut short: so is a schedule that reaches beyond it
+        table = copy.deepcopy(table)
+        run = table.setdefault("run", {})
+        end = min(float(run.get("duration_s", parse_scenario(point.table, path=point.path).run.duration_s)),
+                  point.quick_end_s)
+        run["duration_s"] = end
+        scale = table.get("site", {}).get("autoscale")
+        if isinstance(scale, dict) and "schedule" in scale:
+            scale["schedule"] = [e for e in scale["schedule"] if e["at_s"] < end]
+    scenario = parse_scenario(table, path=point.path)
     seed = scenario.run.seed if seed is None else seed
     result = simulate(scenario, engine=engine, seed_seq=replication_seeds(seed, 1)[0])
     summary = summarize(result)
@@ -193,17 +199,26 @@ def quick_advice(table: dict, path: str, *, slo: str, summary: dict, until_s: fl
     """Each mitigation alone, run to ``until_s`` in this process, judged over the whole run whose
     ``summary`` is given (see :func:`_meets_whole_run`); the cheapest that meets the SLO.
 
-    A fixed number of instances costs its instance-hours over the whole run, not the quick one's."""
+    A fixed number of instances costs its instance-hours over the whole run, not the quick one's, and a
+    schedule's raised minimum its hours after the quick run's end."""
     import time
 
     started = time.perf_counter()
     ranked, variants, stopped = advise(table, path, slo=slo, jobs=1, engine=engine, quick_end_s=until_s,
                                        combine=False, price_per_instance_hour=price_per_instance_hour)
-    duration_s = parse_scenario(table, path=path).run.duration_s
+    base_scenario = parse_scenario(table, path=path)
+    duration_s = base_scenario.run.duration_s
     quick_s = min(until_s, duration_s)
+    tables = {v.index: v.table for v in variants}
     for r in ranked:
         if any(k.startswith("instances-x") for k in r["keys"]):
             r["cost"] *= duration_s / quick_s
+        # a schedule's raised minimum holds past the quick run's end until its next entry: those hours too
+        sched = tables[r["index"]].get("site", {}).get("autoscale", {}).get("schedule", [])
+        for j, e in enumerate(sched):
+            stop = sched[j + 1]["at_s"] if j + 1 < len(sched) else duration_s
+            extra = max(e["min"] - base_scenario.site.app.instances, 0)
+            r["cost"] += price_per_instance_hour * extra * max(stop - max(e["at_s"], quick_s), 0.0) / 3600
     base = next(r for r in ranked if not r["keys"])
     objectives = parse_slo(slo)
     meets = sorted((r for r in ranked if _meets_whole_run(r, base, summary, objectives)),
