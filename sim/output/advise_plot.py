@@ -31,8 +31,10 @@ def plot_advice(ax_lost, ax_p95, rows: list[dict], *, lost_limit: float | None =
     ax_lost.set_yticks(y, names)
     ax_lost.set_xlabel("actions lost (%)")
     ax_lost.set_xlim(0, max(max(lost, default=1.0) * 1.15, 1.5 * 100 * (lost_limit or 0.01)))
-    for yi, v in zip(y, lost):
-        ax_lost.annotate(f"{v:.2g} %", (v, yi), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+    line = 100 * (lost_limit or 0.0)
+    for yi, v in zip(y, lost):  # right of the bar, and of the SLO line where the bar stops short of it
+        ax_lost.annotate(f"{v:.2g} %", (max(v, line), yi), xytext=(3, 0), textcoords="offset points", va="center",
+                         fontsize=8)
     if lost_limit is not None:
         ax_lost.axvline(100 * lost_limit, color="k", ls="--", lw=1, label=f"SLO: < {100 * lost_limit:g} %")
     finite = [r["p95_s"] for r in rows if r["p95_s"] is not None and math.isfinite(r["p95_s"])]
