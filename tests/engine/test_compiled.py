@@ -247,19 +247,26 @@ def test_every_outcome_happens_in_the_default_case():
     assert s["visitors"]["retries"] > 0 and s["actions"]["completed"] > 0 and s["utilization"]["db"] > 0
 
 
-def test_growth_and_packing_keep_the_results(monkeypatch):
-    """Tiny first pools and output buffers: every ring, pool and the step arena grows or is packed
-    many times over, and the results stay the reference's."""
+def _sizes_as_they_grow(monkeypatch, measure) -> list:
+    """Tiny first pools and output buffers; ``measure(loop)`` after each time the loop makes room."""
     monkeypatch.setattr(fast_jit, "_START", 128)
     monkeypatch.setattr(fast_jit, "_OUT", 128)
-    grown = []
+    sizes = []
     real = fast_jit._Loop.make_room
 
     def spy(self):
         real(self)
-        grown.append((len(self.Ri), len(self.Si), self.Q.shape[1] - 4, len(self.DL)))
+        sizes.append(measure(self))
 
     monkeypatch.setattr(fast_jit._Loop, "make_room", spy)
+    return sizes
+
+
+def test_growth_and_packing_keep_the_results(monkeypatch):
+    """Tiny first pools and output buffers: every ring, pool and the step arena grows or is packed
+    many times over, and the results stay the reference's."""
+    grown = _sizes_as_they_grow(monkeypatch,
+                                lambda self: (len(self.Ri), len(self.Si), self.Q.shape[1] - 4, len(self.DL)))
     _same(_surge(**{"site.app.queue_limit": None, "site.app.timeout_s": 30}))  # long queues, many deadlines
     assert len(grown) > 100
     rows, arena, queue, deadlines = zip(*grown)
@@ -269,16 +276,7 @@ def test_growth_and_packing_keep_the_results(monkeypatch):
 def test_the_waiting_rooms_ring_grows_and_keeps_the_results(monkeypatch):
     """Tiny first arrays: the tickets' ring (numbered tickets kept in place) and the room's level rows
     grow many times while patience events for tickets in it are pending."""
-    monkeypatch.setattr(fast_jit, "_START", 128)
-    monkeypatch.setattr(fast_jit, "_OUT", 128)
-    rings = []
-    real = fast_jit._Loop.make_room
-
-    def spy(self):
-        real(self)
-        rings.append(len(self.WQ))
-
-    monkeypatch.setattr(fast_jit._Loop, "make_room", spy)
+    rings = _sizes_as_they_grow(monkeypatch, lambda self: len(self.WQ))
     for method in ("fifo", "random"):
         rings.clear()
         s = _same(_surge(**{"site.waiting_room": _room(queueing_method=method, new_users_per_minute=120,
@@ -288,16 +286,7 @@ def test_the_waiting_rooms_ring_grows_and_keeps_the_results(monkeypatch):
 
 def test_growth_keeps_the_signature_queue_results(monkeypatch):
     """One writer at 20 s a signature (about 900 of them in 5,400 s): the queue outgrows a tiny first ring."""
-    monkeypatch.setattr(fast_jit, "_START", 128)
-    monkeypatch.setattr(fast_jit, "_OUT", 128)
-    rings = []
-    real = fast_jit._Loop.make_room
-
-    def spy(self):
-        real(self)
-        rings.append(len(self.SQ))
-
-    monkeypatch.setattr(fast_jit._Loop, "make_room", spy)
+    rings = _sizes_as_they_grow(monkeypatch, lambda self: len(self.SQ))
     s = _same(_surge(**{"site.signature_queue": {"write_s": 20.0}}))
     assert max(rings) > 128 and s["signatures"]["pending_at_end"] > 128
 
@@ -351,16 +340,7 @@ def test_a_signature_queue_meets_the_same_visitors(ack_s):
 def test_instances_retired_with_a_backlog_take_more_rows(monkeypatch):
     """Scale-in every 20 s while retired instances still drain long backlogs (and dropped SYNs are due
     at them): the instance rows run short and grow, and the results stay the reference's."""
-    monkeypatch.setattr(fast_jit, "_START", 128)
-    monkeypatch.setattr(fast_jit, "_OUT", 128)
-    rows = []
-    real = fast_jit._Loop.make_room
-
-    def spy(self):
-        real(self)
-        rows.append(len(self.X))
-
-    monkeypatch.setattr(fast_jit._Loop, "make_room", spy)
+    rows = _sizes_as_they_grow(monkeypatch, lambda self: len(self.X))
     _same(_surge(**{"site.autoscale": {"target": 0.3, "max": 8, "warmup_s": 10, "period_s": 20, "cooldown_s": 0,
                                        "step": 4},
                     "site.app.queue_limit": None, "site.app.timeout_s": 30, "site.app.overflow": "drop"}))
