@@ -23,7 +23,7 @@ from sim.analysis.slo import parse_slo
 from sim.analysis.verdict import verdict
 from sim.config.scenario import Scenario, parse_scenario
 
-__all__ = ["Variant", "run_variant", "advise", "quick_advice", "QUICK_TERMS", "rank", "DEFAULT_PRICE_PER_INSTANCE_HOUR", "MAX_VARIANTS"]
+__all__ = ["Variant", "run_variant", "advise", "quick_advice", "describe", "QUICK_TERMS", "rank", "DEFAULT_PRICE_PER_INSTANCE_HOUR", "MAX_VARIANTS"]
 
 # Assumption: a small cloud VM (2 vCPU, 4-8 GB) on demand is about 0.10 US$ an hour.
 DEFAULT_PRICE_PER_INSTANCE_HOUR = 0.10
@@ -231,9 +231,6 @@ def quick_advice(table: dict, path: str, *, slo: str, summary: dict, until_s: fl
 
 
 def describe(mitigations: list[Mitigation]) -> list[dict]:
+    """What each mitigation is and assumes, for advise.json."""
     return [{"key": m.key, "label": m.label, "description": m.description, "free": m.free, "group": m.group}
             for m in mitigations]
-
-
-def price_ok(price: float) -> bool:
-    return price >= 0 and math.isfinite(price)

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from sim.analysis.advise import DEFAULT_PRICE_PER_INSTANCE_HOUR, advise
+from sim.analysis.advise import DEFAULT_PRICE_PER_INSTANCE_HOUR, advise, describe
 from sim.analysis.mitigations import catalog, sizing
 from sim.analysis.slo import parse_slo
 from sim.analysis.verdict import DEFAULT_SLO, default_slo
@@ -120,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
     objectives = parse_slo(args.slo)
     out_folder(args.out)
     started = time.perf_counter()
-    n = len(catalog(scenario, sizing(scenario)))
+    mitigations = catalog(scenario, sizing(scenario))
+    n = len(mitigations)
     print(f"advising on {args.scenario}: the scenario as it is and {n} mitigations, then combinations "
           f"({jobs} at once; Ctrl-C stops and keeps what is done)", file=sys.stderr, flush=True)
 
@@ -147,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
         doc = {"name": scenario.name or args.scenario, "scenario": args.scenario, "slo": args.slo, "price_per_instance_hour": price, "partial": partial,
                "stopped": stopped, "elapsed_s": elapsed, "variants_run": len(rows),
                "as_is": base["verdict"] if base else None,
-               "cheapest": meets[0]["mitigation"] if meets else None, "rows": rows}
+               "cheapest": meets[0]["mitigation"] if meets else None, "rows": rows,
+               "mitigations": describe(mitigations)}
         write_json(out / "advise.json", doc)
         lost_limit = next((o.limit for o in objectives if o.metric == "lost_actions"), None)
         p95_limit = next((o.limit for o in objectives if o.metric == "p95"), None)
