@@ -56,7 +56,7 @@ def sizing(scenario: Scenario, *, surge_window_s: tuple[float, float] | None = N
     site, v = scenario.site, scenario.visitors
     app, db = site.app, site.db
     load = workload(scenario)
-    peak = float(load.visitors_per_s.max())
+    peak = float(load.visitors_per_s.max(initial=0.0))
     work = work_by_kind(scenario)
     app_work = sum(w for k, w in work.items() if not k.startswith("db."))
     db_work = sum(w for k, w in work.items() if k.startswith("db."))

@@ -74,7 +74,7 @@ def least_workers(load: Workload, objective: Objective) -> int:
     if objective.metric not in PLANNABLE:
         raise ValueError(f"the plan handles {', '.join(PLANNABLE)}, not {objective.metric!r}")
     q = _QUANTILE[objective.metric[-2:]]
-    lam = float(load.visitors_per_s.max()) * load.requests_per_visitor
+    lam = float(load.visitors_per_s.max(initial=0.0)) * load.requests_per_visitor
     if not (lam > 0 and load.work_s > 0):
         return 1  # no work reaches the app: one worker (the least an instance has) keeps up
     mu = 1.0 / load.work_s

@@ -92,7 +92,7 @@ def peak_demand(scenario: Scenario) -> float:
     if app is None:
         return math.nan
     load = workload(scenario)
-    busy = float(load.visitors_per_s.max()) * load.requests_per_visitor * load.work_s
+    busy = float(load.visitors_per_s.max(initial=0.0)) * load.requests_per_visitor * load.work_s  # no bin: 0
     return busy / (app.instances * app.workers)
 
 
@@ -185,6 +185,9 @@ def verdict(scenario: Scenario, summary: dict, rows: list, columns: list, object
         if window is not None and fraction == fraction and fraction > 0:
             text += (f" ({_pct(fraction)} of {lost_what} lost, between {clock(window[0])} and "
                      f"{clock(window[1] + _bin(rows, columns))})")
+    elif all(v != v for _, v, met in terms if not met):  # every broken term has no figure at all
+        text = (f"not measured: {', '.join(t for t, _, met in terms if not met)} had nothing to count "
+                "(no visitor, or none who acted)")
     else:
         broken = [t for t, _, met in terms if not met]
         if window is not None and fraction == fraction and fraction > 0:

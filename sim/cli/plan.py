@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if not objectives:
         raise ConfigError("--slo", f"the plan sizes for {', '.join(PLANNABLE)}; got {args.slo!r}")
     load = workload(scenario)
-    peak_visitors = float(load.visitors_per_s.max())
+    peak_visitors = float(load.visitors_per_s.max(initial=0.0))
     peak_requests = peak_visitors * load.requests_per_visitor
     erlangs = peak_requests * load.work_s
     workers_now = app.instances * app.workers

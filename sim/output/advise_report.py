@@ -13,7 +13,7 @@ def verdict_banner(summary: dict) -> str:
     v = summary.get("verdict")
     if not isinstance(v, dict) or not isinstance(v.get("text"), str):
         return ""
-    cls = "good" if v.get("holds") else "bad"
+    cls = "good" if v.get("holds") else "warn" if v["text"].startswith("not measured") else "bad"
     slo = v.get("slo")
     out = [f'<p class="banner {cls}">{escape(v["text"])}'
            + (f' <span class="meta">(SLO <code>{escape(str(slo))}</code>)</span>' if slo else "") + "</p>"]

@@ -93,3 +93,16 @@ def test_a_run_within_its_slo_holds_and_warns_when_the_percentiles_hide_failures
 
 def test_clock_reads_hours_and_minutes_from_the_start():
     assert [clock(t) for t in (0, 3600, 5160, 90000)] == ["0:00", "1:00", "1:26", "25:00"]
+
+
+def test_peak_demand_of_a_run_shorter_than_a_bin_is_zero():
+    # found by tests/config/test_fuzz.py: a profile binned over 1e-300 s has no bin
+    sc = parse_scenario({"run": {"duration_s": 1e-300}, "traffic": {"constant_per_s": 1e9},
+                         "site": {"app": {"page_s": 0.0}}})
+    assert peak_demand(sc) == 0.0
+
+
+def test_a_run_with_nothing_to_count_is_not_measured_rather_than_broken():
+    summary = {"actions": {"lost_fraction": float("nan")}}
+    v = verdict(_scenario(), summary, _rows({}), TIMESERIES_COLUMNS, parse_slo("lost_actions<1%"))
+    assert not v.holds and v.text.startswith("not measured: lost_actions<1% had nothing to count")
