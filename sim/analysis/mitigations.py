@@ -154,10 +154,10 @@ def catalog(scenario: Scenario, size: Sizing, *, instance_steps: tuple[float, ..
             description=f"autoscaling on utilization 60 %, every 60 s, {BOOT_S:g} s boot, up to {top} instances, "
                         f"step {scale['step']}, cooldown 300 s", free=False,
             edit=_set("site.autoscale", dict(scale))))
-        if size.first_share_s is not None and _has_key(site_config.AutoscaleConfig, "schedule"):
-            at = max(size.first_share_s - BOOT_S - 300.0, 0.0)
+        at = max(size.first_share_s - BOOT_S - 300.0, 0.0) if size.first_share_s is not None else math.inf
+        if at < scenario.run.duration_s and _has_key(site_config.AutoscaleConfig, "schedule"):  # a post in the run
             schedule = [{"at_s": at, "min": top}]
-            if size.surge_end_s is not None and size.surge_end_s > at:
+            if size.surge_end_s is not None and at < size.surge_end_s < scenario.run.duration_s:
                 schedule.append({"at_s": size.surge_end_s, "min": app.instances})
             out.append(Mitigation(
                 key="pre-scale", group="instances", label=f"pre-scale to {top} before the post",

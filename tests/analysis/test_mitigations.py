@@ -78,3 +78,17 @@ def test_a_waiting_room_in_a_combination_is_sized_for_the_site_the_others_make()
     assert both["new_users_per_minute"] == pytest.approx(2 * alone["new_users_per_minute"], abs=0.1)
     work = 3.2 * 0.21 + 0.2 * 0.51
     assert both["active_limit"] == math.ceil(TARGET_UTILIZATION * 20 / work * (22 + SESSION_S))
+
+
+def test_no_pre_scaling_for_a_post_after_the_run():
+    table = _table()
+    table["traffic"]["shares"][0]["at_s"] = 9000  # after the run's 7,200 s
+    scenario = parse_scenario(table)
+    keys = {m.key for m in catalog(scenario, sizing(scenario))}
+    assert "autoscale" in keys and "pre-scale" not in keys
+    table["traffic"]["shares"][0]["at_s"] = 1800
+    scenario = parse_scenario(table)
+    pre = next(m for m in catalog(scenario, sizing(scenario, surge_window_s=(1500.0, 9000.0))) if m.key == "pre-scale")
+    schedule = apply(table, [pre])["site"]["autoscale"]["schedule"]
+    assert schedule == [{"at_s": 1800 - 120 - 300, "min": schedule[0]["min"]}]  # no way back after the run's end
+    parse_scenario(apply(table, [pre]))
