@@ -21,6 +21,10 @@ def verdict_banner(summary: dict) -> str:
     if isinstance(peak, (int, float)) and peak == peak:
         out.append(f'<p class="meta">At its busiest 10 s the surge offers {peak:.2g}× the work the site\'s workers '
                    "can do (the utilization below is the run's mean).</p>")
+    quick = v.get("quick_advice")
+    if isinstance(quick, dict) and quick.get("cheapest"):
+        out.append(f'<p class="meta">Cheapest fix in a quick advice (each mitigation alone): '
+                   f'<strong>{escape(str(quick["cheapest"]))}</strong>; <code>surge advise</code> compares them all.</p>')
     for w in v.get("warnings") or ():
         out.append(f'<p class="banner warn">⚠ {escape(str(w))}</p>')
     return "".join(out)
