@@ -23,7 +23,7 @@ from sim.analysis.slo import parse_slo
 from sim.analysis.verdict import verdict
 from sim.config.scenario import Scenario, parse_scenario
 
-__all__ = ["Variant", "run_variant", "advise", "quick_advice", "describe", "QUICK_TERMS", "rank", "DEFAULT_PRICE_PER_INSTANCE_HOUR", "MAX_VARIANTS"]
+__all__ = ["Variant", "run_variant", "advise", "quick_advice", "describe", "lost_fraction", "QUICK_TERMS", "rank", "DEFAULT_PRICE_PER_INSTANCE_HOUR", "MAX_VARIANTS"]
 
 # Assumption: a small cloud VM (2 vCPU, 4-8 GB) on demand is about 0.10 US$ an hour.
 DEFAULT_PRICE_PER_INSTANCE_HOUR = 0.10
@@ -51,8 +51,10 @@ def run_variant(point: Variant, replications: int, seed: int | None, engine: str
     if point.quick_end_s is not None:  # the run cut short: so is a schedule that reaches beyond it
         table = copy.deepcopy(table)
         run = table.setdefault("run", {})
-        end = min(float(run.get("duration_s", parse_scenario(point.table, path=point.path).run.duration_s)),
-                  point.quick_end_s)
+        if "duration_s" in run:
+            end = min(float(run["duration_s"]), point.quick_end_s)
+        else:  # the default duration, as the scenario reads it
+            end = min(parse_scenario(point.table, path=point.path).run.duration_s, point.quick_end_s)
         run["duration_s"] = end
         scale = table.get("site", {}).get("autoscale")
         if isinstance(scale, dict) and "schedule" in scale:
@@ -83,7 +85,7 @@ def run_variant(point: Variant, replications: int, seed: int | None, engine: str
 def rank(rows: list[dict]) -> list[dict]:
     """Those meeting the SLO by cost (then fewer changes, then lost actions), then the rest by lost actions."""
     def lost(r):
-        x = _lost(r)
+        x = lost_fraction(r)
         return x if x == x else 1.0
 
     meets = sorted((r for r in rows if r["meets_slo"]), key=lambda r: (r["cost"], len(r["keys"]), lost(r)))
@@ -91,7 +93,8 @@ def rank(rows: list[dict]) -> list[dict]:
     return meets + rest
 
 
-def _lost(r: dict) -> float:
+def lost_fraction(r: dict) -> float:
+    """A row's lost actions, or its lost visitors where nobody acted (nan where neither has a figure)."""
     x = r["lost_actions_fraction"]
     return x if x == x else r["lost_visitors_fraction"]
 
@@ -99,8 +102,8 @@ def _lost(r: dict) -> float:
 def _combinations(singles: list[dict], by_key: dict[str, Mitigation], baseline: dict, size: int) -> list[tuple]:
     """Combinations of ``size`` of the single mitigations that helped without meeting the SLO: the best
     free one of each group (top 3) and the 2 cheapest paid ones, one per group."""
-    helped = sorted((r for r in singles if not r["meets_slo"] and r["complete"] and _lost(r) < _lost(baseline)),
-                    key=lambda r: (_lost(r), r["cost"]))
+    helped = sorted((r for r in singles if not r["meets_slo"] and r["complete"] and lost_fraction(r) < lost_fraction(baseline)),
+                    key=lambda r: (lost_fraction(r), r["cost"]))
     free, seen = [], set()
     for r in helped:
         m = by_key[r["keys"][0]]
@@ -108,7 +111,7 @@ def _combinations(singles: list[dict], by_key: dict[str, Mitigation], baseline: 
             seen.add(m.group)
             free.append(m.key)
     paid = [r["keys"][0] for r in sorted((r for r in helped if not by_key[r["keys"][0]].free),
-                                         key=lambda r: (r["cost"], _lost(r)))[:_PAID_TOP]]
+                                         key=lambda r: (r["cost"], lost_fraction(r)))[:_PAID_TOP]]
     out = []
     for combo in itertools.combinations(free[:_FREE_TOP] + paid, size):
         groups = [by_key[k].group for k in combo]

@@ -86,7 +86,7 @@ def _node(table: dict, dotted: str) -> tuple[dict, str]:
 def _set(key: str, value) -> Callable[[dict], None]:
     def edit(table: dict) -> None:
         node, last = _node(table, key)
-        node[last] = value(node.get(last)) if callable(value) else value
+        node[last] = value
     return edit
 
 

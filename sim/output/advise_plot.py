@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from sim.analysis.advise import lost_fraction
+
 __all__ = ["plot_advice"]
 
 _MEETS, _FAILS = "#2da44e", "#cf222e"
@@ -23,10 +25,7 @@ def plot_advice(ax_lost, ax_p95, rows: list[dict], *, lost_limit: float | None =
     names = [_label(r) for r in rows]
     y = list(range(len(rows)))[::-1]
     colours = [_MEETS if r["meets_slo"] else _FAILS for r in rows]
-    lost = []
-    for r in rows:
-        x = r["lost_actions_fraction"]
-        lost.append(100 * (x if x == x else r["lost_visitors_fraction"] if r["lost_visitors_fraction"] == r["lost_visitors_fraction"] else 0.0))
+    lost = [100 * x if x == x else 0.0 for x in map(lost_fraction, rows)]
     ax_lost.barh(y, lost, color=colours, height=0.6)
     ax_lost.set_yticks(y, names)
     ax_lost.set_xlabel("actions lost (%)")

@@ -62,6 +62,16 @@ def _same_instances(scenario):
     return s, [row[col] for row in timeseries(simulate(scenario, engine="reference"))]
 
 
+# Constant service, query, think and retry times: many events fall on one instant, so ties must break
+# in simpy's order.
+_CONSTANT_TIMES = {
+    "site.app.page_s": {"dist": "constant", "value": 0.25},
+    "site.app.asset_s": {"dist": "constant", "value": 0.01},
+    "site.db.query_s": {"dist": "constant", "value": 0.005},
+    "visitors.think_s": {"dist": "constant", "value": 2.0},
+    "visitors.retry.delay_s": {"dist": "constant", "value": 1.0},
+    "site.app.timeout_s": 1.0,
+}
 CASES = {
     "round robin, drop abandoned": {"site.app.balancer": "round_robin", "site.app.drop_abandoned": True},
     "least connections, serve abandoned": {"site.app.balancer": "least_connections"},
@@ -69,13 +79,7 @@ CASES = {
     "no timeout, unbounded backlog": {"site.app.timeout_s": None, "site.app.queue_limit": None},
     "no database, no CDN": {"site.db": None, "site.cdn": None},
     "no retries, one instance": {"visitors.retry": None, "site.app.instances": 1, "site.app.workers": 3},
-    "constant times (ties)": {
-        "site.app.page_s": {"dist": "constant", "value": 0.25},
-        "site.app.asset_s": {"dist": "constant", "value": 0.01},
-        "site.db.query_s": {"dist": "constant", "value": 0.005},
-        "visitors.think_s": {"dist": "constant", "value": 2.0},
-        "visitors.retry.delay_s": {"dist": "constant", "value": 1.0},
-        "site.app.timeout_s": 1.0},
+    "constant times (ties)": dict(_CONSTANT_TIMES),
     "dropped SYNs, drop abandoned": {"site.app.overflow": "drop", "site.app.queue_limit": 5,
                                      "site.app.drop_abandoned": True},
     "dropped SYNs, no timeout, constant times (ties)": {
@@ -106,12 +110,7 @@ MITIGATIONS = {
     "signature queue and TTL, constant times (ties)": ({
         "site.signature_queue": {"ack_s": 0.05, "writers": 2, "write_s": 0.25},
         "site.cdn.landing_ttl_s": 2.0,
-        "site.app.page_s": {"dist": "constant", "value": 0.25},
-        "site.app.asset_s": {"dist": "constant", "value": 0.01},
-        "site.db.query_s": {"dist": "constant", "value": 0.005},
-        "visitors.think_s": {"dist": "constant", "value": 2.0},
-        "visitors.retry.delay_s": {"dist": "constant", "value": 1.0},
-        "site.app.timeout_s": 1.0}, "waits"),
+        **_CONSTANT_TIMES}, "waits"),
 }
 
 
@@ -154,12 +153,7 @@ AUTOSCALE_CASES = {
     "constant times (ties), schedule on an evaluation's instant": {
         "site.autoscale": {**_SCALE, "warmup_s": 60, "schedule": [{"at_s": 0, "min": 3}, {"at_s": 600, "min": 5},
                                                                   {"at_s": 1800, "min": 1}]},
-        "site.app.page_s": {"dist": "constant", "value": 0.25},
-        "site.app.asset_s": {"dist": "constant", "value": 0.01},
-        "site.db.query_s": {"dist": "constant", "value": 0.005},
-        "visitors.think_s": {"dist": "constant", "value": 2.0},
-        "visitors.retry.delay_s": {"dist": "constant", "value": 1.0},
-        "site.app.timeout_s": 1.0},
+        **_CONSTANT_TIMES},
 }
 
 
