@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test clean
+.PHONY: run test clean system-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/surge run scenarios/anca-2020.toml --out out/anca-2020
 
-test: $(STAMP)
+# The Debian packages the tests use (nginx, Chromium, node): installed when missing, or one line says which.
+system-packages:
+	@tools/system-packages
+
+test: $(STAMP) system-packages
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 

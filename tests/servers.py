@@ -51,7 +51,7 @@ def loopback_server(status: int = 200, *, seen: collections.Counter | None = Non
         thread.join(timeout=5)
 
 
-NGINX = "/usr/sbin/nginx"  # Debian's nginx (.ci/run installs it)
+NGINX = "/usr/sbin/nginx"  # Debian's nginx (`make test` installs it: tools/system-packages)
 
 _NGINX_CONF = """
 {user}
@@ -99,12 +99,9 @@ def nginx_server(tmp_path, *, extra: str = "", proxy_to: str | None = None, limi
     import subprocess
     import time
 
-    import pytest
+    from tests.system import require
 
-    if not os.path.exists(NGINX):
-        if os.environ.get("CI"):
-            raise RuntimeError(f"{NGINX} is missing: .ci/run installs Debian's nginx")
-        pytest.skip(f"{NGINX} is absent (apt-get install nginx); CI runs this test")
+    require(NGINX, "nginx")
     tmp = tmp_path / "nginx"
     (tmp / "www").mkdir(parents=True)
     (tmp / "www" / "index.html").write_text("<!DOCTYPE html><title>petition</title><p>Sign the letter.</p>\n")

@@ -12,7 +12,7 @@
   as XML and its schedule with JMeter's grammar in ``tests/loadtest/test_export.py``.
 
 The npm packages install once into a cache folder (``$SURGE_NPM_CACHE``, else ``~/.cache/surge-tests``).
-Without node and npm these tests skip, except in CI (``CI`` set), where they fail: CI installs both.
+Without node and npm these tests fail: ``make test`` installs both.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from sim.loadtest.export import FORMATS, ArtilleryPhase
 from sim.loadtest.schedule import LoadPlan
 from tests.conftest import SCENARIOS
 from tests.servers import loopback_server
+from tests.system import require
 
 ANCA = str(SCENARIOS / "anca-2020.toml")
 
@@ -149,12 +150,7 @@ def _cache_root() -> Path:
 @pytest.fixture(scope="session")
 def npm_tools():
     """The folder holding node_modules with NPM_PACKAGES, installed once (locked against a parallel session)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        message = "node and npm are needed to check the exports with their tools (.ci/run installs them)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    node, npm = require("node", "nodejs"), require("npm", "npm")
     key = hashlib.sha256(json.dumps(NPM_PACKAGES, sort_keys=True).encode()).hexdigest()[:12]
     root = _cache_root() / f"npm-{key}"
     root.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
+from tests.system import require
 from sim.cli.figures import save_figure
 from sim.output.report import Folder, load_folder, render
 from sim.output.summary import summary_rows
@@ -417,10 +418,7 @@ def open_page(browser: Browser, page: Path, screenshot: Path) -> dict:
 
 
 def test_pages_open_offline_in_a_real_browser(run_dir, tmp_path, capsys):
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium (.ci/run does)")
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium); CI runs this test")
+    require(str(CHROMIUM), "chromium")
     sweep = write_sweep(tmp_path / "sweep")
     pages = []
     for folder in (run_dir, sweep):
@@ -441,10 +439,7 @@ def test_pages_open_offline_in_a_real_browser(run_dir, tmp_path, capsys):
 
 
 def test_a_load_test_page_opens_offline_in_a_real_browser(tmp_path, capsys):
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium (.ci/run does)")
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium); CI runs this test")
+    require(str(CHROMIUM), "chromium")
     folder, _ = write_folder(tmp_path / "lt", late=True)
     code, _, err = report([str(folder)], capsys)
     assert code == 0, err
