@@ -28,8 +28,8 @@ from sim.loadtest.meaning import FAILED, MEASURED, outcome
 from sim.output.advise_report import advise_section, verdict_banner
 
 __all__ = ["Folder", "load_folder", "build_report", "render", "summary_section", "slo_section",
-           "figures_section", "least_capacity_table", "sweep_table", "generator_banner", "outcome_banner", "locust_section",
-           "KIND_LABELS"]
+           "figures_section", "least_capacity_table", "sweep_table", "generator_banner", "outcome_banner",
+           "locust_section", "KIND_LABELS"]
 
 KIND_LABELS = {"run": "simulation run", "loadtest": "load test", "sweep": "sweep", "advise": "advice"}
 _CAPTIONS = {
@@ -213,7 +213,13 @@ def outcome_banner(s: dict) -> str:
     said first, in red; judged from the summary's counts, so a folder written before ``outcome`` is too."""
     result = outcome(s)
     if result["status"] == MEASURED:
-        return ""
+        died = s.get("driver_errors") if isinstance(s.get("driver_errors"), dict) else {}
+        count, by_error = number(died.get("visitors")), died.get("by_error")
+        if not count:
+            return ""
+        first = f": {max(by_error, key=by_error.get)}" if isinstance(by_error, dict) and by_error else ""
+        return (f'<p class="banner warn">⚠ {escape(fmt(count))} visitors died of an error in the load generator, '
+                f"counted as lost{escape(first)}.</p>")
     what = "failed" if result["status"] == FAILED else "is invalid"
     return f'<p class="banner bad">✘ The load test {what}: {escape(str(result["reason"]))}.</p>'
 

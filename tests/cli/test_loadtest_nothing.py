@@ -175,3 +175,22 @@ def test_a_site_that_serves_nobody_fails_the_test(tmp_path):
     assert set(seen) == {("GET", "/campaign/", "", "127.0.0.1")}
     assert sum(seen.values()) == json.loads((tmp_path / "503" / "summary.json").read_text())["requests"]["arrived"]
     assert done["surge loadtest"].stdout.lstrip().startswith("THE LOAD TEST FAILED: the site served none")
+
+
+def test_the_report_of_a_folder_written_before_outcome_existed_shows_no_green(tmp_path):
+    from sim.output.report import generator_banner, outcome_banner
+
+    # what locust's route once wrote for 78 visitors dead before their first request: nothing says they failed
+    old = {"kind": "loadtest", "visitors": {"arrived": 78, "dropped": 0, "served": 0, "failed": 0, "lost": 0,
+                                            "lost_fraction": 0.0},
+           "requests": {"arrived": 0, "by_status": {}},
+           "generator": {"kept_up": True, "threshold_s": 0.01, "lag_s": {"p99": None}, "loop_lag_s": {"p99": 0.001}}}
+    assert generator_banner(old) == ""
+    assert outcome_banner(old).startswith('<p class="banner bad">✘ The load test is invalid: 78 visitors arrived and '
+                                          "not one request was sent")
+    # a few visitors dead, the rest served: measured, the generator's green stays, the deaths in amber
+    few = {**old, "visitors": {"arrived": 100, "dropped": 0, "served": 97, "failed": 3, "died": 3},
+           "requests": {"arrived": 97}, "driver_errors": {"visitors": 3, "by_error": {"KeyError: 'x'": 3}}}
+    assert 'class="banner good">✔ The load generator kept up' in generator_banner(few)
+    assert outcome_banner(few) == ('<p class="banner warn">⚠ 3 visitors died of an error in the load generator, '
+                                   "counted as lost: KeyError: &#x27;x&#x27;.</p>")
