@@ -8,13 +8,18 @@ intended start, so a late greenlet does not hide the site's slowness (no coordin
 omission), and each request's lag (actual send minus planned send) is recorded too, so
 a generator that falls behind its schedule is caught instead of charged to the site
 (``sim.loadtest.stats.generator_verdict``). When ``max_concurrent`` visitors are in
-flight an arrival is dropped and counted, as k6's ``dropped_iterations``.
+flight an arrival is dropped and counted, as k6's ``dropped_iterations``. A visitor
+that dies of an error in the driver itself (not an HTTP error: a bug, a request the
+client cannot build) is a failed visitor, and its error is counted by kind
+(``LoadRecorder.driver_error``), never a visitor silently gone.
 """
 
 from __future__ import annotations
 
 import gc
+import http.client
 import ipaddress
+import logging
 import time
 import urllib.parse
 
@@ -24,6 +29,7 @@ import gevent.socket
 import numpy as np
 from geventhttpclient import HTTPClient
 
+from sim.loadtest.host import check_host
 from sim.loadtest.schedule import ASSET, DOCUMENT, FORM, LoadPlan, Visit
 from sim.loadtest.stats import LoadRecorder
 
@@ -32,6 +38,7 @@ __all__ = ["Driver"]
 _CHUNK = 500  # visitors' journeys are drawn a chunk at a time
 _PROBE_S = 0.01  # the event-loop lag probe wakes every 10 ms
 _MEMO_MAX = 4096  # request heads kept (a site's few paths and forms; bounded all the same)
+log = logging.getLogger("surge")
 
 
 class _Client(HTTPClient):
@@ -67,10 +74,11 @@ class _Client(HTTPClient):
 
 class Driver:
     def __init__(self, *, plan: LoadPlan, host: str, index: int, drivers: int, seed: int,
-                 max_concurrent: int, request_timeout_s: float, fire_request) -> None:
+                 max_concurrent: int, request_timeout_s: float, fire_request, on_error=None) -> None:
         self.plan = plan
-        self.host = host.rstrip("/")
+        self.host = check_host(host)  # the routes checked it already: a host none of them saw is refused here
         self._url = urllib.parse.urlsplit(self.host)
+        self._prefix = self._url.path  # the scenario's paths go under the host's own path, as the user wrote it
         self._memo: dict = {}  # request heads, shared by this driver's visitors (see _Client)
         self._addrinfo: list | None = None  # a numeric host's address, looked up once (see _Client)
         self.share = 1.0 / drivers
@@ -80,6 +88,7 @@ class Driver:
         self.max_concurrent = max(1, int(max_concurrent))
         self.request_timeout_s = request_timeout_s
         self.fire_request = fire_request  # locust's request event, so its own stats see every request
+        self.on_error = on_error  # told of each visitor that died of an error in the driver (locust's user_error)
         edges, _ = plan.target_per_bin()
         self.recorder = LoadRecorder(edges_s=edges, time_scale=plan.time_scale)
         self.active = 0
@@ -156,8 +165,10 @@ class Driver:
 
     def _visit(self, visit: Visit, start_s: float) -> None:
         rec = self.recorder
-        session = self._client()  # a new visitor opens new connections
+        session = None
+        lost = False  # counted as a failed visitor already
         try:
+            session = self._client()  # a new visitor opens new connections
             intended = start_s
             for k, (think, doc, assets) in enumerate(visit.steps):
                 if k > 0:
@@ -166,6 +177,7 @@ class Driver:
                 rec.count("page_views", max(intended, 0.0))
                 ok = self._send(session, doc, intended)
                 if not ok:
+                    lost = True
                     rec.count("visitors_failed", self.now())
                     if visit.intends_action:
                         rec.count("actions_lost", self.now())
@@ -174,21 +186,33 @@ class Driver:
                 for asset in assets:  # after the document, as a browser does
                     self._send(session, asset, self.now())
             rec.count("visitors_served", self.now())
+        except Exception as err:  # noqa: BLE001 - the driver's own error: the visitor is lost, and says why
+            if not lost:
+                rec.count("visitors_failed", self.now())
+                if visit.intends_action:
+                    rec.count("actions_lost", self.now())
+            if rec.driver_error(self.now(), err) == 1:  # each kind of error logged in full once
+                log.error("surge: a visitor died of an error in the load generator (counted as lost): %s",
+                          err, exc_info=err)
+            if self.on_error is not None:
+                self.on_error(err)
         finally:
-            session.close()
+            if session is not None:
+                session.close()
             self.active -= 1
 
     def _send(self, session: HTTPClient, req, intended_s: float) -> bool:
         exc = None
         length = 0
         lag_s = self.now() - intended_s  # the generator's own delay: planned send to actual send
+        path = self._prefix + req.path
         try:
             if req.kind == FORM:
                 body = urllib.parse.urlencode(dict(req.form)).encode()
-                resp = session.request("POST", req.path, body=body,
+                resp = session.request("POST", path, body=body,
                                        headers={"Content-Type": "application/x-www-form-urlencoded"})
             else:
-                resp = session.request("GET", req.path)
+                resp = session.request("GET", path)
             length = len(resp.read())
             resp.release()
             status = str(resp.status_code)
@@ -198,6 +222,8 @@ class Driver:
             status, exc = "timeout", err
         except OSError as err:  # refused, reset: the site is not answering
             status, exc = "connection_error", err
+        except http.client.HTTPException as err:  # an answer that is not HTTP: the site's failure, not the driver's
+            status, exc = "bad_response", err
         done = self.now()
         response_s = max(done - intended_s, 0.0)
         self.recorder.request(done, response_s=response_s, status=status, document=req.kind != ASSET, lag_s=lag_s)

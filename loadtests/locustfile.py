@@ -22,6 +22,12 @@ In the web UI:
   arrivals per second, the visitors planned and arrived so far, and the generator's lag p99.
   A visitor is several requests, so the RPS chart is not the arrival rate.
 
+The site is checked as locust starts (``--host``, by ``sim.loadtest.host.check_host``, as
+``surge loadtest`` checks it: a bad one is one line on stderr and exit code 2, nothing sent) and,
+in the web UI, as each test starts (a bad Host is refused, the test not started). A test whose
+visitors died in the load generator, or whose site served none of them, is logged as invalid
+or failed and exits 1 (``outcome`` in summary.json, ``sim.loadtest.meaning``).
+
 Headless, the same figures are logged every 5 s. ``locust -f loadtests/locustfile.py --help`` cannot
 list the surge options (locust prints its help before it imports the locustfile);
 ``python loadtests/locustfile.py --help`` lists them, and with other arguments runs locust on this file.
@@ -37,6 +43,7 @@ import sys
 from pathlib import Path
 
 import gevent
+import psutil  # locust's own dependency
 from locust import LoadTestShape, User, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -46,6 +53,9 @@ from loadtests.driver import Driver  # noqa: E402
 from sim.loadtest.schedule import ASSET_MODES, LoadPlan  # noqa: E402
 from sim.loadtest.stats import LOADTEST_COLUMNS, LoadRecorder  # noqa: E402
 from sim.config.scenario import load_scenario  # noqa: E402
+from sim.errors import ConfigError  # noqa: E402
+from sim.loadtest.host import check_host  # noqa: E402
+from sim.loadtest.meaning import FAILED, MEASURED, meaning, outcome  # noqa: E402
 from sim.analysis.slo import evaluate, parse_slo  # noqa: E402
 
 log = logging.getLogger("surge")
@@ -74,8 +84,22 @@ def _add(group, *flags, **kw):
     return action
 
 
+def _host_argument(value: str) -> str:
+    """locust's own --host, checked as it is parsed: before ``--processes`` forks its workers, so a bad host
+    stops every process at once (one line and exit code 2, as ``surge loadtest``)."""
+    try:
+        return check_host(value)
+    except ConfigError as err:
+        sys.stderr.write(f"{err}\n")
+        sys.stderr.flush()
+        sys.exit(2)
+
+
 @events.init_command_line_parser.add_listener
 def _arguments(parser) -> None:
+    for action in parser._actions:  # argparse has no public way to reach an option already added
+        if "--host" in action.option_strings:
+            action.type = _host_argument
     # In this order in the web UI (see _web_ui), and in a group of their own in --help.
     g = parser.add_argument_group("Surge options (loadtests/locustfile.py)",
                                   "The scenario's traffic as an open workload, one driver per process:\n"
@@ -123,12 +147,27 @@ def _new_test() -> None:
 @events.init.add_listener
 def _init(environment, **_kw) -> None:
     runner = environment.runner
+    _check_host_at_start(environment)
     if isinstance(runner, MasterRunner):
         runner.register_message("surge_results", _received)
     if isinstance(runner, WorkerRunner):
         runner.register_message("surge_drivers", _drivers)
     if environment.web_ui is not None:
         _web_ui(environment)
+
+
+def _check_host_at_start(environment) -> None:
+    """A test that starts by itself (headless, --autostart) needs --host; a bad one was refused as it was
+    parsed (``_host_argument``). Workers take the master's; the web UI may leave it to its Host field,
+    checked as each test starts (see _web_ui)."""
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    opts = environment.parsed_options
+    if environment.host is None and (getattr(opts, "headless", False) or getattr(opts, "autostart", False)):
+        if getattr(opts, "processes", 0):  # the workers it forked wait for a master that is leaving: end them
+            for child in psutil.Process().children():
+                child.kill()
+        _host_argument(None)
 
 
 def _drivers(msg, **_kw) -> None:
@@ -284,7 +323,7 @@ def _web_ui(environment) -> None:
     """The surge options in the order given (not sorted) and unfolded (locust has no setting for that: a
     small script clicks its fold open), and a Surge tab of the progress rows, by locust's own extension
     points (``extended_tabs``/``extended_tables`` in the page, ``extended_stats`` in /stats/requests)."""
-    from flask import request
+    from flask import jsonify, request
 
     web_ui = environment.web_ui
     # The page's options in the parser's order (scenario, time scale, ...), not sorted: Jinja's tojson sorts
@@ -293,6 +332,18 @@ def _web_ui(environment) -> None:
     web_ui.app.json.sort_keys = False
     web_ui.template_args["extended_tabs"] = [{"title": "Surge", "key": "surge"}]
     web_ui.template_args["extended_tables"] = [{"key": "surge", "structure": _SURGE_TAB}]
+
+    @web_ui.app.before_request
+    def _refuse_a_bad_host():
+        """A test asked for with a Host the load test cannot send to is refused, and says why."""
+        if request.endpoint != "locust.swarm" or request.method != "POST":
+            return None
+        try:
+            check_host(request.form.get("host", environment.host), flag="Host")
+        except ConfigError as err:
+            log.error("surge: test not started: %s", err)
+            return jsonify({"success": False, "message": str(err), "host": environment.host})
+        return None
 
     @web_ui.app.after_request
     def _surge(response):
@@ -353,9 +404,12 @@ class SurgeVisitors(User):
             index, drivers = max(runner.worker_index, 0), _state["drivers"] or 1
         plan = _plan(opts)
         seed = plan.scenario.run.seed if opts.surge_seed < 0 else opts.surge_seed
-        driver = Driver(plan=plan, host=self.host or opts.host, index=index, drivers=drivers, seed=seed,
+        driver = Driver(plan=plan, host=env.host or self.host, index=index, drivers=drivers, seed=seed,
                         max_concurrent=max(1, opts.max_concurrent_visitors // drivers),
-                        request_timeout_s=opts.request_timeout_s, fire_request=env.events.request.fire)
+                        request_timeout_s=opts.request_timeout_s, fire_request=env.events.request.fire,
+                        # a visitor that died in the driver shows in locust's Exceptions too
+                        on_error=lambda err: env.events.user_error.fire(user_instance=self, exception=err,
+                                                                        tb=err.__traceback__))
         _state["driver"] = (driver, index)
         # In a greenlet of its own: a stop kills this user's greenlet, while the driver, told to stop (by
         # _report), ends at its next arrival and takes its visitors and probes with it, so none of them
@@ -407,10 +461,16 @@ def _write_results(environment, **_kw) -> None:
             if len(_state["results"]) >= max(runner.worker_count, 1):
                 break
             gevent.sleep(0.1)
-    if not _state["results"]:
-        return
     if _state["written"]:
         return  # this test's results are written (as it stopped); quitting has nothing to add
+    if not _state["results"]:
+        if _state["test"] and not _state["ended"]:  # a test ran and no driver handed anything over
+            _state["written"] = True
+            log.error("surge: THE LOAD TEST IS INVALID: test %d: no driver reported its measurements "
+                      "(see the errors above): nothing was measured", _state["test"])
+            if environment.process_exit_code in (None, 0):
+                environment.process_exit_code = 1
+        return
     _state["written"] = True
     opts = environment.parsed_options
     plan = _plan(opts)
@@ -438,6 +498,17 @@ def _write_results(environment, **_kw) -> None:
         log.info("surge: SLO %s: %s (measured %s)", o.text, "met" if ok else "BROKEN", f"{v:.4g}")
     if any(not ok for _, _, ok in verdicts):
         environment.process_exit_code = 1 if environment.process_exit_code in (None, 0) else environment.process_exit_code
+    # Did it measure the site at all? Nothing served, or visitors dead in the generator: say so, exit 1.
+    summary["outcome"] = outcome(summary)
+    summary["load_factor"] = summary["plan"].get("load_factor")
+    summary["meaning"] = meaning(summary)
+    if summary["outcome"]["status"] != MEASURED:
+        log.error("surge: THE LOAD TEST %s: %s", "FAILED" if summary["outcome"]["status"] == FAILED else "IS INVALID",
+                  summary["outcome"]["reason"])
+        if environment.process_exit_code in (None, 0, 4):  # measured nothing: that first, whatever the lag
+            environment.process_exit_code = 1
+    if summary["meaning"]:
+        log.info("surge: %s", summary["meaning"])
     if opts.out:
         from sim.files import out_dir, write_csv, write_json
 
@@ -445,7 +516,8 @@ def _write_results(environment, **_kw) -> None:
         write_json(out / "summary.json", summary)
         write_csv(out / "timeseries.csv", LOADTEST_COLUMNS,
                   ([("" if isinstance(x, float) and x != x else x) for x in row] for row in total.timeseries(target)))
-    log.info("surge: %s", json.dumps({k: summary[k] for k in ("visitors", "page_response_s")}, default=str))
+    log.info("surge: %s", json.dumps({k: summary[k] for k in ("visitors", "page_response_s", "driver_errors")},
+                                     default=str))
 
 
 if __name__ == "__main__":

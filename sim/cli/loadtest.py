@@ -19,10 +19,11 @@ from pathlib import Path
 
 from sim.config.checks import at_most
 from sim.config.limits import MAX_CONCURRENT_VISITORS, max_processes
-from sim.errors import ConfigError, check_url
+from sim.errors import ConfigError
 from sim.files import write_json
 from sim.interrupts import deferred_signals, exit_code, reason
-from sim.loadtest.meaning import meaning
+from sim.loadtest.host import check_host
+from sim.loadtest.meaning import FAILED, MEASURED, meaning, outcome
 from sim.loadtest.schedule import ASSET_MODES, LoadPlan
 from sim.output.summary import slo_rows, summary_rows, verdicts
 from sim.output.text import format_table
@@ -39,7 +40,8 @@ def add_parser(sub) -> None:
         help="replay the scenario's surge against a site with locust (open workload, headless)",
         description="Play the scenario's arrivals, time-compressed and scaled down, against a site: an open "
         "workload (visitors keep arriving however slow the site gets). Without --host it starts the bundled "
-        "demo site on a free loopback port. Exit code: 0, 1 when an --slo objective is broken, 3 when the "
+        "demo site on a free loopback port. Exit code: 0, 1 when an --slo objective is broken or the test "
+        "measured nothing (the site served no visitor, or most visitors died in the load generator), 3 when the "
         "safety brake stopped the test, 4 when the load generator fell behind its schedule (its latencies "
         "measure itself: use more --processes), 2 for bad input, 130/143 when stopped by SIGINT/SIGTERM.",
     )
@@ -149,7 +151,7 @@ def _check(args: argparse.Namespace) -> None:
     if not (0 <= args.abort_on_error_rate <= 1):
         raise ConfigError("--abort-on-error-rate", f"must be within [0, 1], got {args.abort_on_error_rate}")
     if args.host is not None:
-        check_url("--host", args.host)
+        args.host = check_host(args.host)  # as locust's own routes check it (loadtests/locustfile.py)
     else:
         _check_demo_site(args)
     if args.slo:
@@ -174,9 +176,16 @@ def _check_demo_site(args: argparse.Namespace) -> None:
 
 
 def _print_summary(summary: dict) -> None:
+    result = summary.get("outcome") or {}
+    measured = result.get("status", MEASURED) == MEASURED
+    if not measured:  # first of all: the figures below do not measure the site
+        print(f"THE LOAD TEST {'FAILED' if result['status'] == FAILED else 'IS INVALID'}: {result.get('reason')}")
     generator = summary.get("generator") or {}
-    if generator:  # first: whether the figures below measure the site at all
-        lag = generator["lag_s"]["p99"]
+    if generator and (measured or not generator.get("kept_up")):  # whether the figures below measure the site
+        # the worse of the send lag and the event loop's (either has no value when no request was sent)
+        lags = [x for x in ((generator.get(k) or {}).get("p99") for k in ("lag_s", "loop_lag_s"))
+                if isinstance(x, (int, float)) and not math.isnan(x)]
+        lag = max(lags, default=0.0)
         if generator["kept_up"]:
             print(f"the load generator kept up: lag p99 {lag * 1000:.1f} ms <= {generator['threshold_s'] * 1000:g} ms")
         else:
@@ -184,6 +193,11 @@ def _print_summary(summary: dict) -> None:
                   "ms; the latencies below measure the generator, not the site: run with more --processes "
                   "(or --processes auto)")
     rows = summary_rows(summary)
+    died = summary.get("driver_errors") or {}
+    if died.get("visitors"):
+        kinds = sorted((died.get("by_error") or {}).items(), key=lambda kv: -kv[1])
+        rows.append(("visitors died in the load generator", f"{died['visitors']:,}: "
+                     + "; ".join(f"{text} (x {n:,})" for text, n in kinds[:3])))
     rows += slo_rows(verdicts(summary))
     if summary.get("aborted"):
         rows.append(("ABORTED", summary["aborted"]))
@@ -217,7 +231,10 @@ def run(args: argparse.Namespace) -> int:
                 if stopped:
                     summary["partial"], summary["stopped"] = True, stopped
                 summary["load_factor"] = summary.get("plan", {}).get("load_factor")
+                summary["outcome"] = outcome(summary)
                 summary["meaning"] = meaning(summary)
+                if summary["outcome"]["status"] != MEASURED and code in (0, 4):
+                    code = 1  # as locust says; a test that measured nothing is that first, whatever its lag
                 with deferred_signals():
                     write_json(summary_path, summary)
                     figures = _figures(out, summary) if args.out else []
@@ -225,8 +242,10 @@ def run(args: argparse.Namespace) -> int:
                 if args.out:
                     print(f"\nwrote summary.json, timeseries.csv, {', '.join(figures + [''])}locust_*.csv, locust.html "
                           f"to {out}/")
-            elif args.out:
-                print(f"surge: the load test wrote no results to {out}/ (locust exit code {code})", file=sys.stderr)
+            else:
+                print(f"surge: the load test wrote no results{f' to {out}/' if args.out else ''} "
+                      f"(locust exit code {code})", file=sys.stderr)
+                code = code or 1  # nothing measured is never a success
     finally:
         _stop_site(site)  # stopped early, or by an error: no server is left behind
     if stopped:

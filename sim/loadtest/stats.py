@@ -5,7 +5,8 @@ send theirs to the master as a dict, which merges them. Response times are the r
 ones, measured from each request's *intended* start (no coordinated omission), and
 kept in log-bucketed histograms (0.5 % relative error), not locust's two-digit
 buckets. Bins are of simulated time (``run.bin_s``), so the series lines up with
-``surge run``'s.
+``surge run``'s. A visitor that died of an error in the load generator itself is a
+failed visitor too, and its error is kept by kind, so the summary can say why.
 """
 
 from __future__ import annotations
@@ -22,12 +23,16 @@ from sim.stats.summary import TIMESERIES_COLUMNS
 __all__ = ["LoadRecorder", "LOADTEST_COLUMNS", "COUNTERS", "LAG_THRESHOLD_S", "generator_verdict"]
 
 COUNTERS = ("arrivals", "dropped", "page_views", "completed", "rejected", "timed_out", "errors",
-            "actions_completed", "actions_lost", "requests", "requests_ok", "visitors_served", "visitors_failed")
+            "actions_completed", "actions_lost", "requests", "requests_ok", "visitors_served", "visitors_failed",
+            "driver_errors")
 # The model's columns, then what only a load test has.
 LOADTEST_COLUMNS = TIMESERIES_COLUMNS + ["target_arrivals", "dropped", "errors", "requests", "lag_p99_s", "lag_max_s"]
 # The generator kept up when 99 % of its requests left within this of their planned time
 # (docs/outputs.md: how it was chosen from measurements against nginx).
 LAG_THRESHOLD_S = 0.010
+_ERROR_KINDS_MAX = 20  # distinct driver errors kept by name; the rest are counted under _OTHER_ERRORS
+_OTHER_ERRORS = "other errors"
+_ERROR_TEXT_MAX = 200
 
 
 class LoadRecorder:
@@ -45,6 +50,7 @@ class LoadRecorder:
         self.bin_lag: dict[int, LogHistogram] = {}
         self.loop_lag = LogHistogram()  # how late the generator's event loop woke a sleeping greenlet
         self.status: dict[str, int] = {}
+        self.errors: dict[str, int] = {}  # visitors that died of an error in the driver, by "Type: message"
 
     def _bin(self, t_wall_s: float) -> int:
         i = bisect.bisect_right(self._edges, t_wall_s * self.time_scale) - 1
@@ -52,6 +58,16 @@ class LoadRecorder:
 
     def count(self, name: str, t_wall_s: float, k: int = 1) -> None:
         self.counts[name][self._bin(t_wall_s)] += k
+
+    def driver_error(self, t_wall_s: float, err: BaseException) -> int:
+        """A visitor died of ``err`` in the driver (its visitor is counted failed by the caller); how many
+        visitors this kind of error has now killed."""
+        self.count("driver_errors", t_wall_s)
+        text = f"{type(err).__name__}: {err}"[:_ERROR_TEXT_MAX]
+        if text not in self.errors and len(self.errors) >= _ERROR_KINDS_MAX:
+            text = _OTHER_ERRORS
+        self.errors[text] = self.errors.get(text, 0) + 1
+        return self.errors[text]
 
     def request(self, t_wall_s: float, *, response_s: float, status: str, document: bool,
                 lag_s: float = 0.0) -> None:
@@ -97,13 +113,13 @@ class LoadRecorder:
             "response": self.response.to_dict(), "all_response": self.all_response.to_dict(),
             "sent_response": self.sent_response.to_dict(), "lag": self.lag.to_dict(),
             "bin_lag": {str(b): h.to_dict() for b, h in self.bin_lag.items()}, "loop_lag": self.loop_lag.to_dict(),
-            "status": dict(self.status),
+            "status": dict(self.status), "errors": dict(self.errors),
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "LoadRecorder":
         rec = cls(edges_s=np.asarray(d["edges_s"]), time_scale=d["time_scale"])
-        rec.counts = {k: np.asarray(v, dtype=float) for k, v in d["counts"].items()}
+        rec.counts.update({k: np.asarray(v, dtype=float) for k, v in d["counts"].items()})
         rec.bin_response = {int(b): LogHistogram.from_dict(h) for b, h in d["bin_response"].items()}
         rec.response = LogHistogram.from_dict(d["response"])
         rec.all_response = LogHistogram.from_dict(d["all_response"])
@@ -112,6 +128,7 @@ class LoadRecorder:
         rec.bin_lag = {int(b): LogHistogram.from_dict(h) for b, h in d["bin_lag"].items()}
         rec.loop_lag = LogHistogram.from_dict(d["loop_lag"])
         rec.status = dict(d["status"])
+        rec.errors = dict(d.get("errors", {}))
         return rec
 
     def merge(self, other: "LoadRecorder") -> "LoadRecorder":
@@ -128,6 +145,9 @@ class LoadRecorder:
         self.loop_lag.merge(other.loop_lag)
         for k, v in other.status.items():
             self.status[k] = self.status.get(k, 0) + v
+        for k, v in other.errors.items():
+            k = k if k in self.errors or len(self.errors) < _ERROR_KINDS_MAX else _OTHER_ERRORS
+            self.errors[k] = self.errors.get(k, 0) + v
         return self
 
     # -- results ------------------------------------------------------------------------
@@ -152,7 +172,11 @@ class LoadRecorder:
                 "achieved_fraction": frac(arrived_or_dropped, target_visitors),
                 "served": c["visitors_served"], "failed": lost,
                 "lost": lost + c["dropped"], "lost_fraction": frac(lost + c["dropped"], arrived_or_dropped),
+                # of the failed: died of an error in the load generator, not of the site's answer
+                "died": c["driver_errors"],
             },
+            "driver_errors": {"visitors": c["driver_errors"],
+                              "by_error": dict(sorted(self.errors.items(), key=lambda e: (-e[1], e[0])))},
             "page_views": {"attempted": c["page_views"], "completed": c["completed"]},
             "requests": {
                 "arrived": c["requests"], "completed": c["requests_ok"], "rejected": c["rejected"],

@@ -24,11 +24,12 @@ from sim.errors import ConfigError
 from sim.output.summary import get, number, pct_text, summary_rows, time_text, verdicts, with_ci
 from sim.output.text import fmt
 from sim.analysis.slo import evaluate, parse_slo
+from sim.loadtest.meaning import FAILED, MEASURED, outcome
 from sim.output.advise_report import advise_section, verdict_banner
 
 __all__ = ["Folder", "load_folder", "build_report", "render", "summary_section", "slo_section",
-           "figures_section", "least_capacity_table", "sweep_table", "generator_banner", "locust_section",
-           "KIND_LABELS"]
+           "figures_section", "least_capacity_table", "sweep_table", "generator_banner", "outcome_banner",
+           "locust_section", "KIND_LABELS"]
 
 KIND_LABELS = {"run": "simulation run", "loadtest": "load test", "sweep": "sweep", "advise": "advice"}
 _CAPTIONS = {
@@ -207,6 +208,22 @@ def _lag_text(x: float) -> str:
     return f"{x * 1000:.3g} ms" if x < 0.1 else f"{x * 1000:.0f} ms" if x < 1 else f"{x:,.2f} s"
 
 
+def outcome_banner(s: dict) -> str:
+    """A load test that measured nothing of the site (nothing served, visitors dead in the load generator),
+    said first, in red; judged from the summary's counts, so a folder written before ``outcome`` is too."""
+    result = outcome(s)
+    if result["status"] == MEASURED:
+        died = s.get("driver_errors") if isinstance(s.get("driver_errors"), dict) else {}
+        count, by_error = number(died.get("visitors")), died.get("by_error")
+        if not count:
+            return ""
+        first = f": {max(by_error, key=by_error.get)}" if isinstance(by_error, dict) and by_error else ""
+        return (f'<p class="banner warn">⚠ {escape(fmt(count))} visitors died of an error in the load generator, '
+                f"counted as lost{escape(first)}.</p>")
+    what = "failed" if result["status"] == FAILED else "is invalid"
+    return f'<p class="banner bad">✘ The load test {what}: {escape(str(result["reason"]))}.</p>'
+
+
 def generator_banner(s: dict) -> str:
     """The load generator's verdict, read before any figure: did it keep to its schedule?
 
@@ -227,6 +244,8 @@ def generator_banner(s: dict) -> str:
     else:
         against = " (no request was sent: no lag measured)"
     if g["kept_up"]:
+        if outcome(s)["status"] != MEASURED:  # kept to a schedule that measured nothing: no green here
+            return ""
         return f'<p class="banner good">✔ The load generator kept up{escape(against)}.</p>'
     return (f'<p class="banner bad">✘ The load generator fell behind{escape(against)}: the latencies measure the '
             "generator, not the site: run with more <code>--processes</code>.</p>")
@@ -417,7 +436,7 @@ def render(folder: Folder, slo: str | None = None, *, page_dir: Path | None = No
                 sweep_table(sweep, folder.sweep_columns, folder.sweep_rows, slo)]
     elif folder.kind == "loadtest":
         s = folder.summary or {}
-        body = [generator_banner(s), summary_section(s), slo_section(verdicts(s, slo)),
+        body = [outcome_banner(s), generator_banner(s), summary_section(s), slo_section(verdicts(s, slo)),
                 figures_section(folder.figures, _LOADTEST_CAPTIONS), locust_section(_locust_href(folder, page_dir))]
     else:
         s = folder.summary or {}

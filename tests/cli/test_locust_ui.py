@@ -1,5 +1,5 @@
 """locust on loadtests/locustfile.py as locust users drive it: the web UI (several tests in one
-process, over its HTTP API), --help, and the progress lines of a headless run.
+process, over its HTTP API, a bad Host refused), --help, and the progress lines of a headless run.
 
 Everything talks to 127.0.0.1 only: a demo site and locust's web UI, each on a free port. Every
 wait polls a state with a deadline (no fixed sleeps), and every process started is stopped.
@@ -144,6 +144,12 @@ def test_web_ui_runs_several_tests_in_one_process_and_writes_each(site, locust, 
     assert "errors<1%," in slo_help and "%%" not in slo_help
     assert args["hide_common_options"] is True
     assert {"key": "surge", "title": "Surge"} in args["extended_tabs"]
+
+    # a Host the load test cannot send to (no http://) is refused, in the same words as --host, and no test starts
+    refused = json.loads(_http(f"{ui}/swarm", form={"user_count": "0", "spawn_rate": "0", "host": "127.0.0.1:8000"}))
+    assert refused == {"success": False, "host": site,
+                       "message": "Host: must be a URL starting with http:// or https://, got '127.0.0.1:8000'"}
+    assert _stats(ui)["state"] == "ready" and not out.exists()
 
     first = _run_one_test(ui, out, {})
     _close_to_target(first)
