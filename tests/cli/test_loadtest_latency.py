@@ -18,6 +18,11 @@ Bounds, from that sum:
   most (1 - a) + (1 - b) + (1 - c) of the requests are: the median is at most
   S_(0.52) + O_(0.99) + L_(0.99) (0.48 + 0.01 + 0.01 = 0.5) and the p99 at most
   S_(0.997) + O_max + L_max (0.003 + 0 + 0 < 0.01).
+
+Measured in 3 runs on 2 busy cores (load average 7.7-8.3, at nice -10): p50 55.3-55.9 ms in
+[49.9, 60.9-70.6], p99 65.5-68.9 ms in [53.6-54.6, 85.8-92.6]; in the app p50 50.1 ms, p99
+53.8-54.8 ms; overhead apart p50 0.7-2.4 ms, p99 3.0-10.5 ms; send lag p99 7.6-9.7 ms. On an
+idle machine the overheads and the lag, so the margins, are a few milliseconds.
 """
 
 import json
