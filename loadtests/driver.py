@@ -112,6 +112,7 @@ class Driver:
         try:
             group = gevent.pool.Group()
             self.t0 = time.monotonic()
+            self.recorder.started_unix_s = time.time()
             probe = gevent.spawn(self._loop_lag)
             visits: list[Visit] = []
             for i, t in enumerate(arrivals):

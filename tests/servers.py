@@ -214,3 +214,38 @@ def waitress_site(tmp_path, *, threads: int, page: str):
     env = {"PETITION_PAGE": page, "PETITION_DB": str(tmp_path / "petition.sqlite")}
     with _site_process(cmd, f"http://127.0.0.1:{port}", env) as url:
         yield url
+
+
+@contextlib.contextmanager
+def delay_site(tmp_path, *, delay_ms: float, threads: int = 32):
+    """waitress serving tests/delay_app.py: every page after ``delay_ms``; yields (URL, the app's log of
+    the time each page spent in the app). ``threads`` well above the pages in flight, so none waits."""
+    import sys
+
+    port = _free_port()
+    log = tmp_path / "delay.log"
+    cmd = [sys.executable, "-m", "waitress", "--listen", f"127.0.0.1:{port}", "--threads", str(threads),
+           "--connection-limit", "1000", "tests.delay_app:application"]
+    with _site_process(cmd, f"http://127.0.0.1:{port}", {"DELAY_MS": str(delay_ms), "DELAY_LOG": str(log)}) as url:
+        yield url, log
+
+
+def round_trips_s(url: str, path: str, count: int = 300) -> list[float]:
+    """``count`` sequential GETs of ``path``, each on a new connection (as a load-test visitor opens one):
+    the seconds each took, the loopback and server overhead of a page answered at once."""
+    import http.client
+    import time
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    times = []
+    for _ in range(count):  # bounded: ``count`` requests of about a millisecond
+        t0 = time.perf_counter()
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+        try:
+            conn.request("GET", path)
+            conn.getresponse().read()
+        finally:
+            conn.close()
+        times.append(time.perf_counter() - t0)
+    return times

@@ -10,6 +10,11 @@ Disagreement is judged on counts, where each side is one Poisson-like draw: a bi
 disagrees when ``|p - m| > Z_LIMIT * sqrt(p + m)``. With Z_LIMIT = 4 a bin of two draws
 of the same process is flagged with probability about 6e-5, so a run of 150 bins and
 four count series shows a false flag about 4 % of the time.
+
+A count that is not Poisson-like passes its own variance per row: refusals at overload
+are arrivals minus the servers' departures, two independent counts, so their variance
+is about ``arrivals + served``, (lambda + X) / (lambda - X) times their mean (5x at
+1.5x capacity), and judged as Poisson nearly every bin of an overload would be flagged.
 """
 
 from __future__ import annotations
@@ -50,9 +55,11 @@ def pair_bins(predicted: list[dict], time_scale: float, measured: list[dict]) ->
     return Pairing(pairs=pairs, only_predicted=max(len(predicted) - n, 0), only_measured=max(len(measured) - n, 0))
 
 
-def disagreements(pairs, get) -> list[tuple[float, float, float, int]]:
-    """Runs of consecutive paired bins where the count ``get(row)`` differs beyond Poisson noise:
-    (start, end, the largest |z| in the run, the sign of measured - predicted)."""
+def disagreements(pairs, get, variance=None) -> list[tuple[float, float, float, int]]:
+    """Runs of consecutive paired bins where the count ``get(row)`` differs beyond its noise:
+    (start, end, the largest |z| in the run, the sign of measured - predicted).
+
+    ``variance(row)`` is a row's variance of the count (default: the count, Poisson)."""
     runs: list[list[float]] = []
     prev_end = None
     for start, end, p, m in pairs:
@@ -60,10 +67,11 @@ def disagreements(pairs, get) -> list[tuple[float, float, float, int]]:
             prev_end = None
             continue
         a, b = float(get(p)), float(get(m))
-        if not (math.isfinite(a) and math.isfinite(b)) or a + b <= 0:
+        var = a + b if variance is None else float(variance(p)) + float(variance(m))
+        if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(var)) or var <= 0:
             prev_end = None
             continue
-        z = (b - a) / math.sqrt(a + b)
+        z = (b - a) / math.sqrt(var)
         if abs(z) > Z_LIMIT:
             sign = 1 if z > 0 else -1
             if runs and prev_end == start and runs[-1][3] == sign:

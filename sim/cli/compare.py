@@ -2,7 +2,9 @@
 
 SIM_DIR is ``surge run SCENARIO --time-scale X --scale Y`` (the model of the load test),
 LOADTEST_DIR is ``surge loadtest SCENARIO --time-scale X --scale Y``. Both write
-``timeseries.csv`` in the same columns, by bins of simulated time.
+``timeseries.csv`` in the same columns, by bins of simulated time. Besides the
+figure and ``compare.csv`` (per bin), ``compare.json`` holds the whole-run figures of
+both sides and the spans where they disagree, for a script or a test to read.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from sim.analysis.agreement import Z_LIMIT, disagreements, pair_bins
 from sim.errors import ConfigError
-from sim.files import write_csv
+from sim.files import write_csv, write_json
 from sim.output.text import format_table
 from sim.cli.figures import save_figure
 from sim.cli.outputs import out_folder
@@ -33,6 +35,13 @@ SERIES = (
     ("errors", lambda r: r["rejected"] + r["timed_out"], "errors (503, 504)"),
     ("dropped", lambda r: r.get("dropped", 0.0), "dropped arrivals"),
 )
+
+# A count's per-bin variance where it is not Poisson-like (sim/analysis/agreement.py). Errors are
+# attempts minus answers: their variance is at most that of the two counts added (when the two are
+# not negatively correlated), and never below Poisson's.
+VARIANCE = {
+    "errors": lambda r: max(r["rejected"] + r["timed_out"], r.get("page_views", 0.0) + r["completed"]),
+}
 
 
 def add_parser(sub) -> None:
@@ -103,15 +112,41 @@ def _hm(t_s: float) -> str:
     return f"{m // 60}:{m % 60:02d}"
 
 
-def _disagreement_lines(pairs) -> list[str]:
-    lines = []
+def _disagreements(pairs) -> list[tuple[str, str, tuple]]:
+    """(series name, label, (start, end, |z| max, sign)) for each span where a count disagrees."""
+    found = []
     for name, get, label in SERIES:
         if name.endswith("_s"):
             continue  # per-bin percentiles carry no interval here
-        for start, end, z, sign in disagreements(pairs, get):
-            lines.append(f"{label}: measured {'above' if sign > 0 else 'below'} the prediction from {_hm(start)} "
-                         f"to {_hm(end)} (simulated h:min; |z| up to {z:.1f})")
-    return lines
+        found += [(name, label, span) for span in disagreements(pairs, get, VARIANCE.get(name))]
+    return found
+
+
+def _disagreement_lines(found) -> list[str]:
+    return [f"{label}: measured {'above' if sign > 0 else 'below'} the prediction from {_hm(start)} "
+            f"to {_hm(end)} (simulated h:min; |z| up to {z:.1f})" for _, label, (start, end, z, sign) in found]
+
+
+def _figures(sim_summary: dict, lt_summary: dict, pairs, pairing, found) -> dict:
+    """compare.json: each count summed over every bin of each side, the page response percentiles of
+    each summary, and the spans of disagreement."""
+    def total(get, side: int) -> float:
+        return float(np.nansum([_value(pair[side], get) for pair in pairs]))
+
+    counts = {name: {"predicted": total(get, 2), "measured": total(get, 3)} for name, get, _ in SERIES
+              if not name.endswith("_s")}
+    for name, get in (("rejected", lambda r: r["rejected"]), ("timed_out", lambda r: r["timed_out"])):
+        counts[name] = {"predicted": total(get, 2), "measured": total(get, 3)}
+    response = {q: {"predicted": (sim_summary.get("page_response_s") or {}).get(q),
+                    "measured": (lt_summary.get("page_response_s") or {}).get(q)} for q in ("p50", "p95", "p99")}
+    return {
+        "bins_paired": len(pairs) - pairing.only_predicted - pairing.only_measured,
+        "bins_only_predicted": pairing.only_predicted, "bins_only_measured": pairing.only_measured,
+        "totals": counts, "page_response_s": response, "z_limit": Z_LIMIT,
+        "disagreements": [{"series": name, "start_s": start, "end_s": end, "z_max": z,
+                           "measured": "above" if sign > 0 else "below"}
+                          for name, _, (start, end, z, sign) in found],
+    }
 
 
 def _same_scenario(sim_summary: dict, lt_summary: dict, args: argparse.Namespace) -> None:
@@ -160,8 +195,11 @@ def run(args: argparse.Namespace) -> int:
         if count:
             print(f"note: the {side} has {count} bins more than the other (kept in compare.csv, one side empty; "
                   "in the totals above)")
-    lines = _disagreement_lines(pairs)
-    print(f"\nwhere they disagree beyond Poisson noise (|z| > {Z_LIMIT:g} per bin, counts only):")
+    found = _disagreements(pairs)
+    write_json(out / "compare.json", _figures(sim_summary, lt_summary, pairs, pairing, found))
+    lines = _disagreement_lines(found)
+    print(f"\nwhere they disagree beyond noise (|z| > {Z_LIMIT:g} per bin, counts only; errors against the noise "
+          "of attempts minus answers):")
     print("\n".join(f"  {line}" for line in lines) if lines else "  nowhere")
-    print(f"\nwrote compare.png, compare.csv to {out}/")
+    print(f"\nwrote compare.png, compare.csv, compare.json to {out}/")
     return 0

@@ -51,6 +51,9 @@ class LoadRecorder:
         self.loop_lag = LogHistogram()  # how late the generator's event loop woke a sleeping greenlet
         self.status: dict[str, int] = {}
         self.errors: dict[str, int] = {}  # visitors that died of an error in the driver, by "Type: message"
+        # Unix time (time.time()) of the plan's time 0: an event seen outside the test (a stall of
+        # the site, a deploy) maps onto the bins. The earliest of the drivers' when merged.
+        self.started_unix_s = math.nan
 
     def _bin(self, t_wall_s: float) -> int:
         i = bisect.bisect_right(self._edges, t_wall_s * self.time_scale) - 1
@@ -113,7 +116,7 @@ class LoadRecorder:
             "response": self.response.to_dict(), "all_response": self.all_response.to_dict(),
             "sent_response": self.sent_response.to_dict(), "lag": self.lag.to_dict(),
             "bin_lag": {str(b): h.to_dict() for b, h in self.bin_lag.items()}, "loop_lag": self.loop_lag.to_dict(),
-            "status": dict(self.status), "errors": dict(self.errors),
+            "status": dict(self.status), "errors": dict(self.errors), "started_unix_s": self.started_unix_s,
         }
 
     @classmethod
@@ -129,6 +132,7 @@ class LoadRecorder:
         rec.loop_lag = LogHistogram.from_dict(d["loop_lag"])
         rec.status = dict(d["status"])
         rec.errors = dict(d.get("errors", {}))
+        rec.started_unix_s = float(d.get("started_unix_s", math.nan))
         return rec
 
     def merge(self, other: "LoadRecorder") -> "LoadRecorder":
@@ -148,6 +152,8 @@ class LoadRecorder:
         for k, v in other.errors.items():
             k = k if k in self.errors or len(self.errors) < _ERROR_KINDS_MAX else _OTHER_ERRORS
             self.errors[k] = self.errors.get(k, 0) + v
+        starts = [t for t in (self.started_unix_s, other.started_unix_s) if not math.isnan(t)]
+        self.started_unix_s = min(starts) if starts else math.nan
         return self
 
     # -- results ------------------------------------------------------------------------
@@ -166,6 +172,7 @@ class LoadRecorder:
         return {
             "kind": "loadtest",
             "plan": plan,
+            "started_unix_s": self.started_unix_s,
             "visitors": {
                 "target": target_visitors, "arrived": c["arrivals"], "dropped": c["dropped"],
                 "dropped_fraction": frac(c["dropped"], arrived_or_dropped),

@@ -10,6 +10,7 @@ within the relative error it states (``alpha`` = 0.5 %), for samples of several 
 from __future__ import annotations
 
 import json
+import math
 import zlib
 
 import numpy as np
@@ -163,3 +164,15 @@ def test_counts_and_per_bin_series_add_up_exactly(workers):
     assert summary["generator"]["requests"] == n
     for q in ("p50", "p99"):
         assert _within(summary["generator"]["lag_s"][q], _exact(lag, float(q[1:]) / 100))
+
+
+def test_the_start_time_crosses_the_wire_and_the_earliest_driver_s_is_kept():
+    # a driver not yet started has none (NaN); the test started with the first driver that did
+    recorders = []
+    for started in (1_700_000_000.25, math.nan, 1_700_000_000.0):
+        rec = LoadRecorder(edges_s=EDGES_S, time_scale=TIME_SCALE)
+        rec.started_unix_s = started
+        recorders.append(_wire(rec))
+    merged = recorders[0].merge(recorders[1]).merge(recorders[2])
+    assert merged.summary(target_visitors=0.0, plan={})["started_unix_s"] == 1_700_000_000.0
+    assert math.isnan(LoadRecorder(edges_s=EDGES_S, time_scale=TIME_SCALE).started_unix_s)
