@@ -54,7 +54,7 @@ def synthetic(case: str) -> tuple[np.ndarray, np.ndarray]:
 def coverage_fit(trace):
     """The fit the interval-coverage test makes: one share of the exponential kernel. The full search
     (every kernel, up to 3 shares) picks that very model for ``hourly-exp`` 30 times of 30 and then has
-    the same likelihood and maximum, so its intervals are these; this one takes a tenth of the time."""
+    the same likelihood and maximum, so its intervals are these; this one takes a tenth of the time or less."""
     from sim.analysis.fit import fit_trace
 
     return fit_trace(trace, start_hour=17, kernels=("exponential",), max_shares=1)
