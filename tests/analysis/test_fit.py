@@ -58,9 +58,9 @@ def test_an_hourly_trace_gives_back_its_baseline_cycle_and_share():
 #     covering 90 % still passes 83 % of the time: this tells 95 from 80, not from 90).
 # The fits are the one-share exponential fits of fit_spread.coverage_fit (the model the full search picks
 # for hourly-exp 30 times of 30, with the same intervals, in a tenth of the time or less). Measured on a
-# 2-core machine shared with other test runs (load 4-6): 0.5 s a fit, 72-81 s for the 141, against 80-96 s
-# for the 10 full fits this test made before; `python tests/analysis/fit_spread.py coverage 200` gives the
-# coverage of 200 other draws.
+# 2-core machine shared with other test runs: 51 s for the 141 at load 4 (the 10 full fits this test made
+# before: 34 s), 72-81 s at load 5-6; `python tests/analysis/fit_spread.py coverage 200` gives the coverage
+# of 200 other draws.
 COVERAGE_DRAWS, COVERAGE_LEAST = 141, 124
 
 
