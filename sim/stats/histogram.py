@@ -4,7 +4,7 @@ Quantiles are *lower* quantiles: ``quantile(q)`` estimates the order statistic
 ``x_(k)`` with 1-based rank ``k = max(1, ceil(q * n))`` (``q * n`` in floating
 point), i.e. ``numpy.quantile(x, q, method="inverted_cdf")``. For data in
 ``{0} U [min_value, max_value]`` the estimate ``e`` obeys ``|e - x_(k)| <= alpha * x_(k)``
-(0.5 % with the default ``alpha``, inside the 1 % we promise). Values in
+(0.5 % with the default ``alpha``, the accuracy docs/outputs.md states). Values in
 ``(0, min_value)`` are counted as "low" and may be off by up to ``min_value`` in
 absolute terms; values above ``max_value`` are clamped into the top bucket and
 counted in ``overflow_count`` (their quantiles carry no guarantee).

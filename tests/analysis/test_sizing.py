@@ -6,9 +6,7 @@ from sim.analysis import theory
 from sim.analysis.capacity import least_capacity, load_table, parse_vary, plan_points
 from sim.analysis.runner import run_points
 from sim.cli import main
-from sim.engine import simulate
-from sim.analysis.sizing import fluid_losses, least_workers, workload
-from sim.stats.summary import summarize
+from sim.analysis.sizing import least_workers, workload
 from sim.config.scenario import load_scenario
 from sim.analysis.slo import parse_slo
 from tests.conftest import SCENARIOS
@@ -32,19 +30,6 @@ def test_plan_and_sweep_agree_on_least_workers(slo, t_s, eps):
                       progress=lambda *_: None)
     (answer,) = least_capacity(rows, "site.app.workers", [], [objective])
     assert answer["least"] == planned
-
-
-@pytest.mark.slow
-def test_fluid_abandoned_visitors_within_10_percent_of_the_simulation():
-    scenario = load_scenario(SCENARIOS / "anca-2020.toml")
-    app, v = scenario.site.app, scenario.visitors
-    lost = fluid_losses(workload(scenario), servers=app.instances * app.workers,
-                        queue_limit=app.queue_limit * app.instances, patience_mean_s=v.patience_s.mean,
-                        retry_probability=v.retry.probability, patience_s=v.patience_s)
-    simulated = summarize(simulate(scenario))
-    abandoned = simulated["visitors"]["abandoned"]
-    assert abandoned > 1000
-    assert lost.visitors_abandoned == pytest.approx(abandoned, rel=0.10)
 
 
 def test_plan_command(capsys, tmp_path):

@@ -32,9 +32,10 @@ import yaml
 
 from sim.cli import main
 from sim.config.scenario import load_scenario
-from sim.loadtest.export import FORMATS, ArtilleryPhase
+from sim.loadtest.export import FORMATS
 from sim.loadtest.schedule import LoadPlan
 from tests.conftest import SCENARIOS
+from tests.loadtest.test_export import artillery_arrivals
 from tests.servers import loopback_server
 from tests.system import require
 
@@ -273,13 +274,8 @@ def test_artillery_plays_the_export_against_a_loopback_server(tmp_path, npm_tool
         if method == "POST":
             assert urllib.parse.parse_qs(body) == {"name": ["A. Visitor"], "email": ["visitor@example.org"]}
     # every visitor Artillery's phases send arrived: ramps count each second's rate rounded, counts are counts
-    expected = 0
-    for p in phases:
-        if "rampTo" in p:
-            ramp = ArtilleryPhase(p["duration"], "ramp", arrival_rate=p["arrivalRate"], ramp_to=p["rampTo"])
-            expected += ramp.arrivals
-        else:
-            expected += p.get("arrivalCount", 0)
+    # (Artillery's own arithmetic, written out in tests/loadtest/test_export.py from its phases.js)
+    expected = sum(artillery_arrivals(p) for p in phases)
     assert per_path[("GET", "/landing")] == expected
     plan = LoadPlan(load_scenario(scenario), time_scale=1, scale=1)
     assert abs(expected - plan.expected_visitors()) <= 1  # the phases carry the plan's fractions along

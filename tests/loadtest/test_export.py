@@ -17,8 +17,8 @@ import yaml
 from sim.config.distributions import Constant, Empirical, Exponential, Gamma, Lognormal, Uniform
 from sim.config.scenario import load_scenario
 from sim.errors import ConfigError
-from sim.loadtest.export import (FORMATS, ArtilleryPhase, artillery_ramp_arrivals, export, fit_stages, journey_of,
-                                 median_s, plan_visitors, whole_second_steps)
+from sim.loadtest.export import (FORMATS, artillery_ramp_arrivals, export, fit_stages, journey_of, median_s,
+                                 whole_second_steps)
 from sim.loadtest.export.artillery import RAMP_MIN_RATE, journey_classes
 from sim.loadtest.schedule import LoadPlan
 from tests.conftest import SCENARIOS
@@ -60,16 +60,34 @@ def pieces_rate(pieces, t):
 
 def artillery_read(text):
     script = yaml.safe_load(text)
-    phases = []
-    for p in script["config"]["phases"]:
-        if "pause" in p:
-            phases.append(ArtilleryPhase(int(p["pause"]), "pause"))
-        elif "arrivalCount" in p:
-            phases.append(ArtilleryPhase(int(p["duration"]), "count", count=int(p["arrivalCount"])))
-        else:
-            phases.append(ArtilleryPhase(int(p["duration"]), "ramp", arrival_rate=p["arrivalRate"],
-                                         ramp_to=p["rampTo"]))
-    return script, phases
+    return script, script["config"]["phases"]
+
+
+def artillery_arrivals(phase):
+    """The arrivals Artillery 2 sends for one phase on one worker, as its phases.js (int-core) counts them.
+
+    ``pause``: none. ``arrivalCount``: that many. A ramp (``arrivalRate`` to ``rampTo`` over ``duration``
+    seconds, duration >= 2): in second i the rate ``(rampTo - arrivalRate) / (duration - 1) * i +
+    arrivalRate``, of which it sends the floor, plus one when ``Math.round(fraction * workers) >= worker``,
+    i.e. when the fraction is at least a half on the one local worker. Written out here from Artillery's
+    source, apart from the exporter's ``artillery_ramp_arrivals``."""
+    if "pause" in phase:
+        return 0
+    if "arrivalCount" in phase:
+        return int(phase["arrivalCount"])
+    assert "rampTo" in phase and int(phase["duration"]) >= 2, phase  # the only other kind the exporter writes
+    a, b, d = phase["arrivalRate"], phase["rampTo"], int(phase["duration"])
+    total = 0
+    for i in range(d):
+        raw = (b - a) / (d - 1) * i + a
+        total += math.floor(raw) + (1 if math.floor(raw % 1 + 0.5) >= 1 else 0)  # JS Math.round(x) = floor(x + .5)
+    return total
+
+
+def exact_visitors(plan, t0_s, t1_s):
+    """The plan's expected visitors between two wall instants: the profile's exact integral, scaled."""
+    a, b = (min(max(t, 0.0), plan.duration_s) * plan.time_scale for t in (t0_s, t1_s))
+    return plan.scale * float(plan.profile.cumulative(b) - plan.profile.cumulative(a))
 
 
 _GATLING = re.compile(r"rampUsersPerSec\(([\d.]+)\)\.to\(([\d.]+)\)\.during\((\d+)\)\.randomized\(\)"
@@ -199,7 +217,7 @@ def file_visitors(fmt, text):
     if fmt == "k6":
         return pieces_visitors(k6_read(text)[1])
     if fmt == "artillery":
-        return float(sum(p.arrivals for p in artillery_read(text)[1]))
+        return float(sum(artillery_arrivals(p) for p in artillery_read(text)[1]))
     if fmt == "gatling":
         return pieces_visitors(gatling_read(text))
     if fmt == "jmeter":
@@ -210,21 +228,56 @@ def file_visitors(fmt, text):
 
 # -- the fit ------------------------------------------------------------------------------------------------
 
-def test_stages_fit_the_rate_within_the_stated_errors(anca_plan):
-    fit = fit_stages(anca_plan)
+# What the README and docs/export.md state: each stage within 2 % of the peak rate and 0.5 % of its visitors,
+# so the stages' total within 0.5 % of the plan's.
+RATE_OF_PEAK = 0.02
+STAGE_VISITORS = 0.005
+
+
+@pytest.mark.parametrize("scenario", ["anca-2020", "gentle", "campaign"])
+def test_stages_fit_the_rate_within_the_stated_errors(scenario):
+    plan = LoadPlan(load_scenario(SCENARIOS / f"{scenario}.toml"), time_scale=144, scale=0.001)
+    fit = fit_stages(plan)
     assert fit.within_tolerance and 2 <= len(fit.stages) <= 500
-    assert fit.stages[0].start_s == 0 and fit.stages[-1].end_s == pytest.approx(anca_plan.duration_s)
+    assert fit.stages[0].start_s == 0 and fit.stages[-1].end_s == pytest.approx(plan.duration_s)
     assert all(a.end_s == b.start_s for a, b in zip(fit.stages, fit.stages[1:]))
-    for s in fit.stages:  # each stage's visitors are the plan's, within the tolerance
-        assert s.plan_visitors == pytest.approx(plan_visitors(anca_plan, s.start_s, s.end_s))
-        assert abs(s.visitors - s.plan_visitors) <= fit.visitors_tolerance * s.plan_visitors + 1e-6
-    assert fit.total_error < 0.01
+    for s in fit.stages:  # each stage's straight line holds the plan's visitors within 0.5 %
+        plan_s = exact_visitors(plan, s.start_s, s.end_s)
+        line_s = (s.start_rate + s.end_rate) / 2 * (s.end_s - s.start_s)  # the trapezoid under the stage
+        assert abs(line_s - plan_s) <= STAGE_VISITORS * plan_s + 1e-9, (s, plan_s)
+    total = sum((s.start_rate + s.end_rate) / 2 * (s.end_s - s.start_s) for s in fit.stages)
+    assert total == pytest.approx(exact_visitors(plan, 0, plan.duration_s), rel=STAGE_VISITORS)
     # the rate jumps only where a share is posted
     jumps = [b.start_s for a, b in zip(fit.stages, fit.stages[1:]) if b.start_rate != a.end_rate]
-    assert jumps == pytest.approx([s.at_s / 144 for s in anca_plan.scenario.traffic.shares])
-    t = np.linspace(0, anca_plan.duration_s, 4001)[:-1]
-    err = np.abs([fit.rate_at(x) - anca_plan.target_rate_per_s(x) for x in t])
-    assert err.max() <= 0.03 * fit.peak_rate_per_s  # probed at 15 points a stage; between them about as close
+    assert jumps == pytest.approx([s.at_s / 144 for s in plan.scenario.traffic.shares if s.at_s / 144 < plan.duration_s])
+    # The fitter probes 15 points a stage; the statement is about every instant, so it is checked on a grid
+    # ten times finer than the stages need (10,000 instants; measured worst: anca-2020 0.57 %, gentle 0.59 %,
+    # campaign 1.30 % of the peak), against the peak as the grid sees it (at most the true one: stricter).
+    t = np.linspace(0, plan.duration_s, 10_001)[:-1]
+    target = plan.scale * plan.time_scale * plan.profile.rate_per_s(t * plan.time_scale)
+    t0, t1, r0, r1 = (np.array(x) for x in zip(*[(s.start_s, s.end_s, s.start_rate, s.end_rate) for s in fit.stages]))
+    i = np.searchsorted(t0, t, side="right") - 1  # the stage holding t: start <= t < end
+    line = r0[i] + (r1[i] - r0[i]) * (t - t0[i]) / (t1[i] - t0[i])
+    err = np.abs(line - target)
+    assert err.max() <= RATE_OF_PEAK * target.max(), t[err.argmax()]
+
+
+def test_the_founding_case_figures_docs_export_states(anca_plan, anca_exports):
+    # docs/export.md: "55 stages, worst rate error 0.56 % of the peak, worst stage 0.48 %, total +0.29 %"
+    fit = fit_stages(anca_plan)
+    assert len(fit.stages) == 55
+    lines = [(s.start_rate + s.end_rate) / 2 * (s.end_s - s.start_s) for s in fit.stages]
+    plans = [exact_visitors(anca_plan, s.start_s, s.end_s) for s in fit.stages]
+    assert round(max(abs(a - b) / b for a, b in zip(lines, plans)) * 100, 2) == 0.48
+    assert round((sum(lines) / anca_plan.expected_visitors() - 1) * 100, 2) == 0.29
+    assert "each within 2.00 % of the peak rate (worst 0.56 %)" in anca_exports["k6"].text  # at the probes
+    # between the probes, on a grid of 100,000 instants, no worse than 0.57 %
+    t = np.linspace(0, anca_plan.duration_s, 100_001)[:-1]
+    target = anca_plan.scale * anca_plan.time_scale * anca_plan.profile.rate_per_s(t * anca_plan.time_scale)
+    t0, t1, r0, r1 = (np.array(x) for x in zip(*[(s.start_s, s.end_s, s.start_rate, s.end_rate) for s in fit.stages]))
+    i = np.searchsorted(t0, t, side="right") - 1
+    worst = np.max(np.abs(r0[i] + (r1[i] - r0[i]) * (t - t0[i]) / (t1[i] - t0[i]) - target)) / target.max()
+    assert 0.0056 <= worst < 0.0057
 
 
 def test_a_constant_rate_is_one_stage():
@@ -249,7 +302,8 @@ def test_whole_second_steps_hold_each_seconds_visitors(anca_plan):
     steps = whole_second_steps(fit, anca_plan)
     assert all(s.start_s == int(s.start_s) and s.end_s == int(s.end_s) and s.duration_s >= 1 for s in steps)
     for s in steps:
-        assert s.visitors == pytest.approx(s.plan_visitors, rel=1e-9, abs=1e-12)
+        line_s = (s.start_rate + s.end_rate) / 2 * (s.end_s - s.start_s)
+        assert line_s == pytest.approx(exact_visitors(anca_plan, s.start_s, s.end_s), rel=1e-9, abs=1e-12)
     assert sum(s.visitors for s in steps) == pytest.approx(anca_plan.expected_visitors(), rel=1e-9)
     # a share's post is a boundary (at 25 s), or the second around it a step of its own (at 37.5 s):
     # the jump does not leak into its neighbours
@@ -282,7 +336,8 @@ def test_k6_stages_reproduce_the_rate(anca_plan, anca_exports):
     unit, pieces = k6_read(anca_exports["k6"].text)
     assert unit == 1000  # 0.001 visitor/s resolution: rounding moves under 0.1 % of the visitors
     for t in (5.0, 24.0, 26.0, 30.0, 38.0, 60.0, 200.0, 600.0, 1100.0):
-        allowed = fit.rate_tolerance * fit.peak_rate_per_s + 1 / unit
+        # the stages' 2 % of the peak, plus half a unit: k6's targets are rounded to whole iterations per unit
+        allowed = RATE_OF_PEAK * fit.peak_rate_per_s + 0.5 / unit
         assert abs(pieces_rate(pieces, t) - anca_plan.target_rate_per_s(t)) <= allowed, t
     # the jump at the main post is a stage of no duration
     assert any(t1 == t0 and b > 10 * a for t0, t1, a, b in pieces)
@@ -301,17 +356,21 @@ def test_k6_script_walks_the_journey(anca_exports):
 def test_artillery_phases_are_whole_and_ramps_only_where_artillery_keeps_them(anca_plan, anca_exports):
     script, phases = artillery_read(anca_exports["artillery"].text)
     assert script["config"]["target"] == "http://127.0.0.1:8000"
-    for raw, p in zip(script["config"]["phases"], phases):
-        assert all(isinstance(v, int) for k, v in raw.items() if k in ("duration", "pause", "arrivalCount"))
-        if p.kind == "ramp":
-            assert p.duration_s >= 2 and min(p.arrival_rate, p.ramp_to) >= RAMP_MIN_RATE
-    assert any(p.kind == "ramp" for p in phases) and any(p.kind == "count" for p in phases)
-    # the count never drifts from the plan's by more than a visitor (fractions carry from phase to phase)
+    for p in phases:
+        assert all(isinstance(v, int) for k, v in p.items() if k in ("duration", "pause", "arrivalCount"))
+        if "rampTo" in p:
+            assert p["duration"] >= 2 and min(p["arrivalRate"], p["rampTo"]) >= RAMP_MIN_RATE
+        assert "arrivalRate" not in p or "rampTo" in p  # no constant fractional rate: Artillery asserts on it
+    assert any("rampTo" in p for p in phases) and any("arrivalCount" in p for p in phases)
+    # the count never drifts from the plan's by more than a visitor (fractions carry from phase to phase); a
+    # ramp is kept only where Artillery's count is within a visitor or 1 % of the plan's
     t, sent = 0, 0
     for p in phases:
-        t += p.duration_s
-        sent += p.arrivals
-        assert abs(sent - plan_visitors(anca_plan, 0, t)) <= 1.0 + 0.01 * p.arrivals
+        n = artillery_arrivals(p)
+        t += p.get("pause", p.get("duration"))
+        sent += n
+        assert abs(sent - exact_visitors(anca_plan, 0, t)) <= 1.0 + 0.01 * n
+    assert abs(sent - anca_plan.expected_visitors()) <= 1.0  # the README's "within one visitor"
     weights = [s["weight"] for s in script["scenarios"]]
     assert all(isinstance(w, int) and w > 0 for w in weights) and sum(weights) == pytest.approx(10_000, abs=10)
     first = script["scenarios"][0]["flow"]
@@ -321,6 +380,9 @@ def test_artillery_phases_are_whole_and_ramps_only_where_artillery_keeps_them(an
 
 
 def test_artillery_ramp_counts_each_second_rounded():
+    for a, b, d in ((1, 3, 3), (1.2, 2.8, 2), (10, 20, 11), (1.25, 7.9, 13), (29.351, 3.02, 40)):
+        phase = {"duration": d, "arrivalRate": a, "rampTo": b}
+        assert artillery_ramp_arrivals(a, b, d) == artillery_arrivals(phase), phase
     assert artillery_ramp_arrivals(1, 3, 3) == 1 + 2 + 3
     assert artillery_ramp_arrivals(1.2, 2.8, 2) == 1 + 3
     assert artillery_ramp_arrivals(2.5, 2.5, 1) == 3  # JavaScript's Math.round: halves go up
@@ -400,7 +462,7 @@ def test_csv_is_the_expected_arrivals_of_each_second(anca_plan, anca_exports):
     assert len(t) == 1200 and list(t[:3]) == [0, 1, 2]
     assert per_s.sum() == pytest.approx(anca_plan.expected_visitors(), rel=1e-6)
     for k in (0, 25, 26, 300):
-        assert per_s[k] == pytest.approx(plan_visitors(anca_plan, k, k + 1), rel=1e-6)
+        assert per_s[k] == pytest.approx(exact_visitors(anca_plan, k, k + 1), rel=1e-6)
     assert per_s[26] == pytest.approx(anca_plan.target_rate_per_s(26.5), rel=0.02)
 
 

@@ -1,4 +1,4 @@
-"""LogHistogram: quantiles within alpha, merging, memory per histogram."""
+"""LogHistogram: quantiles within the stated 0.5 %, merging, memory per histogram."""
 
 import json
 import math
@@ -11,6 +11,13 @@ from hypothesis import strategies as st
 from sim.stats.histogram import LogHistogram
 
 QS = np.concatenate([np.linspace(0.0, 1.0, 201), [1e-4, 0.001, 0.999, 0.9999]])
+
+# The accuracy docs/outputs.md states: quantiles within 0.5 % of the exact order statistic. A bucket's
+# representative is exactly 0.5 % from its two edges, so the bound is tight there; ROUNDING allows for the
+# few floating-point operations (log, ceil, power; each within an ulp, 2.2e-16) between a value and its
+# bucket: 1e-12 relative is thousands of ulps and nothing a coarser bucket could hide in.
+STATED = 0.005
+ROUNDING = 1e-12
 
 
 def lower_quantile(x, q):
@@ -42,8 +49,7 @@ def test_quantile_relative_error_on_random_data(kind):
     est = h.quantiles(QS)
     true = np.array([lower_quantile(x, q) for q in QS])
     np.testing.assert_array_equal(true, np.quantile(x, QS, method="inverted_cdf"))
-    assert np.all(np.abs(est - true) <= 0.01 * true)
-    assert np.all(np.abs(est - true) <= (h.alpha + 1e-12) * true)  # the sharper stated bound
+    assert np.all(np.abs(est - true) <= (STATED + ROUNDING) * true)
     assert h.quantile(0.0) == x.min() and h.quantile(1.0) == x.max()
     assert h.mean == pytest.approx(x.mean(), rel=1e-12) and h.count == x.size
 
@@ -68,7 +74,27 @@ def test_quantile_relative_error_hypothesis(xs, q):
     for v in xs:
         h.add(v)
     true = lower_quantile(xs, q)
-    assert abs(h.quantile(q) - true) <= 0.01 * true
+    assert abs(h.quantile(q) - true) <= (STATED + ROUNDING) * true
+
+
+def test_values_on_the_bucket_edges_are_the_worst_case_and_still_within_the_stated_bound():
+    # The default layout's edges are the powers of gamma = 1.005 / 0.995 (the DDSketch construction for
+    # a relative accuracy of 0.5 %); values on an edge, and an ulp either side, are as far from their
+    # bucket's representative as any value can be.
+    gamma = 1.005 / 0.995
+    edges = gamma ** np.arange(-2760.0, 2760.0)
+    edges = edges[(edges >= 1e-6) & (edges <= 1e6)]
+    x = np.concatenate([edges, np.nextafter(edges, 0.0), np.nextafter(edges, np.inf)])
+    for v in x[::97]:  # the scalar path on a sample of them
+        h = LogHistogram()
+        h.add(float(v))
+        assert abs(h.quantile(0.5) - v) <= (STATED + ROUNDING) * v
+    h = LogHistogram().add_many(x)
+    est = h.quantiles(QS)
+    true = np.array([lower_quantile(x, q) for q in QS])
+    rel = np.abs(est - true) / true
+    assert np.all(rel <= STATED + ROUNDING)
+    assert rel.max() > 0.999 * STATED  # the edges do reach the bound: it is tight, not loose
 
 
 @settings(max_examples=100, deadline=None)
@@ -76,7 +102,7 @@ def test_quantile_relative_error_hypothesis(xs, q):
        st.floats(min_value=0.0, max_value=1.0))
 def test_values_below_min_value_are_off_by_less_than_it(xs, q):
     true = lower_quantile(xs, q)
-    assert abs(LogHistogram().add_many(xs).quantile(q) - true) <= 0.01 * true + 1e-6
+    assert abs(LogHistogram().add_many(xs).quantile(q) - true) <= (STATED + ROUNDING) * true + 1e-6
 
 
 @settings(max_examples=60, deadline=None)
