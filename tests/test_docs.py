@@ -1,4 +1,5 @@
-"""docs/scenario-format.md documents every scenario key, and no key that no longer exists; the README's Python example."""
+"""docs/scenario-format.md documents every scenario key and no key that no longer exists; the README's Python
+example and what it says of the engines."""
 
 import re
 import subprocess
