@@ -221,7 +221,7 @@ def fit_service(kind: str, response_s: np.ndarray, *, round_trip_s: float | None
     x = x - round_trip_s
     # The mean and spread over every response: a round trip measured as a mean (pings sent during the
     # load) is longer than some responses' own share, and dropping those would bias the mean up.
-    mean, sd = float(x.mean()), float(x.std(ddof=1))
+    every, mean, sd = x, float(x.mean()), float(x.std(ddof=1))
     x = x[x > 0]  # the law's shape from the responses longer than the round trip
     if len(x) < 10 or mean <= 0:
         raise ValueError(f"{kind}: fewer than 10 responses are longer than the round trip "
@@ -249,7 +249,9 @@ def fit_service(kind: str, response_s: np.ndarray, *, round_trip_s: float | None
     # The simplest law the data do not reject: the exponential (one parameter, M/M/c) where it passes.
     law = "exponential" if distances["exponential"] <= critical else best
     if distances[law] > critical:
-        q = tuple(float(v) for v in np.quantile(x, np.linspace(0, 1, EMPIRICAL_QUANTILES)))
+        # The quantiles of every response (those shorter than the round trip as 0): of those longer
+        # only, the law's mean would be longer than the service's.
+        q = tuple(float(v) for v in np.maximum(np.quantile(every, np.linspace(0, 1, EMPIRICAL_QUANTILES)), 0.0))
         return ServiceFit(law="empirical", ks_distance=_ks(x, lambda v: np.searchsorted(q, v, side="right") / len(q)),
                           distances=distances, quantiles_s=q, **common)
     return ServiceFit(law=law, ks_distance=distances[law], distances=distances, **common)
