@@ -219,8 +219,7 @@ def fit_service(kind: str, response_s: np.ndarray, *, round_trip_s: float | None
     if round_trip_s is None:
         round_trip_s = float(x.min())
     x = x - round_trip_s
-    # The mean and spread over every response: a round trip measured as a mean (pings sent during the
-    # load) is longer than some responses' own share, and dropping those would bias the mean up.
+    # Mean and spread over every response: a mean round trip is longer than some responses' own share.
     every, mean, sd = x, float(x.mean()), float(x.std(ddof=1))
     x = x[x > 0]  # the law's shape from the responses longer than the round trip
     if len(x) < 10 or mean <= 0:
@@ -228,10 +227,8 @@ def fit_service(kind: str, response_s: np.ndarray, *, round_trip_s: float | None
                          f"({round_trip_s * 1000:.3g} ms)")
     cv = math.sqrt(max(sd**2 - round_trip_sd_s**2, 0.0)) / mean
     logs = np.log(x)
-    # The lognormal's sigma from the logs, its median from the mean over every response (the logs see
-    # only those longer than the round trip): its mean is then the service's.
     sigma = float(logs.std(ddof=1))
-    median = mean * math.exp(-sigma**2 / 2)
+    median = mean * math.exp(-sigma**2 / 2)  # the lognormal's mean is the service's (the logs see only x > 0)
     shape = 1.0 / max(cv, 1e-9) ** 2
     half = Z95 * sd / math.sqrt(len(response_s))  # the mean's standard error, by the central limit
     common = dict(kind=kind, samples=len(x), mean_s=mean, cv=cv, round_trip_s=round_trip_s, median_s=median,
@@ -249,8 +246,7 @@ def fit_service(kind: str, response_s: np.ndarray, *, round_trip_s: float | None
     # The simplest law the data do not reject: the exponential (one parameter, M/M/c) where it passes.
     law = "exponential" if distances["exponential"] <= critical else best
     if distances[law] > critical:
-        # The quantiles of every response (those shorter than the round trip as 0): of those longer
-        # only, the law's mean would be longer than the service's.
+        # of every response (those under the round trip as 0), so the law's mean is the service's
         q = tuple(float(v) for v in np.maximum(np.quantile(every, np.linspace(0, 1, EMPIRICAL_QUANTILES)), 0.0))
         return ServiceFit(law="empirical", ks_distance=_ks(x, lambda v: np.searchsorted(q, v, side="right") / len(q)),
                           distances=distances, quantiles_s=q, **common)
@@ -299,22 +295,17 @@ def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | dict
              round_trip_source: str | dict = "the fastest light-load response",
              typical_round_trip_s: float | None = None, round_trip_sd_s: float | dict = 0.0) -> SiteFit:
     """``light``: kind -> light-load StepResult; ``steps``: the rising page load, in order;
-    ``round_trip_s``: measured apart from the service (None: each kind's fastest response), one for
-    every kind or a dict kind -> seconds (each measured during that kind's light load), and so its source;
-    ``typical_round_trip_s``: the page's typical one, for counting the requests in flight (None: the page's
-    ``round_trip_s``). The service's mean takes the round trip's mean off; the count of who is ahead of a
-    request compares the times of other requests, which the typical one moves, not a few stalled ones.
-    ``round_trip_sd_s`` (one, or per kind): the round trip's spread, taken off the services' (``fit_service``).
+    ``round_trip_s``, ``round_trip_source``, ``round_trip_sd_s``: one, or per kind (dict), as ``fit_service``'s.
+    ``typical_round_trip_s`` (None: the page's mean one) counts the requests in flight: that count compares
+    the times of other requests, which the typical round trip moves, not a few stalled ones.
 
     A site that never saturated is fitted from its best throughput as a lower bound on its
     workers (the model then errs on the side of too little capacity), and said in ``warnings``."""
-    def per_kind(value, kind):
+    def of(value, kind):
         return value.get(kind) if isinstance(value, dict) else value
 
-    services = {kind: fit_service(kind, step.response_s, round_trip_s=per_kind(round_trip_s, kind),
-                                  round_trip_source=per_kind(round_trip_source, kind),
-                                  round_trip_sd_s=per_kind(round_trip_sd_s, kind) or 0.0)
-                for kind, step in light.items()}
+    services = {kind: fit_service(kind, step.response_s, round_trip_s=of(round_trip_s, kind), round_trip_source=of(
+        round_trip_source, kind), round_trip_sd_s=of(round_trip_sd_s, kind) or 0.0) for kind, step in light.items()}
     warnings = [f"{s.kind}: only {s.samples} light-load samples (fewer than {MIN_SAMPLES}): its law is a guess"
                 for s in services.values() if s.samples < MIN_SAMPLES]
     page = services["page"]

@@ -28,7 +28,9 @@ from tests.validation.petition_app import parse_law
 from tests.validation.stacks import STACKS
 
 # The page mean at saturation counts the worker's own overheads (accept, parse, write) besides the
-# sleep of the truth: +10 % at most in 12 calibrations of docs/validation.md's runs, sd 3.2 %.
+# sleep of the truth: +10 % at most, sd 3.2 %, in the 12 calibrations of `python -m
+# tests.validation.matrix --runs 2` on 2026-12-02 (docs/validation.md); on a machine loaded by other
+# runs those overheads grow (up to +18 % on 2026-12-07, load average 7 to 9).
 MEAN_REL = 0.15
 
 # The law the truth implies: the demo site's service is exponential; the petition app's is its
@@ -41,18 +43,18 @@ LAWS = {"exponential": {"exponential"}, "constant": {"constant"}, "lognormal": {
 LOGNORMAL_CV_ABS = 0.1
 
 # The backlog read from the saturated steps (Little's law, then the M/M/c/K limit of that mean
-# number waiting): BACKLOG[kind] = (lowest, highest) accepted. Measured run to run (the command
-# in docs/validation.md, "The backlog found"): the demo site (limit 32) read 28 to 34 in 14
-# calibrations, mean 31.0, sd 1.7; nginx's limit_conn 3 + 8 read 8 in 4 of 4 (sd 0). The interval
-# is the mean +- 4 sd (a normal's 4-sd tail: 6e-5 of runs) widened to whole numbers, and for a
-# spread of 0 the next whole number either side (one waiting request more or less, the least the
-# fit can tell apart).
-BACKLOG = {"demo": (24, 38), "nginx-gunicorn": (7, 9)}
+# number waiting): BACKLOG[kind] = (lowest, highest) accepted. Measured run to run with
+# `python -m tests.validation.matrix --calibrate-only` (docs/validation.md, "What the calibration
+# finds"): the demo site (limit 32) read 28 to 37 in 13 calibrations, mean 32.3, sd 2.6; nginx's
+# limit_conn 3 + 8 read 8 or 9 in 5, mean 8.4, sd 0.55. The interval is the mean +- 4 sd (a normal's
+# tail beyond 4 sd: 6e-5 of runs), to the whole numbers inside it: 21.8 to 42.8 and 6.2 to 10.6.
+BACKLOG = {"demo": (22, 42), "nginx-gunicorn": (7, 10)}
 
-# The submit's fitted mean against its truth (the page law's mean plus the commit): its 95 %
-# interval is the central limit theorem's, 1.96 standard errors; twice that half-width is 3.9
-# standard errors, missed by 1e-4 of runs. On top, the overheads of a POST the page's pings do
-# not have (a body to read and parse, a row to insert): SUBMIT_EXTRA_S, measured below.
+# The submit's fitted mean against its truth, the page law's mean plus an insert and commit timed
+# here (0.04 ms with synchronous=NORMAL, 3.2 ms with FULL, an fsync, on this machine): its 95 %
+# interval is the central limit theorem's, 1.96 standard errors, and twice that half-width is 3.9
+# standard errors, missed by 1e-4 of runs; on top, the worker's own overheads (accept, parse,
+# write), which the sleep of the truth leaves out, up to MEAN_REL of it as for the page.
 SUBMIT_HALF_WIDTHS = 2.0
 
 
@@ -98,4 +100,5 @@ def test_calibration_finds_the_real_server(stack, tmp_path):
     submit_truth_s = stack.mean_s + _commit_s(tmp_path, synchronous="NORMAL" if stack.kind == "demo" else "FULL")
     lo, hi = row.submit_interval_s
     half = (hi - lo) / 2
-    assert abs(row.submit_mean_s - submit_truth_s) <= SUBMIT_HALF_WIDTHS * half, (submit_truth_s, facts)
+    assert abs(row.submit_mean_s - submit_truth_s) <= SUBMIT_HALF_WIDTHS * half + MEAN_REL * stack.mean_s, \
+        (submit_truth_s, facts)
