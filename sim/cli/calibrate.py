@@ -47,8 +47,9 @@ def add_parser(sub) -> None:
     p.add_argument("--duration-s", type=float, default=120.0, metavar="D", help="most seconds of load in all")
     p.add_argument("--seed", type=int, default=1, metavar="N", help="seed of the arrival times")
     p.add_argument("--ping-path", metavar="PATH",
-                   help="a path the site answers without app work (e.g. /healthz): its response time is the "
-                   "round trip (default: two TCP handshakes, which the kernel answers without a worker)")
+                   help="a path the site answers without app work (e.g. /healthz): GETs of it are sent during each "
+                   "light load, and their mean response is the round trip, the HTTP stack's time included (default: "
+                   "two TCP handshakes before the load, which the kernel answers without a worker)")
     p.add_argument("--out", required=True, metavar="FILE", help="where to write the fitted [site] (TOML)")
     p.add_argument("--strict", action="store_true",
                    help=f"exit {STRICT_EXIT} when the data cannot determine a parameter (the site never saturated "
