@@ -201,7 +201,8 @@ def _ks(samples: np.ndarray, cdf) -> float:
 
 
 def fit_service(kind: str, response_s: np.ndarray, *, round_trip_s: float | None = None,
-                round_trip_source: str = "the fastest light-load response") -> ServiceFit:
+                round_trip_source: str = "the fastest light-load response",
+                round_trip_sd_s: float = 0.0) -> ServiceFit:
     """The service-time law of ``kind`` from light-load responses less the round trip.
 
     ``round_trip_s`` is measured apart from the service (a TCP connect, a path without app work);
@@ -209,23 +210,27 @@ def fit_service(kind: str, response_s: np.ndarray, *, round_trip_s: float | None
     (an exponential's): a page whose render never takes 0 s would lose most of it to the round trip.
     The law: constant when the CV is at most CONSTANT_CV; else the exponential (one parameter, M/M/c)
     when its Kolmogorov-Smirnov distance is within the 1 % critical one, 1.628 / sqrt(n); else the
-    better of gamma and lognormal when it is; else the empirical law (its quantiles)."""
+    better of gamma and lognormal when it is; else the empirical law (its quantiles).
+    ``round_trip_sd_s``: the round trip's own spread, when it was measured with the responses; a
+    response is the sum of the two, independent, so the service's variance is the difference."""
     x = np.asarray(response_s, dtype=float)
     if len(x) < 10:
         raise ValueError(f"{kind}: {len(x)} answered requests at light load; need at least 10")
     if round_trip_s is None:
         round_trip_s = float(x.min())
     x = x - round_trip_s
-    x = x[x > 0]
-    if len(x) < 10:
+    # Mean and spread over every response: a mean round trip is longer than some responses' own share.
+    every, mean, sd = x, float(x.mean()), float(x.std(ddof=1))
+    x = x[x > 0]  # the law's shape from the responses longer than the round trip
+    if len(x) < 10 or mean <= 0:
         raise ValueError(f"{kind}: fewer than 10 responses are longer than the round trip "
                          f"({round_trip_s * 1000:.3g} ms)")
-    mean = float(x.mean())
-    cv = float(x.std(ddof=1) / mean)
+    cv = math.sqrt(max(sd**2 - round_trip_sd_s**2, 0.0)) / mean
     logs = np.log(x)
-    median, sigma = float(np.exp(logs.mean())), float(logs.std(ddof=1))
+    sigma = float(logs.std(ddof=1))
+    median = mean * math.exp(-sigma**2 / 2)  # the lognormal's mean is the service's (the logs see only x > 0)
     shape = 1.0 / max(cv, 1e-9) ** 2
-    half = Z95 * float(x.std(ddof=1)) / math.sqrt(len(x))  # the mean's standard error, by the central limit
+    half = Z95 * sd / math.sqrt(len(response_s))  # the mean's standard error, by the central limit
     common = dict(kind=kind, samples=len(x), mean_s=mean, cv=cv, round_trip_s=round_trip_s, median_s=median,
                   sigma=sigma, round_trip_source=round_trip_source, shape=shape,
                   ks_critical=1.628 / math.sqrt(len(x)), mean_interval_s=(mean - half, mean + half))
@@ -241,7 +246,8 @@ def fit_service(kind: str, response_s: np.ndarray, *, round_trip_s: float | None
     # The simplest law the data do not reject: the exponential (one parameter, M/M/c) where it passes.
     law = "exponential" if distances["exponential"] <= critical else best
     if distances[law] > critical:
-        q = tuple(float(v) for v in np.quantile(x, np.linspace(0, 1, EMPIRICAL_QUANTILES)))
+        # of every response (those under the round trip as 0), so the law's mean is the service's
+        q = tuple(float(v) for v in np.maximum(np.quantile(every, np.linspace(0, 1, EMPIRICAL_QUANTILES)), 0.0))
         return ServiceFit(law="empirical", ks_distance=_ks(x, lambda v: np.searchsorted(q, v, side="right") / len(q)),
                           distances=distances, quantiles_s=q, **common)
     return ServiceFit(law=law, ks_distance=distances[law], distances=distances, **common)
@@ -285,15 +291,21 @@ def _concurrency(steps: list[StepResult], throughput_per_s: float, round_trip_s:
         return None
 
 
-def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | None = None,
-             round_trip_source: str = "the fastest light-load response") -> SiteFit:
+def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | dict | None = None,
+             round_trip_source: str | dict = "the fastest light-load response",
+             typical_round_trip_s: float | None = None, round_trip_sd_s: float | dict = 0.0) -> SiteFit:
     """``light``: kind -> light-load StepResult; ``steps``: the rising page load, in order;
-    ``round_trip_s``: measured apart from the service (None: each kind's fastest response).
+    ``round_trip_s``, ``round_trip_source``, ``round_trip_sd_s``: one, or per kind (dict), as ``fit_service``'s.
+    ``typical_round_trip_s`` (None: the page's mean one) counts the requests in flight: that count compares
+    the times of other requests, which the typical round trip moves, not a few stalled ones.
 
     A site that never saturated is fitted from its best throughput as a lower bound on its
     workers (the model then errs on the side of too little capacity), and said in ``warnings``."""
-    services = {kind: fit_service(kind, step.response_s, round_trip_s=round_trip_s,
-                                  round_trip_source=round_trip_source) for kind, step in light.items()}
+    def of(value, kind):
+        return value.get(kind) if isinstance(value, dict) else value
+
+    services = {kind: fit_service(kind, step.response_s, round_trip_s=of(round_trip_s, kind), round_trip_source=of(
+        round_trip_source, kind), round_trip_sd_s=of(round_trip_sd_s, kind) or 0.0) for kind, step in light.items()}
     warnings = [f"{s.kind}: only {s.samples} light-load samples (fewer than {MIN_SAMPLES}): its law is a guess"
                 for s in services.values() if s.samples < MIN_SAMPLES]
     page = services["page"]
@@ -317,7 +329,8 @@ def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | None
     if not sat:
         workers, concurrency = max(1, math.ceil(workers_raw)), None
     else:
-        concurrency = _concurrency([light["page"], *steps], x, page.round_trip_s, workers_raw, page.cv)
+        hinge_trip_s = page.round_trip_s if typical_round_trip_s is None else typical_round_trip_s
+        concurrency = _concurrency([light["page"], *steps], x, hinge_trip_s, workers_raw, page.cv)
         workers = concurrency.workers if concurrency else max(1, round(workers_raw))
         if concurrency is None:
             warnings.append("workers: responses against requests in flight show no hinge; workers is "

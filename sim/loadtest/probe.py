@@ -3,6 +3,13 @@
 No gevent and no locust: ``surge calibrate`` runs it in its own process. Each request
 is timed from its *intended* start (its planned arrival), so a client that falls
 behind does not hide a slow site. One connection per request, as a new visitor's.
+
+``open_load(..., ping_path=P)`` interleaves a second Poisson stream, of GETs of a path
+the site answers without app work, at the same rate: timed the same way, under the same
+load on the client's and the server's CPUs, their mean is what a response costs apart
+from the service (the network, the HTTP stack on both sides, the client's own lateness).
+A round trip measured once before the load, on an idle machine, is a fraction of that
+when the generator and the server share a few busy cores.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ class Sample:
     response_s: float  # from the intended start to the last byte
     status: int  # NO_ANSWER (0): timed out; CONNECTION_ERROR (-1): refused or reset before an answer
     connect_s: float = math.nan  # the connection's set-up, TCP (and TLS) (nan: none); 1 s and more: dropped SYNs
+    ping: bool = False  # a GET of open_load's ping_path, not of its path
 
 
 def _one(parsed, method: str, path: str, body: bytes | None, headers: dict, timeout_s: float) -> tuple[int, float]:
@@ -55,32 +63,45 @@ def _one(parsed, method: str, path: str, body: bytes | None, headers: dict, time
 
 def open_load(base_url: str, *, method: str, path: str, rate_per_s: float, duration_s: float,
               rng: np.random.Generator, form: dict | None = None, max_in_flight: int = 256,
-              timeout_s: float = 10.0) -> list[Sample]:
-    """Send Poisson arrivals at ``rate_per_s`` for ``duration_s``; return every request's sample."""
+              timeout_s: float = 10.0, ping_path: str | None = None) -> list[Sample]:
+    """Send Poisson arrivals at ``rate_per_s`` for ``duration_s``; return every request's sample.
+
+    With ``ping_path``, GETs of it are sent too, as a second Poisson stream at the same rate
+    (their samples marked ``ping``; see the module docstring)."""
     parsed = urllib.parse.urlsplit(base_url)
     body = urllib.parse.urlencode(form).encode() if form else None
     headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
-    gaps = rng.exponential(1.0 / rate_per_s, int(rate_per_s * duration_s * 1.5) + 20)
-    times = np.cumsum(gaps)
-    times = times[times < duration_s]
+
+    def arrivals() -> np.ndarray:
+        gaps = rng.exponential(1.0 / rate_per_s, int(rate_per_s * duration_s * 1.5) + 20)
+        times = np.cumsum(gaps)
+        return times[times < duration_s]
+
+    times = arrivals()
+    plan = [(float(t), False) for t in times]
+    if ping_path is not None:  # drawn after the load's own arrivals: those stay as without pings
+        plan = sorted(plan + [(float(t), True) for t in arrivals()])
     samples: list[Sample] = []
     lock = threading.Lock()
     start = time.monotonic()
 
-    def task(intended: float) -> None:
+    def task(intended: float, ping: bool) -> None:
         sent = time.monotonic() - start
-        status, connect_s = _one(parsed, method, path, body, headers, timeout_s)
+        if ping:
+            status, connect_s = _one(parsed, "GET", ping_path, None, {}, timeout_s)
+        else:
+            status, connect_s = _one(parsed, method, path, body, headers, timeout_s)
         done = time.monotonic() - start
         with lock:
             samples.append(Sample(intended_s=intended, sent_s=sent, response_s=done - intended, status=status,
-                                  connect_s=connect_s))
+                                  connect_s=connect_s, ping=ping))
 
     with ThreadPoolExecutor(max_workers=max_in_flight) as pool:
-        for t in times:
+        for t, ping in plan:
             delay = start + t - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            pool.submit(task, float(t))
+            pool.submit(task, t, ping)
     return sorted(samples, key=lambda s: s.intended_s)
 
 

@@ -68,3 +68,25 @@ def test_a_kernel_backlog_that_drops_syns_is_fitted_as_overflow_drop(tmp_path):
     app = tomllib.loads(text)["site"]["app"]
     assert "overflow: dropped SYNs" in text and app["overflow"] == "drop"
     assert app["workers"] == 2 and abs(app["queue_limit"] - 5) <= 1, app
+
+
+def test_pings_are_sent_during_a_light_load_and_told_apart():
+    """calibrate --ping-path: the probe sends GETs of the ping path as a second Poisson stream at the
+    load's rate, marks their samples, and keeps the load's own arrivals as without pings (same seed)."""
+    import collections
+
+    import numpy as np
+
+    from sim.loadtest.probe import open_load
+    from tests.servers import loopback_server
+
+    seen = collections.Counter()
+    with loopback_server(seen=seen) as url:
+        alone = open_load(url, method="GET", path="/", rate_per_s=40, duration_s=1.5, rng=np.random.default_rng(3))
+        both = open_load(url, method="GET", path="/", rate_per_s=40, duration_s=1.5, rng=np.random.default_rng(3),
+                         ping_path="/healthz")
+    paths = collections.Counter(key[1] for key in seen.elements())
+    pings = [s for s in both if s.ping]
+    assert paths["/healthz"] == len(pings) > 0 and paths["/"] == len(alone) + len(both) - len(pings)
+    assert [s.intended_s for s in both if not s.ping] == [s.intended_s for s in alone]
+    assert all(s.status == 200 for s in both) and not any(s.ping for s in alone)

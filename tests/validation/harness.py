@@ -49,6 +49,11 @@ class Row:
     law: str = ""
     backlog: float = 0.0
     overflow: str = ""
+    page_cv: float = 0.0  # of the light-load page service
+    submit_law: str = ""
+    submit_mean_s: float = 0.0
+    submit_interval_s: tuple = ()  # the fit's 95 % interval of the submit's mean
+    round_trip_s: float = 0.0  # what the fit took off each page response
     warnings: tuple = ()
     loads: dict = field(default_factory=dict)  # factor -> {"predicted_p95_s", "measured_p95_s", ...}
 
@@ -80,25 +85,38 @@ def _drained(url: str, limit_s: float = 60.0) -> None:
         time.sleep(0.5)
 
 
+PING_PATH = "/healthz"  # every stack answers it without app work: the round trip, measured during the light loads
+
+
 def validate(url: str, folder: Path, *, stack: str, workers: int, mean_s: float, calibrate_s: float = 90.0,
-             seed: int = 3, loads: tuple = LOADS) -> Row:
-    """Calibrate the server at ``url``, then predict and measure each of ``loads`` (see the module docstring)."""
+             seed: int = 3, loads: tuple = LOADS, ping_path: str | None = PING_PATH) -> Row:
+    """Calibrate the server at ``url``, then predict and measure each of ``loads`` (see the module docstring).
+
+    ``ping_path`` None: calibrate's default round trip (two TCP handshakes, measured before the load)."""
     folder.mkdir(parents=True, exist_ok=True)
     capacity = workers / mean_s
     site = folder / "site.toml"
     code = main(["calibrate", "--host", url, "--max-rate", f"{2 * capacity:.6g}", "--duration-s", f"{calibrate_s:g}",
-                 "--seed", str(seed), "--out", str(site)])
+                 "--seed", str(seed), *(["--ping-path", ping_path] if ping_path else []), "--out", str(site)])
     assert code == 0, f"calibrate exited {code}"
     app = tomllib.loads(site.read_text())["site"]["app"]
     from sim.config.scenario import read_site_file  # the parsed law, for its mean
     from sim.config.distributions import distribution_from_table
 
     page = distribution_from_table(read_site_file(str(site))["app"]["page_s"])
+    submit = distribution_from_table(read_site_file(str(site))["app"]["submit_s"])
     text = site.read_text()
+    light = {m.group(1): m.groups()[1:] for m in re.finditer(
+        r"^# (page|submit): \d+ samples, service mean [0-9.]+ ms \(95 %: ([0-9.-]+) to ([0-9.-]+)\), CV ([0-9.]+)",
+        text, re.M)}
     row = Row(stack=stack, true_workers=workers, true_mean_s=mean_s, fitted_workers=int(app["workers"]),
               fitted_mean_s=float(page.mean), law=str(app["page_s"].get("dist")), backlog=float(app["queue_limit"]),
               overflow=_overflow_comment(text),
-              warnings=tuple(line[len("# WARNING: "):] for line in text.splitlines() if line.startswith("# WARNING")))
+              warnings=tuple(line[len("# WARNING: "):] for line in text.splitlines() if line.startswith("# WARNING")),
+              page_cv=float(light["page"][2]), submit_law=str(app["submit_s"].get("dist")),
+              submit_mean_s=float(submit.mean),
+              submit_interval_s=tuple(float(v) / 1000 for v in light["submit"][:2]),
+              round_trip_s=float(re.search(r"^# Round trip: ([0-9.]+) ms", text, re.M).group(1)) / 1000)
     lo, hi = (float(v) for v in re.search(r"answered/s \(95 %: ([0-9.]+) to ([0-9.]+)\)", text).groups())
     x = float(re.search(r"([0-9.]+) answered/s \(95 %", text).group(1))
     sites = {"fit": site, "capacity_hi": _scaled_site(site, x / hi, folder / "site-hi.toml"),

@@ -1,21 +1,29 @@
 """Run the validation matrix N times and print it (true, fitted, predicted, measured), with the run-to-run spread.
 
     .venv/bin/python -m tests.validation.matrix --runs 3 [--only SUBSTRING] --json out/validation.json
+    .venv/bin/python -m tests.validation.matrix --calibrate-only --runs 10 [--busy 1] [--ping-path none]
 
 Every stack is started on 127.0.0.1 by this script and stopped after its runs. The
 figures in docs/validation.md come from here; the tolerances in test_matrix.py are
-derived from the spread it prints.
+derived from the spread it prints. ``--calibrate-only`` calibrates and prints the fit
+(workers, law, backlog, submit) without the loads; ``--busy N`` runs N busy loops (one
+core each) through every calibration, a generator and a server starved of CPU as on a
+shared 2-core machine; ``--ping-path none`` calibrates with calibrate's default round
+trip (two TCP handshakes, measured before the load) instead of pings during the light loads.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
-from tests.validation.harness import LOADS, validate
+from tests.validation.harness import LOADS, PING_PATH, validate
 from tests.validation.stacks import STACKS
 
 
@@ -25,11 +33,42 @@ def _spread(values: list[float]) -> str:
     return f"{statistics.mean(values):.3g} (sd {statistics.stdev(values):.2g})"
 
 
+@contextlib.contextmanager
+def _busy(n: int):
+    """``n`` processes spinning on a core each (bounded by the block: killed when it ends)."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def _calibration_table(results: dict) -> None:
+    print("\n| stack | workers true / fitted | page mean ms true / fitted | law (page CV) | backlog | "
+          "submit mean ms (95 %), law |")
+    print("|---|---|---|---|---|---|")
+    for name, rows in results.items():
+        r0 = rows[0]
+        backlogs = [r["backlog"] for r in rows]
+        print(f"| {name} | {r0['true_workers']} / {', '.join(str(r['fitted_workers']) for r in rows)} | "
+              f"{r0['true_mean_s'] * 1000:.1f} / {_spread([r['fitted_mean_s'] * 1000 for r in rows])} | "
+              + ", ".join(f"{r['law']} ({r['page_cv']:.2f})" for r in rows) + " | "
+              + ("unbounded" if all(b == float("inf") for b in backlogs) else
+                 f"{', '.join(f'{b:g}' for b in backlogs)}: {_spread(backlogs)}") + " | "
+              + "; ".join(f"{r['submit_mean_s'] * 1000:.1f} ({r['submit_interval_s'][0] * 1000:.1f} to "
+                          f"{r['submit_interval_s'][1] * 1000:.1f}), {r['submit_law']}" for r in rows) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", default="")
     ap.add_argument("--json", default="")
+    ap.add_argument("--calibrate-only", action="store_true")
+    ap.add_argument("--busy", type=int, default=0)
+    ap.add_argument("--ping-path", default=PING_PATH)
     args = ap.parse_args()
     results = {}
     for stack in STACKS:
@@ -39,14 +78,19 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             with stack.start(Path(tmp)) as url:
                 for run in range(args.runs):
-                    row = validate(url, Path(tmp) / f"run{run}", stack=stack.name, workers=stack.workers,
-                                   mean_s=stack.mean_s, seed=3 + run)
+                    with _busy(args.busy):
+                        row = validate(url, Path(tmp) / f"run{run}", stack=stack.name, workers=stack.workers,
+                                       mean_s=stack.mean_s, seed=3 + run, loads=() if args.calibrate_only else LOADS,
+                                       ping_path=None if args.ping_path == "none" else args.ping_path)
                     rows.append(row.as_dict())
                     print(json.dumps(rows[-1]), flush=True)
         results[stack.name] = rows
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=1))
+    _calibration_table(results)
+    if args.calibrate_only:
+        return
     print("\n| stack | workers true / fitted | page mean ms true / fitted | law, backlog | load | p95 s predicted / "
           "measured | errors predicted / measured | p95 band over the fit's capacity interval (per run) |")
     print("|---|---|---|---|---|---|---|---|")
