@@ -24,7 +24,7 @@ system-packages:
 
 test: $(STAMP) system-packages
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=30
 
 clean:
 	rm -rf $(VENV) out

@@ -151,12 +151,16 @@ def test_loadtest_stopped_writes_partial_results_and_stops_locust_and_the_demo_s
                   tmp_path)
     seen = _wait_for(proc, b"All users spawned")
     port = int(seen.split(b"started the demo site at http://127.0.0.1:")[1].split()[0])
+    # Stopped once the driver plays its arrivals (its first progress line, after 5 s): "All users
+    # spawned" comes before the driver is built, and a stop before that leaves nothing to write.
+    _wait_for(proc, b"elapsed | planned")
     children = _descendants(proc.pid)
     assert children  # locust
     (os.killpg if to_group else os.kill)(proc.pid, signum)
     returncode, stdout, stderr = _finish(proc)
     assert returncode == code, stderr[-3000:]
     _assert_gone(children)
+    assert (out / "summary.json").exists(), stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["partial"] is True and summary["visitors"]["arrived"] > 0
     assert summary["stopped"] == ("terminated" if signum == signal.SIGTERM else "interrupted")
