@@ -92,9 +92,32 @@ def _host_argument(value: str) -> str:
     try:
         return check_host(value)
     except ConfigError as err:
-        sys.stderr.write(f"{err}\n")
-        sys.stderr.flush()
-        sys.exit(2)
+        _refuse(err)
+
+
+def _refuse(err: ConfigError) -> None:
+    """One line on stderr and exit code 2, as ``surge loadtest`` says it."""
+    sys.stderr.write(f"{err}\n")
+    sys.stderr.flush()
+    sys.exit(2)
+
+
+def _checked_as_parsed(parse_args):
+    """The parser's ``parse_args``, which also checks that a host that is not loopback wants the load of a test
+    that starts by itself (headless, --autostart): as the options are read, before locust says a word or
+    ``--processes`` forks, so one process fetches the proof, and a refusal is the only line. Workers follow
+    the master's host and check nothing."""
+    def parse(*args, **kwargs):
+        options = parse_args(*args, **kwargs)
+        starts = getattr(options, "headless", False) or getattr(options, "autostart", False)
+        if starts and not getattr(options, "worker", False) and getattr(options, "host", None):
+            try:
+                _check_owner(options.host, options)
+            except ConfigError as err:
+                _refuse(err)
+        return options
+
+    return parse
 
 
 @events.init_command_line_parser.add_listener
@@ -102,6 +125,7 @@ def _arguments(parser) -> None:
     for action in parser._actions:  # argparse has no public way to reach an option already added
         if "--host" in action.option_strings:
             action.type = _host_argument
+    parser.parse_args = _checked_as_parsed(parser.parse_args)
     # In this order in the web UI (see _web_ui), and in a group of their own in --help.
     g = parser.add_argument_group("Surge options (loadtests/locustfile.py)",
                                   "The scenario's traffic as an open workload, one driver per process:\n"
@@ -165,26 +189,18 @@ def _init(environment, **_kw) -> None:
 
 
 def _check_host_at_start(environment) -> None:
-    """A test that starts by itself (headless, --autostart) needs --host, and a host that is not loopback must
-    prove it wants the load (``_check_owner``); a bad one was refused as it was parsed (``_host_argument``).
-    Workers take the master's host; the web UI may leave it to its Host field, checked as each test starts
-    (see _web_ui)."""
+    """A test that starts by itself (headless, --autostart) needs --host; a bad one was refused as it was
+    parsed (``_host_argument``), and so was one that has not proven it wants the load (``_checked_as_parsed``).
+    Workers take the master's; the web UI may leave it to its Host field, checked as each test starts (see
+    _web_ui)."""
     if isinstance(environment.runner, WorkerRunner):
         return
     opts = environment.parsed_options
-    if not (getattr(opts, "headless", False) or getattr(opts, "autostart", False)):
-        return
-    try:
-        if environment.host is None:
-            check_host(None)
-        _check_owner(environment.host, opts)
-    except ConfigError as err:
+    if environment.host is None and (getattr(opts, "headless", False) or getattr(opts, "autostart", False)):
         if getattr(opts, "processes", 0):  # the workers it forked wait for a master that is leaving: end them
             for child in psutil.Process().children():
                 child.kill()
-        sys.stderr.write(f"{err}\n")
-        sys.stderr.flush()
-        sys.exit(2)
+        _host_argument(None)
 
 
 def _check_owner(host: str, opts, *, flag: str = "--host") -> None:

@@ -121,6 +121,16 @@ def namespace_site(tmp_path: Path):
         _ip("netns", "del", ns, check=False)
 
 
-def access_lines(log: Path) -> list[str]:
-    """The access log's lines (``METHOD URI STATUS``); nginx writes each as its request ends."""
+def access_lines(log: Path, *, quiet_s: float = 0.3, timeout_s: float = 5.0) -> list[str]:
+    """The access log's lines (``METHOD URI STATUS``), once it has not grown for ``quiet_s``: nginx writes a line
+    as a request ends, a moment after its client has read the answer (bounded by ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    size, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now_size = log.stat().st_size if log.exists() else 0
+        if now_size != size:
+            size, since = now_size, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            break
+        time.sleep(0.02)
     return log.read_text().splitlines() if log.exists() else []
