@@ -12,6 +12,7 @@ import pytest
 
 from sim.cli import main
 from sim.cli.loadtest import locustfile_path
+from sim.errors import ConfigError
 from sim.loadtest import ownership
 from tests.conftest import ROOT, SCENARIOS
 from tests.netns import access_lines, namespace_site
@@ -70,7 +71,8 @@ def test_a_host_without_the_token_is_refused_in_one_line_and_sent_nothing_but_th
 
 def test_a_host_that_serves_the_token_is_loaded_and_its_first_test_is_held_to_the_limit(site, store, tmp_path, capfd):
     url, www, log = site
-    main(["loadtest", STEADY, "--host", url, *TINY])  # refused: it hands out the token
+    with pytest.raises(ConfigError):  # refused: it hands out the token
+        ownership.check_ownership(url)
     (www / ".well-known" / "surge-verify.txt").write_text(_token(store, url) + "\n")
     capfd.readouterr()
     # x 10 in time: 45 requests/s at peak, beyond a first test's 10: refused after the proof, nothing more sent
@@ -116,3 +118,25 @@ def test_the_vouch_flag_skips_the_proof_and_is_recorded(site, store, tmp_path, c
     code = main(["loadtest", STEADY, "--host", url, "--i-control-this-host", url.replace(":8080", ":8081"), *TINY])
     assert code == 2
     assert capfd.readouterr().err.strip().splitlines()[-1].startswith("--i-control-this-host: names ")
+
+
+def test_the_web_ui_refuses_to_start_a_test_of_a_host_without_the_token(site, store, tmp_path):
+    from tests.cli.test_locust_ui import START_S, _free_port, _http, _poll, _stop
+
+    url, www, log = site
+    port = _free_port()
+    ui = f"http://127.0.0.1:{port}"
+    with (tmp_path / "locust.log").open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--scenario", STEADY,
+                                 *TINY, "--web-host", "127.0.0.1", "--web-port", str(port)], cwd=ROOT,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)}, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            _poll(lambda: _http(f"{ui}/"), timeout_s=START_S, what="the web UI")
+            refused = json.loads(_http(f"{ui}/swarm", form={"user_count": "0", "spawn_rate": "0", "host": url}))
+            state = json.loads(_http(f"{ui}/stats/requests"))["state"]
+        finally:
+            _stop(proc)
+    assert refused["success"] is False and refused["message"].startswith(
+        f"Host: {ownership.origin(url)} has not proven that you control it: serve the line {_token(store, url)} at ")
+    assert state == "ready" and access_lines(log) == [f"{PROOF} 404"]

@@ -178,3 +178,13 @@ def test_a_redirect_is_followed_within_the_origin_only_and_a_few_times_at_most()
                                                           "(not followed: another origin)")
         assert ownership._fetch(url + "/loop")[2] == "it redirected more than 2 times"
     assert asked == ["/.well-known/surge-verify.txt", "/moved", "/off", "/loop", "/loop", "/loop"]
+
+
+def test_the_readme_names_the_first_tests_limit_the_flags_the_path_and_the_store():
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Prove that the site is yours", 1)[1].split("\n## ", 1)[0]
+    for text in (f"at most {FIRST_TEST_MAX_REQUESTS_PER_S:g} requests/s at the\nplan's peak", ownership.WELL_KNOWN_PATH,
+                 ownership.VOUCH_FLAG, ownership.LIFT_FLAG, ownership.STORE_ENV, "$XDG_CONFIG_HOME/surge/ownership.json"):
+        assert text in section, text
