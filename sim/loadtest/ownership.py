@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sim.errors import ConfigError
+from sim.loadtest.host import check_host
 
 __all__ = ["WELL_KNOWN_PATH", "VOUCH_FLAG", "LIFT_FLAG", "STORE_ENV", "FIRST_TEST_MAX_REQUESTS_PER_S",
            "Ownership", "is_loopback", "origin", "store_path", "token_for", "check_vouch", "check_ownership",
@@ -171,8 +172,6 @@ def _now() -> str:
 
 def check_vouch(host: str, vouch: str) -> None:
     """``--i-control-this-host`` must repeat the origin of the site the load goes to (a ``ConfigError`` if not)."""
-    from sim.loadtest.host import check_host
-
     if origin(check_host(vouch, flag=VOUCH_FLAG)) != origin(host):
         raise ConfigError(VOUCH_FLAG, f"names {origin(vouch)}, not the site the load goes to ({origin(host)}): it "
                                       "must repeat the site's scheme, host and port")
