@@ -24,7 +24,12 @@ In the web UI:
 
 The site is checked as locust starts (``--host``, by ``sim.loadtest.host.check_host``, as
 ``surge loadtest`` checks it: a bad one is one line on stderr and exit code 2, nothing sent) and,
-in the web UI, as each test starts (a bad Host is refused, the test not started). A test whose
+in the web UI, as each test starts (a bad Host is refused, the test not started). A host that is
+not loopback must also prove that it wants the load (``sim.loadtest.ownership``: the user's token
+at ``/.well-known/surge-verify.txt``, or ``--i-control-this-host``), and a first test of it stays
+within its limit, on the same routes: headless as the options are parsed (before ``--processes``
+forks; workers follow the master's host), in the web UI as each test starts, and the shape sends
+nothing to a host that was not checked. A test whose
 visitors died in the load generator, or whose site served none of them, is logged as invalid
 or failed and exits 1 (``outcome`` in summary.json, ``sim.loadtest.meaning``).
 

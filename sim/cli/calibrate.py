@@ -20,7 +20,7 @@ from sim.analysis.calibrate import DROPPED_SYN_S, StepResult, fit_site, saturate
 from sim.analysis.site_file import site_toml
 from sim.errors import ConfigError, check_url
 from sim.loadtest.ownership import (FIRST_TEST_MAX_REQUESTS_PER_S, LIFT_FLAG, VOUCH_FLAG, WELL_KNOWN_PATH,
-                                    check_ownership)
+                                    capped_rate, check_ownership)
 from sim.interrupts import deferred_signals, exit_code, reason
 from sim.output.text import format_table
 from sim.config.checks import LIMIT
@@ -144,8 +144,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--ping-path", f"must be a path starting with '/', got {args.ping_path!r}")
     # Before anything is sent: a host that is not loopback proves it wants this load (sim/loadtest/ownership.py).
     ownership = check_ownership(host, vouch=args.i_control_this_host, lift=args.lift_first_test_limit)
-    if ownership.first_test and args.max_rate > FIRST_TEST_MAX_REQUESTS_PER_S:
-        args.max_rate = FIRST_TEST_MAX_REQUESTS_PER_S  # a first look at the site: --max-rate is a ceiling anyway
+    if capped_rate(ownership, args.max_rate) < args.max_rate:  # a first look at the site
+        args.max_rate = capped_rate(ownership, args.max_rate)
         print(f"surge: a first test of {ownership.host}: --max-rate lowered to {args.max_rate:g} requests/s "
               f"(pass {LIFT_FLAG} to lift it)", file=sys.stderr)
         light_rate = max(2.0, 0.1 * args.max_rate)

@@ -39,7 +39,7 @@ from sim.loadtest.host import check_host
 
 __all__ = ["WELL_KNOWN_PATH", "VOUCH_FLAG", "LIFT_FLAG", "STORE_ENV", "FIRST_TEST_MAX_REQUESTS_PER_S",
            "Ownership", "is_loopback", "origin", "store_path", "token_for", "check_vouch", "check_ownership",
-           "check_rate"]
+           "check_rate", "capped_rate"]
 
 WELL_KNOWN_PATH = "/.well-known/surge-verify.txt"
 VOUCH_FLAG = "--i-control-this-host"
@@ -231,3 +231,9 @@ def check_rate(ownership: Ownership, peak_requests_per_s: float, *, flag: str, l
     raise ConfigError(flag, f"sends {peak_requests_per_s:,.1f} requests/s at peak, more than the "
                             f"{FIRST_TEST_MAX_REQUESTS_PER_S:g} requests/s of a first test of {ownership.host}: "
                             f"pass {lower}, or {LIFT_FLAG} once a first test has shown the site answers as it should")
+
+
+def capped_rate(ownership: Ownership, rate_per_s: float) -> float:
+    """``rate_per_s``, lowered to a first test's limit when the host is held to it (a ceiling such as
+    ``surge calibrate --max-rate`` keeps its meaning when lowered)."""
+    return min(rate_per_s, FIRST_TEST_MAX_REQUESTS_PER_S) if ownership.first_test else rate_per_s

@@ -130,6 +130,15 @@ def test_a_first_test_is_held_to_its_limit_until_the_flag_lifts_it_for_good(stor
     assert json.loads(store.read_text())["proven"]["http://10.213.0.2:8080"]["first_test_limit"] is False
 
 
+def test_a_ceiling_is_lowered_to_the_limit_for_a_first_test_only():
+    first = Ownership(host="http://10.213.0.2:8080", proof="token", first_test=True)
+    assert ownership.capped_rate(first, 400.0) == 10.0 and ownership.capped_rate(first, 4.0) == 4.0
+    for other in (Ownership(host="http://10.213.0.2:8080", proof="token"),
+                  Ownership(host="http://10.213.0.2:8080", proof="vouched"),
+                  Ownership(host="http://127.0.0.1:8080", proof="loopback")):
+        assert ownership.capped_rate(other, 400.0) == 400.0
+
+
 def test_a_200_without_the_token_is_refused(monkeypatch):
     monkeypatch.setattr(ownership, "_fetch", lambda url: (200, "<html>not found</html>", "it answered 200"))
     with pytest.raises(ConfigError, match=r"\(it answered 200 without the token; tokens are kept in"):
