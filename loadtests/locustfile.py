@@ -72,7 +72,8 @@ PROGRESS_S = 5.0  # a progress line (headless) and a row of the web UI's Surge t
 # the plan (while the options stay the same) and what the master last said of the drivers.
 _state: dict = {"plan": None, "plan_key": None, "drivers": None, "master_test": 0, "test": 0, "ended": True,
                 "results": {}, "complete": {}, "aborted": None, "reported": False, "written": False,
-                "driver": None, "progress": {}, "history": [], "ownership": None}
+                "driver": None, "progress": {}, "history": [], "ownership": None,
+                "owner_checked": 0}
 
 
 class _Literal(str):
@@ -226,8 +227,8 @@ def _check_rate(opts) -> None:
     except (ValueError, OSError):
         return  # the shape says why and sends nothing
     peak = plan.peak_requests_per_s()
-    check_rate(ownership, peak, flag="--scale", lower=f"--scale {plan.scale * FIRST_TEST_MAX_REQUESTS_PER_S / peak:.3g} or lower"
-               if peak > 0 else "a lower --scale")
+    fits = plan.scale * FIRST_TEST_MAX_REQUESTS_PER_S / peak if peak > 0 else 0.0
+    check_rate(ownership, peak, flag="--scale", lower=f"--scale {fits:.3g} or lower")
 
 
 def _owner_ok(environment) -> bool:
@@ -465,8 +466,10 @@ class SurgeShape(LoadTestShape):
         except (ValueError, OSError) as err:  # e.g. a scenario or a scale typed in the web UI
             log.error("surge: cannot run this test: %s", err)
             return None
-        if self.get_run_time() < 2.0 and not _owner_ok(self.runner.environment):
-            return None
+        if _state["owner_checked"] != _state["test"]:  # once a test, before its drivers start
+            if not _owner_ok(self.runner.environment):
+                return None
+            _state["owner_checked"] = _state["test"]
         drivers = max(self.runner.worker_count, 1) if isinstance(self.runner, MasterRunner) else 1
         if len(_state["results"]) >= drivers or self.get_run_time() > plan.duration_s + DRAIN_S + 5:
             return None  # every driver has reported, or the drain is over
