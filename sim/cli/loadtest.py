@@ -2,7 +2,8 @@
 
 A thin wrapper: it checks the flags, starts the bundled demo site when no ``--host`` is
 given, and runs ``locust -f loadtests/locustfile.py --headless`` in a child process
-(``sim`` itself never imports locust or gevent).
+(``sim`` itself never imports locust or gevent). Whether a ``--host`` that is not loopback
+wants the load (``sim.loadtest.ownership``) is checked there, as on every route of the locust file.
 """
 
 from __future__ import annotations
