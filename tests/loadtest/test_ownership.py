@@ -197,3 +197,20 @@ def test_the_readme_names_the_first_tests_limit_the_flags_the_path_and_the_store
     for text in (f"at most {FIRST_TEST_MAX_REQUESTS_PER_S:g} requests/s at the\nplan's peak", ownership.WELL_KNOWN_PATH,
                  ownership.VOUCH_FLAG, ownership.LIFT_FLAG, ownership.STORE_ENV, "$XDG_CONFIG_HOME/surge/ownership.json"):
         assert text in section, text
+
+
+def test_the_readmes_refusal_is_what_surge_prints(monkeypatch, tmp_path):
+    """README "Prove that the site is yours": its printed refusal, the token and the home folder shortened."""
+    from tests.readme_output import printed_blocks, readme_section
+
+    monkeypatch.delenv(ownership.STORE_ENV)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(ownership, "_fetch", lambda url: (404, "", "it answered 404"))  # nothing is sent
+    with pytest.raises(ConfigError) as err:
+        check_ownership("https://staging.example.org")
+    token = json.loads(store_path().read_text())["tokens"]["https://staging.example.org:443"]
+    printed = str(err.value).replace(token, "surge-verify-3f5f…").replace(str(tmp_path / "home"), "~")
+    section = readme_section("Load-test a staging site with the same surge").split("### Prove that the site is yours")[1]
+    (block,) = printed_blocks(section)
+    assert block == [printed]
