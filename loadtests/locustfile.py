@@ -24,7 +24,12 @@ In the web UI:
 
 The site is checked as locust starts (``--host``, by ``sim.loadtest.host.check_host``, as
 ``surge loadtest`` checks it: a bad one is one line on stderr and exit code 2, nothing sent) and,
-in the web UI, as each test starts (a bad Host is refused, the test not started). A test whose
+in the web UI, as each test starts (a bad Host is refused, the test not started). A host that is
+not loopback must also prove that it wants the load (``sim.loadtest.ownership``: the user's token
+at ``/.well-known/surge-verify.txt``, or ``--i-control-this-host``), and a first test of it stays
+within its limit, on the same routes: headless as the options are parsed (before ``--processes``
+forks; workers follow the master's host), in the web UI as each test starts, and the shape sends
+nothing to a host that was not checked. A test whose
 visitors died in the load generator, or whose site served none of them, is logged as invalid
 or failed and exits 1 (``outcome`` in summary.json, ``sim.loadtest.meaning``).
 
@@ -55,6 +60,8 @@ from sim.loadtest.stats import LOADTEST_COLUMNS, LoadRecorder  # noqa: E402
 from sim.config.scenario import load_scenario  # noqa: E402
 from sim.errors import ConfigError  # noqa: E402
 from sim.loadtest.host import check_host  # noqa: E402
+from sim.loadtest.ownership import (FIRST_TEST_MAX_REQUESTS_PER_S, LIFT_FLAG, VOUCH_FLAG,  # noqa: E402
+                                    check_ownership, check_rate, origin)
 from sim.loadtest.meaning import FAILED, MEASURED, meaning, outcome  # noqa: E402
 from sim.analysis.slo import evaluate, parse_slo  # noqa: E402
 
@@ -65,7 +72,8 @@ PROGRESS_S = 5.0  # a progress line (headless) and a row of the web UI's Surge t
 # the plan (while the options stay the same) and what the master last said of the drivers.
 _state: dict = {"plan": None, "plan_key": None, "drivers": None, "master_test": 0, "test": 0, "ended": True,
                 "results": {}, "complete": {}, "aborted": None, "reported": False, "written": False,
-                "driver": None, "progress": {}, "history": []}
+                "driver": None, "progress": {}, "history": [], "ownership": None,
+                "owner_checked": 0}
 
 
 class _Literal(str):
@@ -90,9 +98,32 @@ def _host_argument(value: str) -> str:
     try:
         return check_host(value)
     except ConfigError as err:
-        sys.stderr.write(f"{err}\n")
-        sys.stderr.flush()
-        sys.exit(2)
+        _refuse(err)
+
+
+def _refuse(err: ConfigError) -> None:
+    """One line on stderr and exit code 2, as ``surge loadtest`` says it."""
+    sys.stderr.write(f"{err}\n")
+    sys.stderr.flush()
+    sys.exit(2)
+
+
+def _checked_as_parsed(parse_args):
+    """The parser's ``parse_args``, which also checks that a host that is not loopback wants the load of a test
+    that starts by itself (headless, --autostart): as the options are read, before locust says a word or
+    ``--processes`` forks, so one process fetches the proof, and a refusal is the only line. Workers follow
+    the master's host and check nothing."""
+    def parse(*args, **kwargs):
+        options = parse_args(*args, **kwargs)
+        starts = getattr(options, "headless", False) or getattr(options, "autostart", False)
+        if starts and not getattr(options, "worker", False) and getattr(options, "host", None):
+            try:
+                _check_owner(options.host, options)
+            except ConfigError as err:
+                _refuse(err)
+        return options
+
+    return parse
 
 
 @events.init_command_line_parser.add_listener
@@ -100,6 +131,7 @@ def _arguments(parser) -> None:
     for action in parser._actions:  # argparse has no public way to reach an option already added
         if "--host" in action.option_strings:
             action.type = _host_argument
+    parser.parse_args = _checked_as_parsed(parser.parse_args)
     # In this order in the web UI (see _web_ui), and in a group of their own in --help.
     g = parser.add_argument_group("Surge options (loadtests/locustfile.py)",
                                   "The scenario's traffic as an open workload, one driver per process:\n"
@@ -122,6 +154,12 @@ def _arguments(parser) -> None:
          help="stop early when this fraction of requests fails (0: never)")
     _add(g, "--abort-after-s", type=float, default=30.0, metavar="S",
          help="the window over which --abort-on-error-rate is judged, and the least run time before")
+    # On the command line only, not in the web UI: nobody should vouch for a host by a click.
+    g.add_argument(VOUCH_FLAG, metavar="URL", default=None,
+                   help="skip the proof that a host that is not loopback wants this load: you vouch that you control "
+                   "it (repeat --host's scheme, host and port; recorded in summary.json)")
+    g.add_argument(LIFT_FLAG, action="store_true",
+                   help="lift the first test's limit on a proven host, for good (sim/loadtest/ownership.py)")
 
 
 def _plan(options) -> LoadPlan:
@@ -158,8 +196,9 @@ def _init(environment, **_kw) -> None:
 
 def _check_host_at_start(environment) -> None:
     """A test that starts by itself (headless, --autostart) needs --host; a bad one was refused as it was
-    parsed (``_host_argument``). Workers take the master's; the web UI may leave it to its Host field,
-    checked as each test starts (see _web_ui)."""
+    parsed (``_host_argument``), and so was one that has not proven it wants the load (``_checked_as_parsed``).
+    Workers take the master's; the web UI may leave it to its Host field, checked as each test starts (see
+    _web_ui)."""
     if isinstance(environment.runner, WorkerRunner):
         return
     opts = environment.parsed_options
@@ -168,6 +207,43 @@ def _check_host_at_start(environment) -> None:
             for child in psutil.Process().children():
                 child.kill()
         _host_argument(None)
+
+
+def _check_owner(host: str, opts, *, flag: str = "--host") -> None:
+    """The proof that ``host`` wants this load (``sim.loadtest.ownership``), and a first test's limit on the
+    plan of ``opts``; kept for the tests that follow (their shape sends nothing to another host)."""
+    ownership = check_ownership(host, vouch=getattr(opts, "i_control_this_host", None),
+                                lift=bool(getattr(opts, "lift_first_test_limit", False)), flag=flag)
+    _state["ownership"] = ownership
+    _check_rate(opts)
+
+
+def _check_rate(opts) -> None:
+    ownership = _state["ownership"]
+    if ownership is None or not ownership.first_test:
+        return
+    try:
+        plan = _plan(opts)
+    except (ValueError, OSError):
+        return  # the shape says why and sends nothing
+    peak = plan.peak_requests_per_s()
+    fits = plan.scale * FIRST_TEST_MAX_REQUESTS_PER_S / peak if peak > 0 else 0.0
+    check_rate(ownership, peak, flag="--scale", lower=f"--scale {fits:.3g} or lower")
+
+
+def _owner_ok(environment) -> bool:
+    """The test's host was checked (and its plan is within a first test's limit): the last guard before a driver
+    starts, whatever route started the test."""
+    ownership = _state["ownership"]
+    if environment.host is None or ownership is None or ownership.host != origin(environment.host):
+        log.error("surge: test not started: %s was not checked for its owner's consent", environment.host)
+        return False
+    try:
+        _check_rate(environment.parsed_options)
+    except ConfigError as err:
+        log.error("surge: test not started: %s", err)
+        return False
+    return True
 
 
 def _drivers(msg, **_kw) -> None:
@@ -339,7 +415,8 @@ def _web_ui(environment) -> None:
         if request.endpoint != "locust.swarm" or request.method != "POST":
             return None
         try:
-            check_host(request.form.get("host", environment.host), flag="Host")
+            host = check_host(request.form.get("host", environment.host), flag="Host")
+            _check_owner(host, _form_options(environment.parsed_options, request.form), flag="Host")
         except ConfigError as err:
             log.error("surge: test not started: %s", err)
             return jsonify({"success": False, "message": str(err), "host": environment.host})
@@ -359,6 +436,21 @@ def _web_ui(environment) -> None:
         return response
 
 
+def _form_options(options, form):
+    """The options a test started from the web UI will run with: the form's values over the command line's,
+    converted as locust converts them (to the type of the value they replace)."""
+    import argparse
+
+    merged = dict(vars(options))
+    for key in ("scenario", "time_scale", "scale", "duration_s", "assets"):
+        if key in form:
+            try:
+                merged[key] = type(merged[key])(form[key]) if merged.get(key) is not None else form[key]
+            except ValueError:
+                pass  # the shape refuses it as the test starts, and says why
+    return argparse.Namespace(**merged)
+
+
 class SurgeShape(LoadTestShape):
     """One driver user per process for the plan's duration (plus a drain), then stop."""
 
@@ -374,6 +466,10 @@ class SurgeShape(LoadTestShape):
         except (ValueError, OSError) as err:  # e.g. a scenario or a scale typed in the web UI
             log.error("surge: cannot run this test: %s", err)
             return None
+        if _state["owner_checked"] != _state["test"]:  # once a test, before its drivers start
+            if not _owner_ok(self.runner.environment):
+                return None
+            _state["owner_checked"] = _state["test"]
         drivers = max(self.runner.worker_count, 1) if isinstance(self.runner, MasterRunner) else 1
         if len(_state["results"]) >= drivers or self.get_run_time() > plan.duration_s + DRAIN_S + 5:
             return None  # every driver has reported, or the drain is over
@@ -482,6 +578,7 @@ def _write_results(environment, **_kw) -> None:
     summary = total.summary(target_visitors=float(target.sum()), plan=plan.describe())
     summary["scenario"] = plan.scenario.name or plan.scenario.path
     summary["drivers"] = len(parts)
+    summary["ownership"] = _state["ownership"].to_dict() if _state["ownership"] is not None else None
     summary["aborted"] = _state["aborted"]
     # Stopped before the plan's end (Ctrl-C, SIGTERM, the brake): the figures cover part of the plan.
     summary["partial"] = bool(_state["aborted"]) or not all(_state["complete"].get(i, False) for i in _state["results"])

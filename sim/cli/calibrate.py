@@ -19,6 +19,8 @@ import numpy as np
 from sim.analysis.calibrate import DROPPED_SYN_S, StepResult, fit_site, saturated
 from sim.analysis.site_file import site_toml
 from sim.errors import ConfigError, check_url
+from sim.loadtest.ownership import (FIRST_TEST_MAX_REQUESTS_PER_S, LIFT_FLAG, VOUCH_FLAG, WELL_KNOWN_PATH,
+                                    capped_rate, check_ownership)
 from sim.interrupts import deferred_signals, exit_code, reason
 from sim.output.text import format_table
 from sim.config.checks import LIMIT
@@ -55,6 +57,12 @@ def add_parser(sub) -> None:
                    help=f"exit {STRICT_EXIT} when the data cannot determine a parameter (the site never saturated "
                    "below --max-rate, too few samples, an interval too wide); the file is still written, "
                    "the warnings in it")
+    p.add_argument(VOUCH_FLAG, metavar="URL",
+                   help="skip the proof that a --host that is not loopback wants this load (its token at "
+                   f"{WELL_KNOWN_PATH}): you vouch that you control it; repeat --host's scheme, host and port")
+    p.add_argument(LIFT_FLAG, action="store_true",
+                   help=f"lift the limit of a first test of a proven host (--max-rate lowered to "
+                   f"{FIRST_TEST_MAX_REQUESTS_PER_S:g}), for good")
     p.set_defaults(func=run)
 
 
@@ -134,6 +142,13 @@ def run(args: argparse.Namespace) -> int:
         kinds.insert(1, ("asset", "GET", paths.asset_paths[0], None, 0.2))
     if args.ping_path is not None and not args.ping_path.startswith("/"):
         raise ConfigError("--ping-path", f"must be a path starting with '/', got {args.ping_path!r}")
+    # Before anything is sent: a host that is not loopback proves it wants this load (sim/loadtest/ownership.py).
+    ownership = check_ownership(host, vouch=args.i_control_this_host, lift=args.lift_first_test_limit)
+    if capped_rate(ownership, args.max_rate) < args.max_rate:  # a first look at the site
+        args.max_rate = capped_rate(ownership, args.max_rate)
+        print(f"surge: a first test of {ownership.host}: --max-rate lowered to {args.max_rate:g} requests/s "
+              f"(pass {LIFT_FLAG} to lift it)", file=sys.stderr)
+        light_rate = max(2.0, 0.1 * args.max_rate)
     round_trip_s, source = _round_trip(probe, host, args.ping_path)
     print(f"round trip {round_trip_s * 1000:.3f} ms ({source})", file=sys.stderr)
     light, steps, stopped = {}, [], None
@@ -178,6 +193,10 @@ def run(args: argparse.Namespace) -> int:
             return exit_code(stopped)
         raise ConfigError("--duration-s", f"{err} (a longer --duration-s or a higher --max-rate sends more)") from None
     text = site_toml(fit, host=host, when=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    if ownership.proof != "loopback":
+        text = (f"# Load aimed at {ownership.host}: {ownership.proof} "
+                + (f"(it served the token at {ownership.token_url})" if ownership.proof == "token" else
+                   f"({VOUCH_FLAG}: not checked)") + ".\n") + text
     if stopped:
         text = (f"# PARTIAL: the calibration was {stopped} after {len(steps)} of {STEPS} load steps;\n"
                 "# the fit below may not have seen the site saturate.\n") + text

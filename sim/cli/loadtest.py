@@ -2,7 +2,8 @@
 
 A thin wrapper: it checks the flags, starts the bundled demo site when no ``--host`` is
 given, and runs ``locust -f loadtests/locustfile.py --headless`` in a child process
-(``sim`` itself never imports locust or gevent).
+(``sim`` itself never imports locust or gevent). Whether a ``--host`` that is not loopback
+wants the load (``sim.loadtest.ownership``) is checked there, as on every route of the locust file.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from sim.errors import ConfigError
 from sim.files import write_json
 from sim.interrupts import deferred_signals, exit_code, reason
 from sim.loadtest.host import check_host
+from sim.loadtest.ownership import (FIRST_TEST_MAX_REQUESTS_PER_S, LIFT_FLAG, VOUCH_FLAG, WELL_KNOWN_PATH,
+                                    check_vouch)
 from sim.loadtest.meaning import FAILED, MEASURED, meaning, outcome
 from sim.loadtest.schedule import ASSET_MODES, LoadPlan
 from sim.output.summary import slo_rows, summary_rows, verdicts
@@ -69,6 +72,13 @@ def add_parser(sub) -> None:
     p.add_argument("--abort-after-s", type=float, default=30.0, metavar="S", help="window of the safety brake")
     p.add_argument("--request-timeout-s", type=float, default=30.0, metavar="S", help="client timeout per request")
     p.add_argument("--seed", type=int, metavar="N", help="seed instead of the scenario's run.seed")
+    p.add_argument(VOUCH_FLAG, metavar="URL",
+                   help="skip the proof that a --host that is not loopback wants this load (its token at "
+                   f"{WELL_KNOWN_PATH}): you vouch that you control it; repeat --host's scheme, host and port "
+                   "(recorded in summary.json)")
+    p.add_argument(LIFT_FLAG, action="store_true",
+                   help=f"lift the limit of a first test of a proven host ({FIRST_TEST_MAX_REQUESTS_PER_S:g} "
+                   "requests/s at peak), for good")
     p.add_argument("--demo-workers", type=int, default=4, metavar="N", help="the demo site's workers")
     p.add_argument("--demo-service-ms", type=float, default=20.0, metavar="MS", help="the demo site's mean service")
     p.add_argument("--demo-queue-limit", type=int, default=64, metavar="N", help="the demo site's backlog")
@@ -93,7 +103,7 @@ def resolve_load(args: argparse.Namespace) -> None:
     if args.processes == "auto":
         plan = LoadPlan(load_scenario(args.scenario), time_scale=args.time_scale, scale=args.scale,
                         duration_s=args.duration_s, assets=args.assets)
-        peak_requests = plan.describe()["played_peak_visitors_per_s"] * plan.requests_per_visitor()
+        peak_requests = plan.peak_requests_per_s()
         need = math.ceil(peak_requests / PROCESS_CAPACITY_PER_S)
         args.processes = 0 if need <= 1 else min(need, max_processes())
         print(f"--processes auto: {args.processes or 1} for a peak of {peak_requests:,.0f} requests/s "
@@ -129,6 +139,10 @@ def locust_command(args: argparse.Namespace, *, host: str, out: Path) -> list[st
         cmd += ["--abort-on-error-rate", repr(args.abort_on_error_rate), "--abort-after-s", repr(args.abort_after_s)]
     if args.seed is not None:
         cmd += ["--surge-seed", str(args.seed)]
+    if args.i_control_this_host is not None:
+        cmd += [VOUCH_FLAG, args.i_control_this_host]
+    if args.lift_first_test_limit:
+        cmd += [LIFT_FLAG]
     if args.processes:  # the master listens for its workers on loopback only, never on every interface
         cmd += ["--processes", str(args.processes), "--master-bind-host", "127.0.0.1"]
     return cmd
@@ -152,7 +166,12 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError("--abort-on-error-rate", f"must be within [0, 1], got {args.abort_on_error_rate}")
     if args.host is not None:
         args.host = check_host(args.host)  # as locust's own routes check it (loadtests/locustfile.py)
+        if args.i_control_this_host is not None:
+            check_vouch(args.host, args.i_control_this_host)
+        # whether the host wants this load is checked by the locust file, as on every other route
     else:
+        if args.i_control_this_host is not None:
+            raise ConfigError(VOUCH_FLAG, "is for a --host; the demo site, on loopback, needs no proof")
         _check_demo_site(args)
     if args.slo:
         parse_slo(args.slo)
@@ -224,7 +243,9 @@ def run(args: argparse.Namespace) -> int:
             demo, site = site, None
             stored = _stop_site(demo)
             summary_path = out / "summary.json"
-            if summary_path.exists():
+            if code == 2 and not stopped:
+                pass  # the locust file refused the test before any load (e.g. its host), and said why in one line
+            elif summary_path.exists():
                 summary = json.loads(summary_path.read_text())
                 if demo is not None:
                     summary["demo_site"] = {"signatures_stored": stored}

@@ -150,6 +150,10 @@ class LoadPlan:
                                          [s.at_s for s in self.scenario.traffic.shares if s.at_s < self.sim_duration_s]]))
         return float(np.max(self.profile.rate_per_s(grid))) if len(grid) else 0.0
 
+    def peak_requests_per_s(self) -> float:
+        """Requests per second at the played peak: its visitor arrivals x the requests a visitor sends."""
+        return self.load_factor * self.real_peak_per_s() * self.requests_per_visitor()
+
     def describe(self) -> dict:
         real_peak = self.real_peak_per_s()
         return {"time_scale": self.time_scale, "scale": self.scale, "duration_s": self.duration_s,
