@@ -43,11 +43,12 @@ from sim.config.scenario import parse_scenario
 from sim.config.uncertain import point_table, read_uncertain
 from sim.errors import ConfigError
 
-__all__ = ["RiskResult", "assess", "design", "wilson", "prcc", "DEFAULT_DRAWS", "SPREAD_SAMPLE"]
+__all__ = ["RiskResult", "assess", "design", "wilson", "prcc", "classify", "DEFAULT_DRAWS", "SPREAD_SAMPLE"]
 
 # 385 draws give a Wilson 95 % half-width of at most 5 points (p = 0.5: 1.96 sqrt(0.25 / 385) = 0.050).
 DEFAULT_DRAWS = 400
-SPREAD_SAMPLE = 24  # draws simulated first, spread evenly over the score's ranks
+SPREAD_SAMPLE = 16  # draws simulated first, spread evenly over the score's ranks
+BUFFER = 4  # ranks simulated past the simulated boundary on each side (see _to_simulate)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,14 +135,35 @@ def prcc(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
-def _to_simulate(order_rank: np.ndarray, outcome: dict[int, bool], step: int) -> set[int]:
-    """Ranks left unsimulated that lie within ``step`` of the simulated draws' boundary (see the module doc)."""
+def classify(n: int, outcome: dict[int, bool], buffer: int = BUFFER) -> dict[int, bool | None]:
+    """Each rank's verdict from the simulated ones (``outcome``: rank -> holds), taking holding as monotone in
+    the score: a rank holds when a simulated hold lies at or above it and it lies more than ``buffer`` ranks
+    below the least simulated failure; it fails when a simulated failure lies at or below it and it lies more
+    than ``buffer`` ranks above the greatest simulated hold; otherwise ``None`` (it must be simulated)."""
     fails = [r for r, held in outcome.items() if not held]
     holds = [r for r, held in outcome.items() if held]
-    n = len(order_rank)
-    lo = (min(fails) if fails else n) - step  # below: takes "holds"
-    hi = (max(holds) if holds else -1) + step  # above: takes "fails"
-    return {r for r in range(max(lo, 0), min(hi, n - 1) + 1) if r not in outcome}
+    b = min(fails) if fails else n
+    a = max(holds) if holds else -1
+    out: dict[int, bool | None] = {}
+    for r in range(n):
+        if r in outcome:
+            out[r] = outcome[r]
+        elif r <= a and r < b - buffer:
+            out[r] = True
+        elif r >= b and r > a + buffer:
+            out[r] = False
+        else:
+            out[r] = None
+    return out
+
+
+def _next_batch(undecided: list[int], jobs: int) -> list[int]:
+    """The undecided ranks to simulate next: all of them when few, else an even spread (a bisection step)."""
+    width = max(2 * jobs, 4)
+    if len(undecided) <= 2 * width:
+        return undecided
+    picks = np.linspace(0, len(undecided) - 1, width + 2)[1:-1].round().astype(int)
+    return sorted({undecided[i] for i in picks})
 
 
 def assess(table: dict, path: str, *, slo: str, draws: int | None = None, seed: int | None = None,
@@ -184,7 +206,6 @@ def assess(table: dict, path: str, *, slo: str, draws: int | None = None, seed: 
     order = np.argsort(score, kind="stable")  # rank -> draw
     outcome: dict[int, bool] = {}  # rank -> holds (simulated)
     rows: dict[int, dict] = {}  # draw index -> simulated row
-    step = max(1, math.ceil(n / SPREAD_SAMPLE))
     batch = sorted(set(np.linspace(0, n - 1, min(SPREAD_SAMPLE, n)).round().astype(int).tolist()))
     stopped = None
     while batch and stopped is None:
@@ -201,19 +222,17 @@ def assess(table: dict, path: str, *, slo: str, draws: int | None = None, seed: 
         stopped = got.stopped
         if stopped is None and any(not r["complete"] for r in got):
             stopped = next(r["error"] for r in got if not r["complete"])
-        batch = sorted(_to_simulate(order, outcome, step))
+        batch = _next_batch([r for r, v in classify(n, outcome).items() if v is None], jobs)
     result_draws = []
-    fails = [r for r, held in outcome.items() if not held]
-    first_fail = min(fails) if fails else n
-    unjudged = _to_simulate(order, outcome, step)  # empty unless stopped midway: near the boundary, not simulated
+    verdicts = classify(n, outcome)  # a None is left only when stopped midway: not judged
     for rank, d in enumerate(order.tolist()):
         p = points[d]
         if rank in outcome:
             row = rows[d]
             entry = {"holds": row["holds"], "how": "simulated", "lost_actions_fraction": row["lost_actions_fraction"],
                      "lost_visitors_fraction": row["lost_visitors_fraction"]}
-        elif rank not in unjudged:
-            entry = {"holds": rank < first_fail, "how": "screened",
+        elif verdicts[rank] is not None:
+            entry = {"holds": verdicts[rank], "how": "screened",
                      "lost_actions_fraction": screens[d]["lost_actions_fraction"],
                      "lost_visitors_fraction": screens[d]["lost_visitors_fraction"]}
         else:
