@@ -43,7 +43,7 @@ from sim.config.scenario import parse_scenario
 from sim.config.uncertain import point_table, read_uncertain
 from sim.errors import ConfigError
 
-__all__ = ["RiskResult", "assess", "design", "wilson", "prcc", "classify", "DEFAULT_DRAWS", "SPREAD_SAMPLE"]
+__all__ = ["RiskResult", "assess", "design", "wilson", "prcc", "classify", "plan_draws", "quick_look", "QUICK_DRAWS", "DEFAULT_DRAWS", "SPREAD_SAMPLE"]
 
 # 385 draws give a Wilson 95 % half-width of at most 5 points (p = 0.5: 1.96 sqrt(0.25 / 385) = 0.050).
 DEFAULT_DRAWS = 400
@@ -159,11 +159,29 @@ def classify(n: int, outcome: dict[int, bool], buffer: int = BUFFER) -> dict[int
 
 def _next_batch(undecided: list[int], jobs: int) -> list[int]:
     """The undecided ranks to simulate next: all of them when few, else an even spread (a bisection step)."""
-    width = max(2 * jobs, 4)
+    width = max(4 * jobs, 8)
     if len(undecided) <= 2 * width:
         return undecided
     picks = np.linspace(0, len(undecided) - 1, width + 2)[1:-1].round().astype(int)
     return sorted({undecided[i] for i in picks})
+
+
+def plan_draws(table: dict, path: str, inputs, *, slo: str, draws: int, seed: int) -> list[DrawPoint]:
+    """The draws: a Latin hypercube over the inputs, each draw's table checked, each with its own seed. The same
+    for any variant of ``table`` (its inputs' values and seeds depend on the inputs and ``seed`` only)."""
+    u = design(len(inputs), draws, seed)
+    seeds = np.random.SeedSequence(seed).spawn(2)[0].spawn(draws)
+    points = []
+    for i in range(draws):
+        values = {item.key: item.value_at(u[i, j]) for j, item in enumerate(inputs)}
+        t = point_table(table, values)
+        try:
+            parse_scenario(t, path=path)
+        except ConfigError as err:
+            at = ", ".join(f"{k} = {v:.6g}" for k, v in values.items())
+            raise ConfigError(err.key, f"{err.message} (a drawn surge: {at})").at(path) from None
+        points.append(DrawPoint(index=i, table=t, path=path, values=values, seed_seq=seeds[i], slo=slo))
+    return points
 
 
 def assess(table: dict, path: str, *, slo: str, draws: int | None = None, seed: int | None = None,
@@ -183,18 +201,7 @@ def assess(table: dict, path: str, *, slo: str, draws: int | None = None, seed: 
         raise ConfigError("--draws", f"must be within [1, {MAX_SWEEP_POINTS}], got {n}")
     central = parse_scenario(table, path=path)
     seed = central.run.seed if seed is None else seed
-    u = design(len(inputs), n, seed)
-    seeds = np.random.SeedSequence(seed).spawn(2)[0].spawn(n)
-    points = []
-    for i in range(n):
-        values = {item.key: item.value_at(u[i, j]) for j, item in enumerate(inputs)}
-        t = point_table(table, values)
-        try:
-            parse_scenario(t, path=path)
-        except ConfigError as err:
-            at = ", ".join(f"{k} = {v:.6g}" for k, v in values.items())
-            raise ConfigError(err.key, f"{err.message} (a drawn surge: {at})").at(path) from None
-        points.append(DrawPoint(index=i, table=t, path=path, values=values, seed_seq=seeds[i], slo=slo))
+    points = plan_draws(table, path, inputs, slo=slo, draws=n, seed=seed)
     tick = progress or (lambda stage, done, total: None)
     tick("screening", 0, n)
     got = run_points(points, replications=1, seed=seed, engine=engine, jobs=jobs, dask_address=dask,
@@ -250,6 +257,42 @@ def assess(table: dict, path: str, *, slo: str, draws: int | None = None, seed: 
         planned=n, simulated=sum(e["how"] == "simulated" for e in result_draws),
         screened=sum(e["how"] == "screened" for e in result_draws), stopped=stopped,
         elapsed_s=time.perf_counter() - started)
+
+
+QUICK_DRAWS = 20  # surge run's quick look: the fluid model on this many draws, about a second
+
+
+def quick_look(table: dict, path: str, *, slo: str, summary: dict, draws: int = QUICK_DRAWS,
+               seed: int | None = None) -> dict | None:
+    """How often the SLO's loss terms hold over the ranges, by the fluid model alone, scaled to the run just made.
+
+    The fluid model's losses for each draw are multiplied by the ratio of the run's simulated losses to the
+    fluid model's for the central case (its own bias, measured on this scenario), then judged against the
+    SLO's loss terms; other terms are left to ``surge risk``. None when the scenario has no ranges or the
+    SLO no loss term."""
+    inputs = read_uncertain(table, path)
+    terms = [o for o in parse_slo(slo) if o.metric in ("lost_actions", "lost_visitors")]
+    if not inputs or not terms:
+        return None
+    started = time.perf_counter()
+    central = parse_scenario(table, path=path)
+    seed = central.run.seed if seed is None else seed
+    centre = screen_draw(DrawPoint(index=-1, table=point_table(table, {}), path=path, values={},
+                                   seed_seq=np.random.SeedSequence(seed), slo=slo), 1, seed, "auto")
+    points = plan_draws(table, path, inputs, slo=slo, draws=draws, seed=seed)
+    figures = [screen_draw(p, 1, seed, "auto") for p in points]
+    simulated = {"lost_actions": summary.get("actions", {}).get("lost_fraction", math.nan),
+                 "lost_visitors": summary.get("visitors", {}).get("lost_fraction", math.nan)}
+
+    def scale(metric: str) -> float:
+        fluid, sim = centre[f"{metric}_fraction"], simulated[metric]
+        return sim / fluid if fluid == fluid and fluid > 0 and sim == sim and sim > 0 else 1.0
+
+    k = {o.metric: float(scale(o.metric)) for o in terms}
+    holds = sum(all(o.met({o.metric.split("_")[1]: {"lost_fraction": k[o.metric] * f[f"{o.metric}_fraction"]}})
+                    for o in terms) for f in figures)
+    return {"draws": draws, "holds": holds, "judged_on": [o.text for o in terms], "scale": k,
+            "elapsed_s": time.perf_counter() - started}
 
 
 def _nothing(inputs, objectives, seed: int, n: int, stopped: str, started: float) -> RiskResult:
