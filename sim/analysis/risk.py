@@ -43,11 +43,12 @@ from sim.config.scenario import parse_scenario
 from sim.config.uncertain import point_table, read_uncertain
 from sim.errors import ConfigError
 
-__all__ = ["RiskResult", "assess", "design", "wilson", "prcc", "classify", "plan_draws", "quick_look", "QUICK_DRAWS", "DEFAULT_DRAWS", "SPREAD_SAMPLE"]
+__all__ = ["RiskResult", "assess", "design", "wilson", "prcc", "classify", "plan_draws", "check_slo", "check_draws", "quick_look", "QUICK_DRAWS", "DEFAULT_DRAWS", "SPREAD_SAMPLE"]
 
 # 385 draws give a Wilson 95 % half-width of at most 5 points (p = 0.5: 1.96 sqrt(0.25 / 385) = 0.050).
 DEFAULT_DRAWS = 400
 SPREAD_SAMPLE = 16  # draws simulated first, spread evenly over the score's ranks
+TARGET_HALF_WIDTH = 0.05  # the default stops at half its draws once the 95 % interval is this narrow
 BUFFER = 4  # ranks simulated past the simulated boundary on each side (see _to_simulate)
 
 
@@ -166,6 +167,21 @@ def _next_batch(undecided: list[int], jobs: int) -> list[int]:
     return sorted({undecided[i] for i in picks})
 
 
+def check_slo(slo: str):
+    """The SLO's objectives, refused unless each is a term a draw is judged on."""
+    objectives = parse_slo(slo)
+    other = [o.text for o in objectives if o.metric not in RISK_TERMS]
+    if other:
+        raise ConfigError("--slo", f"surge risk judges {', '.join(RISK_TERMS)}; not {', '.join(other)}")
+    return objectives
+
+
+def check_draws(draws: int) -> int:
+    if not 1 <= draws <= MAX_SWEEP_POINTS:
+        raise ConfigError("--draws", f"must be within [1, {MAX_SWEEP_POINTS}], got {draws}")
+    return draws
+
+
 def plan_draws(table: dict, path: str, inputs, *, slo: str, draws: int, seed: int) -> list[DrawPoint]:
     """The draws: a Latin hypercube over the inputs, each draw's table checked, each with its own seed. The same
     for any variant of ``table`` (its inputs' values and seeds depend on the inputs and ``seed`` only)."""
@@ -192,48 +208,82 @@ def assess(table: dict, path: str, *, slo: str, draws: int | None = None, seed: 
     if not inputs:
         raise ConfigError("uncertain", "the scenario has no [uncertain.\"dotted.key\"] tables: nothing to draw "
                           "(see docs/scenario-format.md)").at(path)
-    objectives = parse_slo(slo)
-    other = [o.text for o in objectives if o.metric not in RISK_TERMS]
-    if other:
-        raise ConfigError("--slo", f"surge risk judges {', '.join(RISK_TERMS)}; not {', '.join(other)}")
-    n = DEFAULT_DRAWS if draws is None else draws
-    if not 1 <= n <= MAX_SWEEP_POINTS:
-        raise ConfigError("--draws", f"must be within [1, {MAX_SWEEP_POINTS}], got {n}")
+    objectives = check_slo(slo)
+    n = check_draws(DEFAULT_DRAWS if draws is None else draws)
     central = parse_scenario(table, path=path)
     seed = central.run.seed if seed is None else seed
     points = plan_draws(table, path, inputs, slo=slo, draws=n, seed=seed)
     tick = progress or (lambda stage, done, total: None)
-    tick("screening", 0, n)
-    got = run_points(points, replications=1, seed=seed, engine=engine, jobs=jobs, dask_address=dask,
-                     progress=lambda done, total: tick("screening", done, total), fn=screen_draw)
-    if got.stopped or len(got) < n:  # nothing is judged before every draw is screened
-        return _nothing(inputs, objectives, seed, n, got.stopped or "stopped", started)
-    screens = list(got)  # in draw order
-    score = np.array([s["score"] for s in screens])
-    order = np.argsort(score, kind="stable")  # rank -> draw
-    outcome: dict[int, bool] = {}  # rank -> holds (simulated)
+    run = dict(seed=seed, engine=engine, jobs=jobs, dask_address=dask)
+    # The default: half the draws first (a Latin hypercube's rows come in random order, so the first half
+    # is a uniform sample too); the rest only if the interval is still wider than +-TARGET_HALF_WIDTH.
+    stages = [n // 2, n] if draws is None and n >= 2 * SPREAD_SAMPLE else [n]
+    screens: dict[int, dict] = {}
     rows: dict[int, dict] = {}  # draw index -> simulated row
-    batch = sorted(set(np.linspace(0, n - 1, min(SPREAD_SAMPLE, n)).round().astype(int).tolist()))
     stopped = None
-    while batch and stopped is None:
-        got = run_points([points[order[r]] for r in batch], replications=1, seed=seed, engine=engine, jobs=jobs,
-                         dask_address=dask, progress=lambda done, total: tick("simulating", len(rows) + done,
-                                                                              len(rows) + total),
-                         fn=run_draw)
-        for row in got:
-            rows[row["index"]] = row
-        rank_of = {int(d): r for r, d in enumerate(order)}
-        for row in got:
-            if row["complete"]:
-                outcome[rank_of[row["index"]]] = row["holds"]
-        stopped = got.stopped
-        if stopped is None and any(not r["complete"] for r in got):
-            stopped = next(r["error"] for r in got if not r["complete"])
-        batch = _next_batch([r for r, v in classify(n, outcome).items() if v is None], jobs)
-    result_draws = []
-    verdicts = classify(n, outcome)  # a None is left only when stopped midway: not judged
-    for rank, d in enumerate(order.tolist()):
-        p = points[d]
+    for size in stages:
+        todo = [p for p in points[:size] if p.index not in screens]
+        got = run_points(todo, replications=1, progress=lambda done, total: tick("screening", done, total),
+                         fn=screen_draw, **run)
+        screens.update({r["index"]: r for r in got})
+        if got.stopped or len(got) < len(todo):  # a draw is judged only once every draw of its stage is screened
+            stopped = got.stopped or "stopped"
+            break
+        stopped = _simulate_boundary(points[:size], screens, rows, run, tick)
+        judged = _judge(points[:size], screens, rows)
+        held = sum(e["holds"] for e in judged)
+        lo, hi = wilson(held, len(judged)) if judged else (0.0, 1.0)
+        if stopped is not None or (hi - lo) / 2 <= TARGET_HALF_WIDTH:
+            break
+    judged = _judge([p for p in points if p.index in screens], screens, rows) if screens else []
+    holds = sum(e["holds"] for e in judged)
+    counted = len(judged)
+    return RiskResult(
+        probability_holds=holds / counted if counted else math.nan,
+        probability_holds_ci=wilson(holds, counted) if counted else (math.nan, math.nan),
+        draws=tuple(judged), sensitivities=tuple(_sensitivities(inputs, judged)),
+        partial=stopped is not None or counted < len(screens),
+        slo=",".join(o.text for o in objectives), seed=seed, inputs=tuple(i.to_dict() for i in inputs),
+        planned=n, simulated=sum(e["how"] == "simulated" for e in judged),
+        screened=sum(e["how"] == "screened" for e in judged), stopped=stopped,
+        elapsed_s=time.perf_counter() - started)
+
+
+def _order(points, screens) -> list[int]:
+    """Draw indices by their fluid score, least loss first (rank -> draw index)."""
+    return sorted((p.index for p in points), key=lambda i: (screens[i]["score"], i))
+
+
+def _simulate_boundary(points, screens, rows, run, tick) -> str | None:
+    """Simulate a spread sample, then the draws classify leaves undecided, until none is; why it stopped, or None."""
+    order = _order(points, screens)
+    n = len(order)
+    by_index = {p.index: p for p in points}
+    batch = sorted(set(np.linspace(0, n - 1, min(SPREAD_SAMPLE, n)).round().astype(int).tolist()))
+    while True:
+        batch = [r for r in batch if order[r] not in rows]
+        if not batch:
+            return None
+        got = run_points([by_index[order[r]] for r in batch], replications=1, fn=run_draw,
+                         progress=lambda done, total: tick("simulating", len(rows) + done, len(rows) + total), **run)
+        rows.update({r["index"]: r for r in got})
+        if got.stopped:
+            return got.stopped
+        failed = [r for r in got if not r["complete"]]
+        if failed:
+            return failed[0]["error"] or "a draw stopped midway"
+        outcome = {r: rows[d]["holds"] for r, d in enumerate(order) if d in rows and rows[d]["complete"]}
+        batch = _next_batch([r for r, v in classify(n, outcome).items() if v is None], run["jobs"])
+
+
+def _judge(points, screens, rows) -> list[dict]:
+    """Each draw's verdict: simulated, or screened from the simulated draws around it (left out: undecided)."""
+    order = _order(points, screens)
+    outcome = {r: rows[d]["holds"] for r, d in enumerate(order) if d in rows and rows[d]["complete"]}
+    verdicts = classify(len(order), outcome)
+    by_index = {p.index: p for p in points}
+    out = []
+    for rank, d in enumerate(order):
         if rank in outcome:
             row = rows[d]
             entry = {"holds": row["holds"], "how": "simulated", "lost_actions_fraction": row["lost_actions_fraction"],
@@ -244,19 +294,8 @@ def assess(table: dict, path: str, *, slo: str, draws: int | None = None, seed: 
                      "lost_visitors_fraction": screens[d]["lost_visitors_fraction"]}
         else:
             continue  # stopped midway: a draw near the boundary that was not simulated is not judged
-        result_draws.append({"index": d, "inputs": p.values, **entry, "score": screens[d]["score"]})
-    result_draws.sort(key=lambda e: e["index"])
-    holds = sum(e["holds"] for e in result_draws)
-    counted = len(result_draws)
-    sens = _sensitivities(inputs, result_draws)
-    return RiskResult(
-        probability_holds=holds / counted if counted else math.nan,
-        probability_holds_ci=wilson(holds, counted) if counted else (math.nan, math.nan),
-        draws=tuple(result_draws), sensitivities=tuple(sens), partial=stopped is not None or counted < n,
-        slo=",".join(o.text for o in objectives), seed=seed, inputs=tuple(i.to_dict() for i in inputs),
-        planned=n, simulated=sum(e["how"] == "simulated" for e in result_draws),
-        screened=sum(e["how"] == "screened" for e in result_draws), stopped=stopped,
-        elapsed_s=time.perf_counter() - started)
+        out.append({"index": d, "inputs": by_index[d].values, **entry, "score": screens[d]["score"]})
+    return sorted(out, key=lambda e: e["index"])
 
 
 QUICK_DRAWS = 20  # surge run's quick look: the fluid model on this many draws, about a second
@@ -293,14 +332,6 @@ def quick_look(table: dict, path: str, *, slo: str, summary: dict, draws: int = 
                     for o in terms) for f in figures)
     return {"draws": draws, "holds": holds, "judged_on": [o.text for o in terms], "scale": k,
             "elapsed_s": time.perf_counter() - started}
-
-
-def _nothing(inputs, objectives, seed: int, n: int, stopped: str, started: float) -> RiskResult:
-    """Stopped while screening: no draw judged."""
-    return RiskResult(probability_holds=math.nan, probability_holds_ci=(math.nan, math.nan), draws=(),
-                      sensitivities=(), partial=True, slo=",".join(o.text for o in objectives), seed=seed,
-                      inputs=tuple(i.to_dict() for i in inputs), planned=n, stopped=stopped,
-                      elapsed_s=time.perf_counter() - started)
 
 
 def _sensitivities(inputs, draws: list[dict]) -> list[dict]:

@@ -12,7 +12,7 @@ import shutil
 import sys
 import time
 
-from sim.analysis.risk import DEFAULT_DRAWS, assess
+from sim.analysis.risk import DEFAULT_DRAWS, assess, check_draws, check_slo
 from sim.analysis.slo import parse_slo
 from sim.analysis.verdict import DEFAULT_SLO, default_slo
 from sim.cli.figures import save_figure
@@ -46,8 +46,9 @@ def add_parser(sub) -> None:
                    help=f"what the site must meet (default {DEFAULT_SLO.replace('%', '%%')}, or lost_visitors<1%% "
                    "where visitors take no action); terms: lost_actions, lost_visitors, p95, errors")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for risk.json, risk.png and sensitivity.png")
-    p.add_argument("--draws", type=int, default=DEFAULT_DRAWS, metavar="N",
-                   help=f"surges drawn (default {DEFAULT_DRAWS}: a 95 %% interval of at most +-5 points)")
+    p.add_argument("--draws", type=int, metavar="N",
+                   help=f"surges drawn (default: {DEFAULT_DRAWS // 2}, then {DEFAULT_DRAWS} if the 95 %% interval is "
+                   "still wider than +-5 points)")
     p.add_argument("--seed", type=int, metavar="S", help="seed instead of the scenario's run.seed")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
                    help="local processes (default: one per core); results do not depend on it")
@@ -76,7 +77,9 @@ def _progress(stage: str, done: int, total: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.slo is not None:
-        parse_slo(args.slo)
+        check_slo(args.slo)
+    if args.draws is not None:
+        check_draws(args.draws)
     scenario = load_scenario(args.scenario)
     table = read_scenario_table(args.scenario)
     if not read_uncertain(table, args.scenario):
