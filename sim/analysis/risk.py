@@ -279,13 +279,17 @@ def _simulate_boundary(points, screens, rows, run, tick) -> str | None:
         batch = _next_batch([r for r, v in classify(n, outcome).items() if v is None], run["jobs"])
 
 
-def _fluid_scale(screens, rows, figure: str) -> float:
-    """The median ratio of simulated to fluid losses over the simulated draws where both lost some: what a
-    screened draw's fluid estimate is multiplied by (1 when no draw gives a ratio)."""
-    ratios = [rows[d][figure] / screens[d][figure] for d in rows
-              if rows[d]["complete"] and rows[d][figure] == rows[d][figure] and rows[d][figure] > 0
-              and screens[d][figure] == screens[d][figure] and screens[d][figure] > 0]
-    return float(np.median(ratios)) if ratios else 1.0
+def _fluid_scale(screens, rows, figure: str):
+    """``score -> ratio`` of simulated to fluid losses, interpolated between the simulated draws (by score) where
+    both lost some: what a screened draw's fluid estimate is multiplied by (the fluid model's error changes with
+    the surge's size: several times near the boundary, a third at the largest surges); 1 with no such draw."""
+    pairs = sorted((screens[d]["score"], rows[d][figure] / screens[d][figure]) for d in rows
+                   if rows[d]["complete"] and rows[d][figure] == rows[d][figure] and rows[d][figure] > 0
+                   and screens[d][figure] == screens[d][figure] and screens[d][figure] > 0)
+    if not pairs:
+        return lambda score: 1.0
+    xs, ys = np.array([p[0] for p in pairs]), np.log([p[1] for p in pairs])
+    return lambda score: float(np.exp(np.interp(score, xs, ys)))
 
 
 def _judge(points, screens, rows) -> list[dict]:
@@ -303,7 +307,7 @@ def _judge(points, screens, rows) -> list[dict]:
                      "lost_visitors_fraction": row["lost_visitors_fraction"]}
         elif verdicts[rank] is not None:
             entry = {"holds": verdicts[rank], "how": "screened",
-                     **{f: min(scale[f] * screens[d][f], 1.0) for f in scale}}
+                     **{f: min(scale[f](screens[d]["score"]) * screens[d][f], 1.0) for f in scale}}
         else:
             continue  # stopped midway: a draw near the boundary that was not simulated is not judged
         out.append({"index": d, "inputs": by_index[d].values, **entry, "score": screens[d]["score"]})
