@@ -314,7 +314,7 @@ def _judge(points, screens, rows) -> list[dict]:
     return sorted(out, key=lambda e: e["index"])
 
 
-QUICK_DRAWS = 20  # surge run's quick look: the fluid model on this many draws, about a second
+QUICK_DRAWS = 20  # surge run's quick look: the fluid model on this many draws, 2-4 s on a 2-core machine
 
 
 def quick_look(table: dict, path: str, *, slo: str, summary: dict, draws: int = QUICK_DRAWS,
