@@ -196,3 +196,20 @@ def test_calibrate_stopped_midway_writes_a_fit_marked_partial(tmp_path):
     finally:
         site.send_signal(signal.SIGINT)
         site.communicate(timeout=30)
+
+
+def test_risk_stopped_writes_the_draws_judged_so_far_marked_partial_and_ends_its_workers(tmp_path):
+    out = tmp_path / "out"
+    proc = _start(["risk", ROOT / "tests" / "analysis" / "risk_case.toml", "--draws", "60", "--jobs", "2",
+                   "--out", out], tmp_path)
+    _wait_for(proc, b"simulating: 1/")
+    workers = _descendants(proc.pid)
+    os.kill(proc.pid, signal.SIGINT)
+    returncode, stdout, stderr = _finish(proc)
+    assert returncode == 130, stderr
+    _assert_gone(workers)
+    risk = json.loads((out / "risk.json").read_text())
+    assert risk["partial"] is True and risk["stopped"] == "interrupted" and risk["draws_planned"] == 60
+    # what was judged is counted, no more: a draw left undecided near the boundary is left out
+    assert risk["draws_count"] == len(risk["draws"]) == risk["simulated"] + risk["screened"] <= 60
+    assert "PARTIAL (interrupted)" in stdout and "Traceback" not in stderr
