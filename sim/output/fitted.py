@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from sim.analysis.fit import Estimate, FitResult, FittedShare
+from sim.analysis.fit_tail import half_within_s
 from sim.config.kernels import ExponentialKernel, Kernel, MixKernel, PowerLawKernel
 
 __all__ = ["fitted_scenario_text", "share_median_delay_s", "fit_table_rows"]
@@ -56,21 +57,29 @@ def share_median_delay_s(kernel: Kernel) -> float:
     return hi
 
 
-def _visitors_within(result: FitResult, share: FittedShare) -> float:
-    """The share's visitors that came within the trace (a power law's tail goes on beyond any trace)."""
-    return share.visitors.value * float(share.kernel.cdf(result.edges_s[-1] - share.at_s.value))
+def _reach_words(share: FittedShare) -> str:
+    """Counted, extrapolated and the rest, in words (the rule is ``sim.analysis.fit_tail``'s)."""
+    r = share.reach
+    if r.tail_determined:
+        extra = f"{_g(r.extrapolated)} extrapolated beyond it, to {_hms(r.horizon_s)} after the onset"
+    else:
+        extra = "none extrapolated beyond it (the trace does not determine the tail)"
+    rest = f"; the kernel's {_g(r.beyond)} further on are the model's, not the data's" if r.beyond >= 0.5 else ""
+    return f"{_g(r.counted)} counted within the trace, {extra}{rest}"
 
 
-def _share_lines(j: int, share: FittedShare, in_span: float) -> list[str]:
+def _share_lines(j: int, share: FittedShare) -> list[str]:
     lines = [
         "",
         "[[traffic.shares]]",
         f'name = "share {j + 1} (fitted)"',
         f"at_s = {_g(share.at_s.value)}   # onset: {_interval(share.at_s, ' s')}",
-        f"visitors = {_g(share.visitors.value)}   # all it brings, tail included: {_interval(share.visitors)}; "
-        f"{_g(in_span)} within the trace",
-        "reshare_factor = 1   # the fitted kernel is the whole cascade's",
+        f"visitors = {_g(share.visitors.value)}   # the kernel's whole, tail included: {_interval(share.visitors)}",
+        f"# visitors: {_reach_words(share)}",
     ]
+    if share.burst is not None:
+        lines.append(f"# a burst with no tail: {share.burst.words()}")
+    lines.append("reshare_factor = 1   # the fitted kernel is the whole cascade's")
     for name, est in share.kernel_params.items():
         lines.append(f"# {name} = {_g(est.value)}: {_interval(est)}")
     lines.append(f"decay = {_kernel_toml(share.kernel)}")
@@ -118,7 +127,7 @@ def fitted_scenario_text(result: FitResult, *, trace_name: str, name: str, inclu
         out.append("diurnal_amplitude = 0   # intervals of 3 h or more average the daily cycle away: not fitted")
     out.append(f"start_hour = {_g(result.start_hour)}   # the clock hour of the trace's first row")
     for j, share in enumerate(result.shares):
-        out += _share_lines(j, share, _visitors_within(result, share))
+        out += _share_lines(j, share)
     return "\n".join(out) + "\n"
 
 
@@ -135,13 +144,30 @@ def fit_table_rows(result: FitResult, *, peak_rate_per_s: float, peak_at_s: floa
                      f"{result.diurnal_peak_hour:.1f} h"))
     rows.append(("peak", f"{peak_rate_per_s:,.2f} visitors/s at t = {_hms(peak_at_s)}"))
     for j, s in enumerate(result.shares):
-        half = share_median_delay_s(s.kernel)
-        within = _visitors_within(result, s)
-        rows.append((f"share {j + 1}", f"onset t = {_hms(s.at_s.value)}, {s.kernel.kind}, half its visitors "
-                     f"within {_hms(half)}, {with_interval(s.visitors, lambda v: f'{v:,.0f}')} visitors "
-                     f"({within:,.0f} within the trace)"))
-    total = sum(s.visitors.value for s in result.shares)
-    rows.append(("surge visitors", f"{total:,.0f} (all shares, tails included)"))
+        r = s.reach
+        half = half_within_s(s.kernel, r.horizon_s)
+        what = ("a burst with no tail" if s.burst is not None else
+                f"{s.kernel.kind}, half its visitors within {_hms(half)}")
+        rows.append((f"share {j + 1}", f"onset t = {_hms(s.at_s.value)}, {what}, {r.counted:,.0f} visitors "
+                     f"within the trace; the kernel's whole: {with_interval(s.visitors, lambda v: f'{v:,.0f}')}"))
+        if s.burst is not None:
+            rows.append(("", s.burst.words()))
+        if r.extrapolated < 0.5 and r.beyond < 0.5:
+            pass  # all within the trace: nothing to say
+        elif r.tail_determined:
+            rows.append(("", f"{r.extrapolated:,.0f} extrapolated beyond the trace, to {_hms(r.horizon_s)} after "
+                             f"the onset" + (f"; {r.beyond:,.0f} further on not counted" if r.beyond >= 0.5 else "")))
+        else:
+            rows.append(("", f"tail not determined by the trace: none extrapolated ({r.beyond:,.0f} in the kernel "
+                             f"beyond the trace not counted)"))
+    for b in result.noise:
+        rows.append(("noise", f"a burst at t = {_hms(b.at_s)}: {b.words()}; not a share"))
+    counted = sum(s.reach.counted for s in result.shares)
+    extrapolated = sum(s.reach.extrapolated for s in result.shares)
+    rows.append(("surge visitors", f"{counted + extrapolated:,.0f} (all shares: counted within the trace and "
+                 f"extrapolated, at most as long again as the trace watched each, where it determines the tail)"))
+    rows.append(("  counted", f"{counted:,.0f} within the trace"))
+    rows.append(("  extrapolated", f"{extrapolated:,.0f} beyond it"))
     rows.append(("fit", f"R^2 {result.r2:.4f}, deviance {result.deviance:.1f} on "
                  f"{len(result.observed) - result.n_params} dof, dispersion {result.pearson_dispersion:.2f}"))
     return rows
