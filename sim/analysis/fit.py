@@ -268,7 +268,6 @@ def _add_share(fit: _Fit, y: np.ndarray, kinds: tuple[str, ...], start_hour: flo
         return _minimise(model, y, x0, fit.bounds + [(at_lo, at_hi), (0.0, math.log(1e10))] + kb)
 
     best: _Fit | None = None
-    phi = 1.0
     by_onset: dict[float, float] = {}
     for kind in kinds:
         starts = [_kernel_start(kind, half_life, m.span, width, variant) for variant in range(2 if kind != "exponential" else 1)]
@@ -282,11 +281,7 @@ def _add_share(fit: _Fit, y: np.ndarray, kinds: tuple[str, ...], start_hour: flo
         if kind == "exponential":
             by_onset = {at: f.nll for at, f in tried}
         cand = min((f for _, f in tried), key=lambda f: f.nll)
-        if best is None:
-            # The families are compared at one dispersion, the first one's: with overdispersed counts
-            # a kernel's extra parameters must buy that much more deviance to be evidence.
-            phi = _robust_dispersion(cand.mu(), y)
-        if best is None or _qbic(cand, y, phi) < _qbic(best, y, phi):
+        if best is None or _qbic(cand, y, 1.0) < _qbic(best, y, 1.0):
             best = cand
         if kind == kinds[0] and _gain(fit, best, y) <= MIN_GAIN / 2:
             # Not even close with the first family: a share with more parameters buys more
@@ -296,7 +291,10 @@ def _add_share(fit: _Fit, y: np.ndarray, kinds: tuple[str, ...], start_hour: flo
         return None
     # A burst: all its visitors within its onset's interval or so (a half-life of at most a quarter
     # interval leaves 1/16 of them for the next). Unless the tail lowers the quasi-BIC by MIN_GAIN more,
-    # the share is that burst, not a share with a tail the counts cannot see.
+    # the share is that burst, not a share with a tail the counts cannot see. The dispersion is the
+    # noise's about the share with its tail (a robust one: shares not yet fitted do not inflate it),
+    # so that a tail bought by overdispersed counts is not taken for evidence.
+    phi = _robust_dispersion(best.mu(), y)
     lo_t = math.log(max(1.0, width / 20))
     spike_bound = [(lo_t, max(math.log(width / 4), lo_t + 1e-6))]
     onsets = sorted(cands, key=lambda at: by_onset.get(at, math.inf))[:2] if by_onset else cands

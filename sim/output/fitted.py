@@ -15,7 +15,7 @@ from sim.analysis.fit import Estimate, FitResult, FittedShare
 from sim.analysis.fit_tail import half_within_s
 from sim.config.kernels import ExponentialKernel, Kernel, MixKernel, PowerLawKernel
 
-__all__ = ["fitted_scenario_text", "share_median_delay_s", "fit_table_rows"]
+__all__ = ["fitted_scenario_text", "share_median_delay_s", "fit_table_rows", "uncertain_lines", "Z90"]
 
 
 def _g(x: float) -> str:
@@ -86,7 +86,55 @@ def _share_lines(j: int, share: FittedShare) -> list[str]:
     return lines
 
 
-def fitted_scenario_text(result: FitResult, *, trace_name: str, name: str, include: str | None = None) -> str:
+Z90 = 1.644854  # the normal's 95th percentile: a 90 % range is the estimate +- Z90 sd (on its log scale)
+_Z95 = 1.959964
+
+# Where each kernel parameter sits in the written ``decay`` table, as ``surge sweep --vary`` names keys.
+_DECAY_KEYS = {"exponential": {"half_life_s": "decay.half_life_s"},
+               "power_law": {"flat_s": "decay.flat_s", "theta": "decay.theta"},
+               "mix": {"flat_s": "decay.parts.0.flat_s", "theta": "decay.parts.0.theta",
+                       "half_life_s": "decay.parts.1.half_life_s"}}
+
+
+def _lognormal(key: str, est: Estimate, source: str) -> list[str]:
+    """A positive estimate's 95 % interval (symmetric on its log scale) as the 90 % range of a lognormal."""
+    shrink = Z90 / _Z95
+    p05 = est.value * (est.low / est.value) ** shrink
+    p95 = est.value * (est.high / est.value) ** shrink
+    return ["", f'[uncertain."{key}"]', 'dist = "lognormal"', f"p05 = {_g(p05)}", f"p95 = {_g(p95)}",
+            f'source = "{source}: 90 % interval"']
+
+
+def uncertain_lines(result: FitResult, *, trace_name: str) -> list[str]:
+    """Each fitted share's parameters that the data determine, as ``[uncertain."traffic.shares.N.KEY"]``
+    tables (the scenario format's uncertain inputs): lognormal over the fit's 90 % interval for the
+    positive ones, uniform over its interval for the onset. A mix's weight is not written (one part's
+    weight varied alone would break the parts' sum), nor is any parameter the data do not determine."""
+    source = f"surge fit of {trace_name}"
+    out = ["", "# The fit's intervals as uncertain inputs (`surge risk` draws them); the values above are the central case."]
+    for j, share in enumerate(result.shares):
+        prefix = f"traffic.shares.{j}"
+        at = share.at_s
+        out += ["", f'[uncertain."{prefix}.at_s"]', 'dist = "uniform"', f"low = {_g(at.low)}", f"high = {_g(at.high)}",
+                f'source = "{source}: the onset interval (counts say in which interval it began, not where)"']
+        left_out = []
+        if share.visitors.determined:
+            out += _lognormal(f"{prefix}.visitors", share.visitors, source)
+        else:
+            left_out.append("visitors")
+        for name, key in _DECAY_KEYS[share.kernel.kind].items():
+            est = share.kernel_params[name]
+            if est.determined:
+                out += _lognormal(f"{prefix}.{key}", est, source)
+            else:
+                left_out.append(name)
+        if left_out:
+            out.append(f"# share {j + 1}: no range for {', '.join(left_out)}: not determined by the data")
+    return out
+
+
+def fitted_scenario_text(result: FitResult, *, trace_name: str, name: str, include: str | None = None,
+                         ranges: bool = False) -> str:
     """The scenario file of ``result``: a run over the trace's span, its baseline and shares."""
     span = float(result.edges_s[-1] - result.edges_s[0])
     width = float(np.median(np.diff(result.edges_s)))
@@ -128,6 +176,8 @@ def fitted_scenario_text(result: FitResult, *, trace_name: str, name: str, inclu
     out.append(f"start_hour = {_g(result.start_hour)}   # the clock hour of the trace's first row")
     for j, share in enumerate(result.shares):
         out += _share_lines(j, share)
+    if ranges and result.shares:
+        out += uncertain_lines(result, trace_name=trace_name)
     return "\n".join(out) + "\n"
 
 
