@@ -11,7 +11,10 @@ Shares are found one at a time: a share starts where the standardized residuals 
 fit so far run highest; it is kept when it lowers the quasi-BIC (the deviance divided by
 the Pearson dispersion, so that overdispersed counts do not buy spurious shares, plus
 ``ln(intervals)`` per parameter, so that one noisy interval among thousands does not
-either) by more than ``MIN_GAIN``. Each share's kernel is the family of lowest quasi-BIC. Intervals (95 %) come from the observed information (a finite-difference
+either) by more than ``MIN_GAIN``. Each share's kernel is the family of lowest BIC, unless a burst
+(all its visitors within its onset's interval or so) is within ``MIN_GAIN`` of it in quasi-BIC at a
+robust dispersion: the share is then that burst, kept as a small share or dropped as noise by the
+test of ``fit_tail``, which also splits each share's visitors into counted and extrapolated. Intervals (95 %) come from the observed information (a finite-difference
 Hessian of the negative log-likelihood on the parameters' log scale, times the
 dispersion when it exceeds 1); a parameter whose interval spans more than a factor of
 100, or whose information is singular, is reported as not determined by the data.

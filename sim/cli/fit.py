@@ -29,7 +29,10 @@ def add_parser(sub) -> None:
         description="Read a trace (CSV: interval start in seconds or ISO 8601, visitors counted in it), "
         "separate the baseline and its daily cycle from the surge, fit one or more shares (onset, visitors, "
         "decay kernel) by Poisson maximum likelihood, and write a scenario over the trace's span that "
-        "`surge profile` and `surge run` read, with the fit's quality and 95 %% intervals in its comments.",
+        "`surge profile` and `surge run` read, with the fit's quality and 95 %% intervals in its comments. "
+        "A share's visitors beyond the trace are extrapolated to at most as long again as the trace watched it, "
+        "and only where the trace determines its tail; a burst with no tail is a small share or noise by a "
+        "negative binomial outlier test (docs/fit.md).",
     )
     p.add_argument("trace", metavar="TRACE.csv", help="the analytics export (the format traffic.trace reads)")
     p.add_argument("--out", metavar="FILE", required=True, help="the scenario file to write, e.g. fitted.toml")
