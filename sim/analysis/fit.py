@@ -301,7 +301,8 @@ def _add_share(fit: _Fit, y: np.ndarray, kinds: tuple[str, ...], start_hour: flo
     lo_t = math.log(max(1.0, width / 20))
     spike_bound = [(lo_t, max(math.log(width / 4), lo_t + 1e-6))]
     onsets = sorted(cands, key=lambda at: by_onset.get(at, math.inf))[:2] if by_onset else cands
-    spike = min((attempt("exponential", at, [spike_bound[0][1]], spike_bound) for at in onsets), key=lambda f: f.nll)
+    spike = min((attempt("exponential", at, [spike_bound[0][1]], spike_bound) for at in onsets),
+                key=lambda f: f.nll)
     if _qbic(spike, y, phi) < _qbic(best, y, phi) + MIN_GAIN:
         peak = int(np.argmax(spike.model.share("exponential", spike.model.split(spike.x)[1][-1])))
         evidence = burst_noise(y, fit.mu(), peak, float(m.t0[peak]))

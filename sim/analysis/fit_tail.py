@@ -95,4 +95,5 @@ def burst_noise(y: np.ndarray, mu_base: np.ndarray, peak: int, at_s: float) -> B
     m = float(mu_base[peak])
     p = float(stats.nbinom.sf(y[peak] - 1, k, k / (k + m)))
     by_chance = p * len(y)
-    return BurstEvidence(noise=by_chance >= NOISE_LEVEL, at_s=at_s, peak=float(y[peak]), expected=m, k=k, by_chance=by_chance)
+    return BurstEvidence(noise=by_chance >= NOISE_LEVEL, at_s=at_s, peak=float(y[peak]), expected=m, k=k,
+                         by_chance=by_chance)

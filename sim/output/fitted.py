@@ -111,11 +111,13 @@ def uncertain_lines(result: FitResult, *, trace_name: str) -> list[str]:
     positive ones, uniform over its interval for the onset. A mix's weight is not written (one part's
     weight varied alone would break the parts' sum), nor is any parameter the data do not determine."""
     source = f"surge fit of {trace_name}"
-    out = ["", "# The fit's intervals as uncertain inputs (`surge risk` draws them); the values above are the central case."]
+    out = ["", "# The fit's intervals as uncertain inputs (`surge risk` draws them); the values above are the "
+           "central case."]
     for j, share in enumerate(result.shares):
         prefix = f"traffic.shares.{j}"
         at = share.at_s
-        out += ["", f'[uncertain."{prefix}.at_s"]', 'dist = "uniform"', f"low = {_g(at.low)}", f"high = {_g(at.high)}",
+        out += ["", f'[uncertain."{prefix}.at_s"]', 'dist = "uniform"', f"low = {_g(max(at.low, 0.0))}",
+                f"high = {_g(at.high)}",
                 f'source = "{source}: the onset interval (counts say in which interval it began, not where)"']
         left_out = []
         if share.visitors.determined:
