@@ -8,6 +8,8 @@ from pathlib import Path
 
 from sim.analysis.fit import KERNELS, fit_trace
 from sim.cli.outputs import out_file
+from sim.config.checks import LIMIT
+from sim.config.limits import MAX_DURATION_S
 from sim.config.scenario import load_scenario, parse_scenario, read_scenario_table
 from sim.config.trace import read_trace
 from sim.errors import ConfigError
@@ -52,6 +54,11 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     out = out_file(args.out)
     trace = read_trace(args.trace)
+    span_s = float(trace.edges_s[-1] - trace.edges_s[0])
+    if span_s > MAX_DURATION_S:
+        # The written scenario spans the trace: refuse now, not after minutes of fitting.
+        raise ConfigError("", f"{args.trace} spans {span_s / 86_400:.1f} d; the fitted scenario spans the trace and "
+                          f"a run is at most {MAX_DURATION_S / 86_400:g} d ({LIMIT}): fit a window of it")
     start_hour = args.start_hour
     if start_hour is None:
         start_hour = 0.0 if trace.start is None else trace.start.hour + trace.start.minute / 60

@@ -40,8 +40,11 @@ def test_fit_writes_a_scenario_that_profile_reads_and_prints_the_table(tmp_path,
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     trace, _, _ = _trace_csv(tmp_path / "t.csv")
+    long = tmp_path / "long.csv"
+    long.write_text("t,visitors\n0,5\n2000000,7\n")  # two intervals of 23 d: 46 d, more than a run's month
     cases = [
         (["fit", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "a.toml")], "cannot read trace"),
+        (["fit", str(long), "--out", str(tmp_path / "a.toml")], "spans 46.3 d"),
         (["fit", str(trace), "--out", str(tmp_path / "a.toml"), "--start-hour", "25"], "--start-hour"),
         (["fit", str(trace), "--out", str(tmp_path / "a.toml"), "--max-shares", "-2"], "--max-shares"),
         (["fit", str(trace), "--out", str(tmp_path / "a.toml"), "--like", str(tmp_path / "nope.toml")], "nope.toml"),
