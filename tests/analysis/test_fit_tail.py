@@ -58,7 +58,7 @@ def test_a_one_bin_burst_is_a_small_share_with_no_hidden_tail(burst):
     # onset in the interval of 08:12:53 (486) or at its edge with 08:17:53 (605): t = 29,400 to 30,000 s
     assert 29_400 - WIDTH_S <= s.at_s.low and s.at_s.high <= 30_000 and s.at_s.low <= s.at_s.value <= s.at_s.high
     # Its visitors are the two intervals' excess over the window's median count (independent of the fit),
-    # and the fit's own 95 % interval holds it: 486 + 605 - 2 x 41 = 1,009.
+    # and the fit's own 95 % interval holds it: 486 + 605 - 2 x 42 = 1,007.
     excess = float(y[98] + y[99] - 2 * np.median(y))
     assert (y[98], y[99]) == (486, 605) and s.visitors.low <= excess <= s.visitors.high
     # No tail: everything within the trace, nothing extrapolated, nothing further on.
@@ -67,6 +67,10 @@ def test_a_one_bin_burst_is_a_small_share_with_no_hidden_tail(burst):
     # The negative binomial puts 605 against ~50 expected at ~1e-12 intervals of this trace; 1e-4 x the
     # threshold leaves 4 orders of magnitude for a changed noise estimate before the verdict would flip.
     assert s.burst.peak == 605 and s.burst.by_chance < 1e-4 * NOISE_LEVEL
+    # docs/fit.md's figures, to their printed precision
+    assert (round(s.visitors.value), round(s.visitors.low), round(s.visitors.high)) == (1015, 856, 1205)
+    assert excess == 1007
+    assert f"{s.burst.by_chance:.0e}" == "2e-12"
 
 
 def test_the_fitted_intervals_are_written_as_uncertain_inputs(burst):
@@ -114,6 +118,7 @@ def test_an_unfinished_tail_is_counted_not_extrapolated():
     tolerance = (base.high - base.low) * WIDTH_S / 86_400 * bins
     assert abs(s.reach.counted - excess) < tolerance, (s.reach.counted, excess, tolerance)
     assert half_within_s(s.kernel, s.reach.horizon_s) <= s.reach.watched_s
+    assert (round(s.reach.counted), round(s.reach.beyond)) == (2282, 859)  # docs/fit.md's figures
 
 
 def test_isolated_spikes_of_a_noisy_baseline_are_noise_not_shares():
@@ -123,4 +128,4 @@ def test_isolated_spikes_of_a_noisy_baseline_are_noise_not_shares():
     # the largest spike, 656 at 2014-04-22 19:34, t = 1 d 19:30 from the first row (00:04)
     assert b.noise and b.peak == 656 == trace.counts.max() and b.at_s == 156_600
     # Its tail probability under the fitted negative binomial, times the 576 intervals: at least the threshold
-    assert b.by_chance >= NOISE_LEVEL
+    assert b.by_chance >= NOISE_LEVEL and f"{b.by_chance:.2f}" == "0.27"  # docs/fit.md's figure
