@@ -11,7 +11,10 @@ Shares are found one at a time: a share starts where the standardized residuals 
 fit so far run highest; it is kept when it lowers the quasi-BIC (the deviance divided by
 the Pearson dispersion, so that overdispersed counts do not buy spurious shares, plus
 ``ln(intervals)`` per parameter, so that one noisy interval among thousands does not
-either) by more than ``MIN_GAIN``. Each share's kernel is the family of lowest quasi-BIC. Intervals (95 %) come from the observed information (a finite-difference
+either) by more than ``MIN_GAIN``. Each share's kernel is the family of lowest BIC, unless a burst
+(all its visitors within its onset's interval or so) is within ``MIN_GAIN`` of it in quasi-BIC at a
+robust dispersion: the share is then that burst, kept as a small share or dropped as noise by the
+test of ``fit_tail``, which also splits each share's visitors into counted and extrapolated. Intervals (95 %) come from the observed information (a finite-difference
 Hessian of the negative log-likelihood on the parameters' log scale, times the
 dispersion when it exceeds 1); a parameter whose interval spans more than a factor of
 100, or whose information is singular, is reported as not determined by the data.
@@ -27,6 +30,7 @@ from scipy import optimize
 from threadpoolctl import threadpool_limits
 
 from sim.config.kernels import ExponentialKernel, Kernel, MixKernel, MixPart, PowerLawKernel
+from sim.analysis.fit_tail import BurstEvidence, Reach, burst_noise, reach
 from sim.analysis.trace_compare import poisson_deviance, r_squared
 from sim.config.trace import Trace
 from sim.errors import ConfigError
@@ -55,9 +59,11 @@ class Estimate:
 @dataclass(frozen=True, kw_only=True)
 class FittedShare:
     at_s: Estimate
-    visitors: Estimate
+    visitors: Estimate  # the kernel's whole, tail included: the model's parameter
     kernel: Kernel
     kernel_params: dict[str, Estimate]  # e.g. half_life_s, flat_s, theta, weight
+    reach: Reach | None = None  # counted within the trace, extrapolated beyond it (``fit_tail``)
+    burst: BurstEvidence | None = None  # set when the share is a burst with no tail: why it is a share
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +77,7 @@ class FitResult:
     diurnal_peak_hour: float
     diurnal_fitted: bool  # False when the intervals are too long to see a daily cycle
     shares: tuple[FittedShare, ...]
+    noise: tuple[BurstEvidence, ...]  # bursts the evidence calls noise of the baseline: not shares
     deviance: float
     pearson_dispersion: float
     r2: float
@@ -166,6 +173,13 @@ def _pearson(mu: np.ndarray, y: np.ndarray, n_params: int) -> float:
     return float(np.sum((y - mu) ** 2 / mu) / dof)
 
 
+def _robust_dispersion(mu: np.ndarray, y: np.ndarray) -> float:
+    """The noise's dispersion from the median squared Pearson residual (0.4549 for chi^2 with 1 dof),
+    at least 1: unlike the Pearson dispersion, shares not yet fitted elsewhere in the trace do not
+    inflate it."""
+    return max(float(np.median((y - mu) ** 2 / mu)) / 0.454936, 1.0)
+
+
 # -- the search -------------------------------------------------------------------------------------
 @dataclass
 class _Fit:
@@ -173,6 +187,7 @@ class _Fit:
     x: np.ndarray
     bounds: list
     nll: float
+    bursts: tuple[BurstEvidence | None, ...] = ()  # per share: its evidence when it is a burst
 
     def mu(self) -> np.ndarray:
         return self.model.expected(self.x)
@@ -238,8 +253,10 @@ def _gain(fit: _Fit, bigger: _Fit, y: np.ndarray) -> float:
     return _qbic(fit, y, phi) - _qbic(bigger, y, phi)
 
 
-def _add_share(fit: _Fit, y: np.ndarray, kinds: tuple[str, ...], start_hour: float) -> _Fit | None:
-    """The fit with one share more, or None when no share is worth its parameters."""
+def _add_share(fit: _Fit, y: np.ndarray, kinds: tuple[str, ...], start_hour: float,
+               noise: list[BurstEvidence]) -> _Fit | None:
+    """The fit with one share more, or None when no share is worth its parameters (a burst that the
+    evidence calls noise is added to ``noise``)."""
     m = fit.model
     cands, start, excess, half_life = _onset_candidates(fit, y)
     if excess <= 0 or not cands:
@@ -273,7 +290,29 @@ def _add_share(fit: _Fit, y: np.ndarray, kinds: tuple[str, ...], start_hour: flo
             # Not even close with the first family: a share with more parameters buys more
             # freedom than evidence; stop here (saves the other families' searches).
             return None
-    return best if _gain(fit, best, y) > MIN_GAIN else None
+    if _gain(fit, best, y) <= MIN_GAIN:
+        return None
+    # A burst: all its visitors within its onset's interval or so (a half-life of at most a quarter
+    # interval leaves 1/16 of them for the next). Unless the tail lowers the quasi-BIC by MIN_GAIN more,
+    # the share is that burst, not a share with a tail the counts cannot see. The dispersion is the
+    # noise's about the share with its tail (a robust one: shares not yet fitted do not inflate it),
+    # so that a tail bought by overdispersed counts is not taken for evidence.
+    phi = _robust_dispersion(best.mu(), y)
+    lo_t = math.log(max(1.0, width / 20))
+    spike_bound = [(lo_t, max(math.log(width / 4), lo_t + 1e-6))]
+    onsets = sorted(cands, key=lambda at: by_onset.get(at, math.inf))[:2] if by_onset else cands
+    spike = min((attempt("exponential", at, [spike_bound[0][1]], spike_bound) for at in onsets),
+                key=lambda f: f.nll)
+    if _qbic(spike, y, phi) < _qbic(best, y, phi) + MIN_GAIN:
+        peak = int(np.argmax(spike.model.share("exponential", spike.model.split(spike.x)[1][-1])))
+        evidence = burst_noise(y, fit.mu(), peak, float(m.t0[peak]))
+        if evidence.noise:
+            noise.append(evidence)
+            return None
+        spike.bursts = fit.bursts + (evidence,)
+        return spike
+    best.bursts = fit.bursts + (None,)
+    return best
 
 
 def _standard_errors(fit: _Fit, y: np.ndarray, phi: float) -> np.ndarray:
@@ -323,7 +362,8 @@ def _logit_estimate(x: float, se: float) -> Estimate:
     return Estimate(value=s(x), low=s(x - _Z95 * se), high=s(x + _Z95 * se))
 
 
-def _result(fit: _Fit, y: np.ndarray, edges: np.ndarray, start_hour: float, warnings: list[str]) -> FitResult:
+def _result(fit: _Fit, y: np.ndarray, edges: np.ndarray, start_hour: float, warnings: list[str],
+            noise: tuple[BurstEvidence, ...]) -> FitResult:
     m = fit.model
     mu = fit.mu()
     phi = _pearson(mu, y, m.n)
@@ -365,8 +405,13 @@ def _result(fit: _Fit, y: np.ndarray, edges: np.ndarray, start_hour: float, warn
                 warnings.append(f"share {j + 1}: {name} = {est.value:.4g} s is shorter than the trace's "
                                 f"interval ({width:g} s): not determined by the data")
             params[name] = est
-        share = FittedShare(at_s=at, visitors=_log_estimate(xs[1], ss[1]), kernel=_kernel(kind, xs[2:]),
-                            kernel_params=params)
+        visitors, kernel = _log_estimate(xs[1], ss[1]), _kernel(kind, xs[2:])
+        # A tail is determined when the visitors and every kernel parameter are (a time shorter
+        # than the interval shapes the share's first interval, not its tail).
+        tail = visitors.determined and all(e.determined for n, e in params.items() if n not in too_short)
+        burst = fit.bursts[j] if j < len(fit.bursts) else None
+        share = FittedShare(at_s=at, visitors=visitors, kernel=kernel, kernel_params=params, burst=burst,
+                            reach=reach(visitors.value, kernel, at.value, float(edges[-1]), tail))
         for name, est in [("at_s", at), ("visitors", share.visitors), *params.items()]:
             if not est.determined and name not in too_short:
                 warnings.append(f"share {j + 1}: {name} is not determined by the data")
@@ -376,7 +421,7 @@ def _result(fit: _Fit, y: np.ndarray, edges: np.ndarray, start_hour: float, warn
     r2 = r_squared(y, mu)
     return FitResult(edges_s=edges, observed=y, expected=mu, start_hour=start_hour, baseline_per_day=base,
                      diurnal_amplitude=amp, diurnal_peak_hour=peak_hour, diurnal_fitted=m.diurnal,
-                     shares=tuple(shares), deviance=poisson_deviance(y, mu), pearson_dispersion=phi,
+                     shares=tuple(shares), noise=noise, deviance=poisson_deviance(y, mu), pearson_dispersion=phi,
                      r2=math.nan if r2 is None else r2,
                      n_params=m.n, warnings=tuple(warnings))
 
@@ -415,9 +460,10 @@ def fit_trace(trace: Trace, *, start_hour: float = 0.0, max_shares: int = 3, ker
     # (more on a machine with other work).
     with threadpool_limits(limits=1, user_api="blas"):
         fit = _minimise(_Model(edges, start_hour, diurnal, ()), y, np.array(x0), base_bounds)
+        noise: list[BurstEvidence] = []
         for _ in range(max_shares):
-            bigger = _add_share(fit, y, kernels, start_hour)
+            bigger = _add_share(fit, y, kernels, start_hour, noise)
             if bigger is None:
                 break
             fit = bigger
-        return _result(fit, y, edges, start_hour, warnings)
+        return _result(fit, y, edges, start_hour, warnings, tuple(noise))

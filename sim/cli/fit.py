@@ -8,14 +8,20 @@ from pathlib import Path
 
 from sim.analysis.fit import KERNELS, fit_trace
 from sim.cli.outputs import out_file
-from sim.config.scenario import load_scenario
+from sim.config.checks import LIMIT
+from sim.config.limits import MAX_DURATION_S
+from sim.config.scenario import load_scenario, parse_scenario, read_scenario_table
 from sim.config.trace import read_trace
 from sim.errors import ConfigError
 from sim.output.fitted import fit_table_rows, fitted_scenario_text
 from sim.output.text import format_table
 from sim.traffic.profile import build_profile
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "RANGES_BY_DEFAULT"]
+
+# Off while the scenario reader refuses [uncertain] tables: a file with them is read only where
+# sim.config.uncertain exists. Switch on where it does.
+RANGES_BY_DEFAULT = False
 
 
 def add_parser(sub) -> None:
@@ -25,7 +31,10 @@ def add_parser(sub) -> None:
         description="Read a trace (CSV: interval start in seconds or ISO 8601, visitors counted in it), "
         "separate the baseline and its daily cycle from the surge, fit one or more shares (onset, visitors, "
         "decay kernel) by Poisson maximum likelihood, and write a scenario over the trace's span that "
-        "`surge profile` and `surge run` read, with the fit's quality and 95 %% intervals in its comments.",
+        "`surge profile` and `surge run` read, with the fit's quality and 95 %% intervals in its comments. "
+        "A share's visitors beyond the trace are extrapolated to at most as long again as the trace watched it, "
+        "and only where the trace determines its tail; a burst with no tail is a small share or noise by a "
+        "negative binomial outlier test (docs/fit.md).",
     )
     p.add_argument("trace", metavar="TRACE.csv", help="the analytics export (the format traffic.trace reads)")
     p.add_argument("--out", metavar="FILE", required=True, help="the scenario file to write, e.g. fitted.toml")
@@ -36,12 +45,20 @@ def add_parser(sub) -> None:
     p.add_argument("--like", metavar="SCENARIO",
                    help="take [visitors], [site] and the rest from this scenario (written as its include)")
     p.add_argument("--name", metavar="NAME", help="the scenario's name (default: the trace's file name)")
+    p.add_argument("--ranges", action=argparse.BooleanOptionalAction, default=RANGES_BY_DEFAULT,
+                   help="also write each fitted share's intervals as [uncertain.\"traffic.shares.N.KEY\"] tables "
+                   f"for `surge risk` (default: {'on' if RANGES_BY_DEFAULT else 'off'})")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     out = out_file(args.out)
     trace = read_trace(args.trace)
+    span_s = float(trace.edges_s[-1] - trace.edges_s[0])
+    if span_s > MAX_DURATION_S:
+        # The written scenario spans the trace: refuse now, not after minutes of fitting.
+        raise ConfigError("", f"{args.trace} spans {span_s / 86_400:.1f} d; the fitted scenario spans the trace and "
+                          f"a run is at most {MAX_DURATION_S / 86_400:g} d ({LIMIT}): fit a window of it")
     start_hour = args.start_hour
     if start_hour is None:
         start_hour = 0.0 if trace.start is None else trace.start.hour + trace.start.minute / 60
@@ -54,9 +71,10 @@ def run(args: argparse.Namespace) -> int:
     kernels = (args.kernel,) if args.kernel else KERNELS
     result = fit_trace(trace, start_hour=start_hour, max_shares=args.max_shares, kernels=kernels)
     name = args.name or Path(args.trace).stem
-    text = fitted_scenario_text(result, trace_name=Path(args.trace).name, name=name, include=include)
+    text = fitted_scenario_text(result, trace_name=Path(args.trace).name, name=name, include=include,
+                                ranges=args.ranges)
     out.write_text(text, encoding="utf-8")
-    fitted = load_scenario(out)  # what was written is what the other commands will read
+    fitted = _read_back(out)  # what was written is what the other commands will read
     summary = build_profile(fitted).summary()
     rows = fit_table_rows(result, peak_rate_per_s=summary.peak_rate_per_s, peak_at_s=summary.peak_at_s)
     print(format_table(rows, title=f"surge fit: {Path(args.trace).name}"))
@@ -64,3 +82,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {w}")
     print(f"wrote {out}")
     return 0
+
+
+def _read_back(out: Path):
+    """The written scenario, read as the other commands read it. Where the scenario reader does not
+    know [uncertain] tables yet (no sim.config.uncertain), the rest of the file is checked without them."""
+    try:
+        from sim.config.uncertain import read_uncertain
+    except ImportError:
+        table = read_scenario_table(out)
+        table.pop("uncertain", None)
+        try:
+            return parse_scenario(table, path=str(out))
+        except ConfigError as err:
+            raise err.at(str(out)) from None
+    scenario = load_scenario(out)
+    read_uncertain(read_scenario_table(out), str(out))
+    return scenario

@@ -29,6 +29,7 @@ def test_fit_writes_a_scenario_that_profile_reads_and_prints_the_table(tmp_path,
         assert words in printed
     text = out.read_text()
     assert text.startswith('include = "') and "# Poisson fit" in text and "95 % interval" in text
+    assert "[uncertain" not in text  # the ranges are written with --ranges only, for now
     sc = load_scenario(out)
     assert sc.traffic.start_hour == 17 and sc.run.duration_s == edges[-1] and len(sc.traffic.shares) == 2
     assert sc.site.app.instances == load_scenario(SCENARIOS / "anca-2020.toml").site.app.instances  # from --like
@@ -39,8 +40,11 @@ def test_fit_writes_a_scenario_that_profile_reads_and_prints_the_table(tmp_path,
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     trace, _, _ = _trace_csv(tmp_path / "t.csv")
+    long = tmp_path / "long.csv"
+    long.write_text("t,visitors\n0,5\n2000000,7\n")  # two intervals of 23 d: 46 d, more than a run's month
     cases = [
         (["fit", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "a.toml")], "cannot read trace"),
+        (["fit", str(long), "--out", str(tmp_path / "a.toml")], "spans 46.3 d"),
         (["fit", str(trace), "--out", str(tmp_path / "a.toml"), "--start-hour", "25"], "--start-hour"),
         (["fit", str(trace), "--out", str(tmp_path / "a.toml"), "--max-shares", "-2"], "--max-shares"),
         (["fit", str(trace), "--out", str(tmp_path / "a.toml"), "--like", str(tmp_path / "nope.toml")], "nope.toml"),
@@ -50,3 +54,28 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and words in err and "Traceback" not in err, err
+
+
+def _figure(printed: str, label: str) -> int:
+    return int(printed.split(label, 1)[1].split()[0].replace(",", ""))
+
+
+def test_fit_of_a_real_burst_says_what_it_is_and_writes_its_ranges(tmp_path, capsys):
+    # A window of a real series (scenarios/traces/README.md): 486 and 605 tweets in two 5-minute intervals
+    # over a baseline near 40, and no tail.
+    out = tmp_path / "burst.toml"
+    trace = SCENARIOS / "traces" / "nab-amzn-2015-04-06-burst.csv"
+    assert main(["fit", str(trace), "--out", str(out), "--max-shares", "1", "--ranges"]) == 0
+    printed = capsys.readouterr().out
+    share = printed.split("share 1", 1)[1].split("\n", 1)[0]
+    assert "a burst with no tail" in share and "a small share by the evidence: 605 counted" in printed
+    assert " d " not in share  # no half-time of days, let alone ten billion of them
+    # the headline is what was counted plus what was extrapolated, each on its row; all counted here,
+    # and the count lies in the 95 % interval printed for the share's visitors
+    counted, extrapolated = _figure(printed, "  counted"), _figure(printed, "  extrapolated")
+    assert extrapolated == 0 and _figure(printed, "surge visitors") == counted
+    low, high = (int(v.replace(",", "")) for v in share.split("(")[-1].rstrip(")").split(" to "))
+    assert low <= counted <= high
+    text = out.read_text()
+    assert '[uncertain."traffic.shares.0.visitors"]' in text and 'dist = "lognormal"' in text
+    assert "surge fit of nab-amzn-2015-04-06-burst.csv: 90 % interval" in text
