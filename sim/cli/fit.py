@@ -10,7 +10,7 @@ from sim.analysis.fit import KERNELS, fit_trace
 from sim.cli.outputs import out_file
 from sim.config.checks import LIMIT
 from sim.config.limits import MAX_DURATION_S
-from sim.config.scenario import load_scenario, parse_scenario, read_scenario_table
+from sim.config.scenario import load_scenario
 from sim.config.trace import read_trace
 from sim.errors import ConfigError
 from sim.output.fitted import fit_table_rows, fitted_scenario_text
@@ -19,9 +19,8 @@ from sim.traffic.profile import build_profile
 
 __all__ = ["add_parser", "run", "RANGES_BY_DEFAULT"]
 
-# Off while the scenario reader refuses [uncertain] tables: a file with them is read only where
-# sim.config.uncertain exists. Switch on where it does.
-RANGES_BY_DEFAULT = False
+# The fitted intervals are written as [uncertain] ranges unless --no-ranges: `surge risk` reads them.
+RANGES_BY_DEFAULT = True
 
 
 def add_parser(sub) -> None:
@@ -85,17 +84,5 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read_back(out: Path):
-    """The written scenario, read as the other commands read it. Where the scenario reader does not
-    know [uncertain] tables yet (no sim.config.uncertain), the rest of the file is checked without them."""
-    try:
-        from sim.config.uncertain import read_uncertain
-    except ImportError:
-        table = read_scenario_table(out)
-        table.pop("uncertain", None)
-        try:
-            return parse_scenario(table, path=str(out))
-        except ConfigError as err:
-            raise err.at(str(out)) from None
-    scenario = load_scenario(out)
-    read_uncertain(read_scenario_table(out), str(out))
-    return scenario
+    """The written scenario, read as the other commands read it (its [uncertain] ranges included)."""
+    return load_scenario(out)

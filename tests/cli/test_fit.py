@@ -29,7 +29,7 @@ def test_fit_writes_a_scenario_that_profile_reads_and_prints_the_table(tmp_path,
         assert words in printed
     text = out.read_text()
     assert text.startswith('include = "') and "# Poisson fit" in text and "95 % interval" in text
-    assert "[uncertain" not in text  # the ranges are written with --ranges only, for now
+    assert "[uncertain" in text  # the fitted intervals as ranges, by default
     sc = load_scenario(out)
     assert sc.traffic.start_hour == 17 and sc.run.duration_s == edges[-1] and len(sc.traffic.shares) == 2
     assert sc.site.app.instances == load_scenario(SCENARIOS / "anca-2020.toml").site.app.instances  # from --like
