@@ -23,7 +23,7 @@ from sim.analysis.slo import parse_slo
 from sim.analysis.verdict import verdict
 from sim.config.scenario import Scenario, parse_scenario
 
-__all__ = ["Variant", "Session", "run_variant", "advise", "quick_advice", "describe", "lost_fraction", "QUICK_TERMS", "rank", "DEFAULT_PRICE_PER_INSTANCE_HOUR", "MAX_VARIANTS"]
+__all__ = ["Variant", "Session", "run_variant", "advise", "combinations", "quick_advice", "describe", "lost_fraction", "QUICK_TERMS", "rank", "DEFAULT_PRICE_PER_INSTANCE_HOUR", "MAX_VARIANTS"]
 
 # Assumption: a small cloud VM (2 vCPU, 4-8 GB) on demand is about 0.10 US$ an hour.
 DEFAULT_PRICE_PER_INSTANCE_HOUR = 0.10
@@ -99,11 +99,14 @@ def lost_fraction(r: dict) -> float:
     return x if x == x else r["lost_visitors_fraction"]
 
 
-def _combinations(singles: list[dict], by_key: dict[str, Mitigation], baseline: dict, size: int) -> list[tuple]:
-    """Combinations of ``size`` of the single mitigations that helped without meeting the SLO: the best
+def combinations(singles: list[dict], by_key: dict[str, Mitigation], baseline: dict, size: int, *,
+                 shortfall: Callable[[dict], float] = lost_fraction,
+                 met: Callable[[dict], bool] = lambda r: r["meets_slo"]) -> list[tuple]:
+    """Combinations of ``size`` of the single mitigations that helped (a smaller ``shortfall`` than the
+    baseline's: lost actions by default) without being ``met`` (meeting the SLO by default): the best
     free one of each group (top 3) and the 2 cheapest paid ones, one per group."""
-    helped = sorted((r for r in singles if not r["meets_slo"] and r["complete"] and lost_fraction(r) < lost_fraction(baseline)),
-                    key=lambda r: (lost_fraction(r), r["cost"]))
+    helped = sorted((r for r in singles if not met(r) and r["complete"] and shortfall(r) < shortfall(baseline)),
+                    key=lambda r: (shortfall(r), r["cost"]))
     free, seen = [], set()
     for r in helped:
         m = by_key[r["keys"][0]]
@@ -111,7 +114,7 @@ def _combinations(singles: list[dict], by_key: dict[str, Mitigation], baseline: 
             seen.add(m.group)
             free.append(m.key)
     paid = [r["keys"][0] for r in sorted((r for r in helped if not by_key[r["keys"][0]].free),
-                                         key=lambda r: (r["cost"], lost_fraction(r)))[:_PAID_TOP]]
+                                         key=lambda r: (r["cost"], shortfall(r)))[:_PAID_TOP]]
     out = []
     for combo in itertools.combinations(free[:_FREE_TOP] + paid, size):
         groups = [by_key[k].group for k in combo]
@@ -176,7 +179,7 @@ class Session:
             return
         baseline, singles = self.rows[0], [r for r in self.rows[1:] if len(r["keys"]) == 1]
         for size in (2, 3):
-            combos = _combinations(singles, self.by_key, baseline, size)[:max(MAX_VARIANTS - len(self.variants), 0)]
+            combos = combinations(singles, self.by_key, baseline, size)[:max(MAX_VARIANTS - len(self.variants), 0)]
             if not combos or self.stopped is not None:
                 break
             if any(r["meets_slo"] and r["cost"] == 0 for r in self.rows):
