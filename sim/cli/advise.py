@@ -29,6 +29,7 @@ from sim.errors import ConfigError, NotModelled
 from sim.files import out_dir, write_json
 from sim.interrupts import deferred_signals, exit_code
 from sim.output.advise_plot import plot_advice
+from sim.output.advise_report import probability_text
 
 __all__ = ["add_parser", "run", "DEFAULT_ADVISE_SLO", "advice_table", "write_variant"]
 
@@ -79,11 +80,7 @@ def _p95(x) -> str:
 
 
 def _holds(r: dict) -> str:
-    p, ci = r.get("probability_holds"), r.get("probability_holds_ci")
-    if p is None:
-        return "-"
-    text = f"{100 * p:.0f} % [{100 * ci[0]:.0f}, {100 * ci[1]:.0f}]"
-    return text + (" (screen)" if r.get("assessed") == "screened" else "")
+    return probability_text(r, missing="-")
 
 
 def advice_table(rows: list[dict], *, title: str, confidence: float | None = None) -> str:

@@ -14,7 +14,9 @@ _MEETS, _FAILS = "#2da44e", "#cf222e"
 def _label(row: dict) -> str:
     cost = row.get("cost", 0.0)
     price = f"  +{row['instance_hours_added']:.0f} inst-h" if row.get("instance_hours_added", 0) >= 0.5 else ""
-    return f"{row['name']}{price}" if cost == cost else row["name"]
+    p = row.get("probability_holds")  # with surge advise --confidence: how often it holds over the plausible surges
+    odds = f"  holds in {100 * p:.0f} %" if p is not None else ""
+    return f"{row['name']}{price}{odds}" if cost == cost else f"{row['name']}{odds}"
 
 
 def plot_advice(ax_lost, ax_p95, rows: list[dict], *, lost_limit: float | None = None,
