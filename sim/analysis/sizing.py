@@ -149,7 +149,7 @@ def _fluid(load: Workload, doc_rate: np.ndarray, asset_rate: np.ndarray, *, serv
         lam = lam_d + lam_b
         # Only documents carry a visitor's patience: the queue's abandonment rate is q * share * theta.
         share = lam_d / lam if lam > 0 else 0.0
-        if patience_draws is not None:
+        if patience_draws is not None and not (q <= 0 and lam <= cap):  # a bin the servers keep up with needs none
             theta = _hazard(patience_draws, max(q, 1.0) / cap)
         gamma = theta * share
         a0, r0 = abandoned, rejected

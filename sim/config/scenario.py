@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from sim.config.kernels import ExponentialKernel, Kernel, kernel_from_table
 from sim.config import limits
 from sim.config.site import SiteConfig
 from sim.config.tables import INTERNAL, PARSE, from_table
+from sim.config.uncertain import UncertainInput, bind, point_table, table_key, uncertain_from_table
 
 __all__ = [
     "RunConfig",
@@ -34,6 +35,7 @@ __all__ = [
     "load_scenario",
     "parse_scenario",
     "read_toml",
+    "check_uncertain_ends",
     "read_scenario_table",
     "check_run_size",
     "read_site_file",
@@ -240,6 +242,9 @@ class Scenario:
     visitors: VisitorsConfig = field(default_factory=VisitorsConfig)
     site: SiteConfig = field(default_factory=SiteConfig)
     loadtest: LoadtestConfig = field(default_factory=LoadtestConfig)
+    # [uncertain."dotted.key"] tables: ranges over the plausible surges (sim.config.uncertain); the
+    # scenario's own values stay the central case, so nothing but surge risk reads them.
+    uncertain: tuple[UncertainInput, ...] = field(default=(), metadata={PARSE: uncertain_from_table})
     # Where the scenario was read from; relative paths inside it (a trace) resolve against its folder.
     path: str = field(default="", compare=False, metadata={INTERNAL: True})
 
@@ -271,14 +276,14 @@ class Scenario:
 def parse_scenario(table: dict, *, path: str = "") -> Scenario:
     """Build a scenario from an already-parsed TOML table (errors name the key, not the file)."""
     scenario = from_table(Scenario, table)
+    if scenario.uncertain:
+        scenario = replace(scenario, uncertain=bind(scenario.uncertain, table))
     if path:
         scenario = _with_path(scenario, path)
     return scenario
 
 
 def _with_path(scenario: Scenario, path: str) -> Scenario:
-    from dataclasses import replace
-
     traffic = scenario.traffic
     if traffic.trace is not None and not Path(traffic.trace).is_absolute():
         traffic = replace(traffic, trace=str(Path(path).parent / traffic.trace))
@@ -363,9 +368,22 @@ def load_scenario(path: str | Path) -> Scenario:
                 read_trace(scenario.traffic.trace)  # fail now, naming the key, not midway through a run
             except ConfigError as err:
                 raise err.within("traffic.trace") from None
+        check_uncertain_ends(scenario, table)
     except ConfigError as err:
         raise (err if err.source else err.at(source)) from None
     return scenario
+
+
+def check_uncertain_ends(scenario: Scenario, table: dict) -> None:
+    """Each uncertain range's ends make a valid scenario (a reach range past 1 is refused now, naming its table)."""
+    for item in scenario.uncertain:
+        for end, value in zip(("least", "greatest"), item.ends):
+            value = round(value) if item.integer else value
+            try:
+                from_table(Scenario, point_table(table, {item.key: value}))
+            except ConfigError as err:
+                raise ConfigError(table_key(item.key), f"its {end} value {value:.6g} makes the scenario invalid: "
+                                  f"{err.key}: {err.message}") from None
 
 
 def expected_visitors_bound(scenario: Scenario) -> float:

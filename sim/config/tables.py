@@ -121,7 +121,8 @@ def field_doc_keys(cls: type, prefix: str = "") -> list[str]:
         hint = hints[f.name]
         if typing.get_origin(hint) in (typing.Union, types.UnionType):
             hint = [a for a in typing.get_args(hint) if a is not type(None)][0]
-        if typing.get_origin(hint) is tuple and dataclasses.is_dataclass(typing.get_args(hint)[0]):
+        if (typing.get_origin(hint) is tuple and dataclasses.is_dataclass(typing.get_args(hint)[0])
+                and f.metadata.get(PARSE) is None):  # a field with its own parser is one documented key
             hint = typing.get_args(hint)[0]
             key = f"{key}[]"
         if dataclasses.is_dataclass(hint) and f.metadata.get(PARSE) is None:
