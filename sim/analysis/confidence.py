@@ -9,11 +9,15 @@ mitigations, not by the surges they met), cheapest first (cost, then fewer chang
 case's losses). The walk stops at the first variant that holds in at least P of the surges: every
 variant after it costs as much or more, so none can be cheaper.
 
-Before its full assessment a variant is screened on a few draws (``SCREEN_DRAWS``): one whose 95 %
-interval there lies wholly below P cannot be the answer and is not assessed further; its row keeps the
-screen's figures, marked ``screened``. When no variant of the central case's advice holds often
-enough, combinations of the single mitigations that raised the probability most (one per group, as
-``surge advise`` combines) are run on the central case, for their cost, and assessed the same way.
+A variant that does not hold in the central case is ruled out without drawing a surge when the
+central case is milder than most plausible surges: the draws are ranked by the fluid model's score
+for the scenario as it is (:mod:`sim.analysis.screen`, the surge's severity), and a variant that
+fails the central surge fails the more severe ones too (losses grow with the surge), so it holds
+in at most the share ``milder`` of the draws less severe than the central case. It is ruled out
+where that bound is below P by ``PRUNE_MARGIN``; its row says so (``assessed: "ruled out"``, the bound
+in ``probability_holds_bound``). When no variant of the central case's advice holds often enough,
+combinations of the single mitigations that raised the probability most (one per group, as
+``surge advise`` combines) are run on the central case, for their cost, and judged the same way.
 """
 
 from __future__ import annotations
@@ -24,16 +28,19 @@ from typing import Callable
 from sim.analysis.advise import (DEFAULT_PRICE_PER_INSTANCE_HOUR, MAX_VARIANTS, Session, Variant, combinations,
                                  lost_fraction, rank)
 from sim.errors import ConfigError
-from sim.interrupts import INTERRUPTED, reason
+from sim.interrupts import INTERRUPTED
 
-__all__ = ["advise_with_confidence", "rank_by_confidence", "check_confidence", "SCREEN_DRAWS", "CONFIDENCE_KEYS"]
+__all__ = ["advise_with_confidence", "rank_by_confidence", "check_confidence", "milder_share", "PRUNE_MARGIN",
+           "CONFIDENCE_KEYS"]
 
-# A screen of 16 draws rules a variant out when its 95 % interval lies below P (with Wilson's interval and
-# P = 0.9: 12 or fewer of 16 holding, upper bound 0.898), for about a sixth of a full assessment's draws.
-SCREEN_DRAWS = 16
+# The severity ranking is the fluid model's for the site as it is: a variant (more capacity, a cache, a
+# queue) may order a few surges differently, so the bound must fall short of P by a margin before it
+# rules a variant out; tests/analysis/test_confidence.py assesses the variants it rules out and finds
+# them below P.
+PRUNE_MARGIN = 0.05
 # The keys a row gains; None where a variant was not assessed (it could not be the cheapest).
-CONFIDENCE_KEYS = ("probability_holds", "probability_holds_ci", "meets_confidence", "assessed", "draws",
-                   "draws_simulated", "confidence_partial")
+CONFIDENCE_KEYS = ("probability_holds", "probability_holds_ci", "meets_confidence", "assessed",
+                   "probability_holds_bound", "draws", "draws_simulated", "confidence_partial")
 
 
 def check_confidence(confidence: float) -> float:
@@ -44,21 +51,50 @@ def check_confidence(confidence: float) -> float:
 
 def _no_figures(row: dict) -> None:
     row.update({"probability_holds": None, "probability_holds_ci": None, "meets_confidence": None,
-                "assessed": "no", "draws": 0, "draws_simulated": 0, "confidence_partial": False})
+                "assessed": "no", "probability_holds_bound": None, "draws": 0, "draws_simulated": 0, "confidence_partial": False})
 
 
-def _figures(row: dict, result, confidence: float, how: str) -> None:
+def _figures(row: dict, result, confidence: float) -> None:
     lo, hi = result.probability_holds_ci
     row.update({"probability_holds": result.probability_holds, "probability_holds_ci": [lo, hi],
-                "meets_confidence": how == "assessed" and not result.partial and result.probability_holds >= confidence,
-                "assessed": how, "draws": len(result.draws),
-                "draws_simulated": sum(d.get("how") == "simulated" for d in result.draws),
+                "meets_confidence": not result.partial and result.probability_holds >= confidence,
+                "assessed": "assessed", "draws": len(result.draws), "draws_simulated": result.simulated,
                 "confidence_partial": bool(result.partial)})
+
+
+def milder_share(table: dict, path: str, *, slo: str, draws: int | None = None, seed: int | None = None,
+                 jobs: int = 1, dask: str | None = None,
+                 progress: Callable[[str, int, int], None] | None = None) -> tuple[float | None, str | None]:
+    """The share of the plausible surges (``assess``'s draws) that the fluid model finds milder than the
+    central case for the scenario as it is, and why it stopped (None: done; the share is then None)."""
+    import numpy as np
+
+    from sim.analysis.risk import DEFAULT_DRAWS, design
+    from sim.analysis.runner import run_points
+    from sim.analysis.screen import DrawPoint, draw_figures, screen_draw
+    from sim.config.scenario import parse_scenario
+    from sim.config.uncertain import point_table, read_uncertain
+
+    inputs = read_uncertain(table, path)
+    n = DEFAULT_DRAWS if draws is None else draws
+    seed = parse_scenario(table, path=path).run.seed if seed is None else seed
+    u = design(len(inputs), n, seed)
+    seeds = np.random.SeedSequence(seed).spawn(2)[0].spawn(n)
+    points = [DrawPoint(index=i, table=point_table(table, {x.key: x.value_at(u[i, j]) for j, x in enumerate(inputs)}),
+                        path=path, values={}, seed_seq=seeds[i], slo=slo) for i in range(n)]
+    got = run_points(points, replications=1, seed=seed, engine="auto", jobs=jobs, dask_address=dask,
+                     progress=lambda done, total: progress and progress("ranking the plausible surges (fluid model)", done, total),
+                     fn=screen_draw)
+    if got.stopped or len(got) < n:
+        return None, got.stopped or INTERRUPTED
+    central = draw_figures(DrawPoint(index=-1, table=point_table(table, {}), path=path, values={},
+                                     seed_seq=seeds[0], slo=slo))["score"]
+    return float(np.mean([r["score"] <= central for r in got])), None
 
 
 def rank_by_confidence(rows: list[dict]) -> list[dict]:
     """Those meeting the confidence by cost (then fewer changes, then the higher probability); then the
-    rest assessed or screened, by probability of holding, then cost; then those not assessed, as
+    rest assessed, by probability of holding, then cost; then those ruled out or not assessed, as
     ``surge advise`` ranks them."""
     def p(r):
         return r["probability_holds"] if r["probability_holds"] is not None else -1.0
@@ -82,11 +118,11 @@ def advise_with_confidence(table: dict, path: str, *, slo: str, confidence: floa
                            price_per_instance_hour: float = DEFAULT_PRICE_PER_INSTANCE_HOUR, jobs: int = 1,
                            engine: str = "auto", dask: str | None = None,
                            progress: Callable[[str, int, int], None] | None = None,
-                           assess: Callable | None = None) -> tuple[list[dict], list[Variant], str | None]:
+                           ) -> tuple[list[dict], list[Variant], str | None]:
     """Rows ranked by :func:`rank_by_confidence` (each with ``surge advise``'s keys and ``CONFIDENCE_KEYS``),
-    the variants run, and why it stopped (None: done). ``assess`` is :func:`sim.analysis.risk.assess`."""
-    if assess is None:
-        from sim.analysis.risk import assess
+    the variants run, and why it stopped (None: done)."""
+    from sim.analysis.risk import assess
+
     confidence = check_confidence(confidence)
     session = Session(table, path, slo=slo, price_per_instance_hour=price_per_instance_hour, jobs=jobs,
                       engine=engine, dask=dask, progress=progress)
@@ -96,34 +132,26 @@ def advise_with_confidence(table: dict, path: str, *, slo: str, confidence: floa
     if session.stopped is not None:
         return rank_by_confidence(session.rows), session.variants, session.stopped
     tables = {v.index: v.table for v in session.variants}
-    screen = draws is None or draws > 2 * SCREEN_DRAWS  # a screen of most of the draws saves nothing
+    milder, session.stopped = milder_share(table, path, slo=slo, draws=draws, seed=seed, jobs=jobs, dask=dask,
+                                           progress=progress)
+    if session.stopped is not None:
+        return rank_by_confidence(session.rows), session.variants, session.stopped
 
-    def judge(rows: list[dict], stage: str, below_cost: float = math.inf) -> dict | None:
-        """Assess ``rows`` cheapest first; the first meeting the confidence (None: none did, or a stop)."""
-        order = [r for r in _walk_order(rows) if r["cost"] < below_cost]
+    def judge(rows: list[dict], stage: str) -> dict | None:
+        """Judge ``rows`` cheapest first; the first meeting the confidence (None: none did, or a stop)."""
+        order = _walk_order(rows)
         for done, r in enumerate(order, 1):
-            kw = dict(slo=slo, seed=seed, jobs=jobs, dask=dask, engine=engine)
-            try:
-                if screen:
-                    first = assess(tables[r["index"]], path, draws=SCREEN_DRAWS, **kw)
-                    _figures(r, first, confidence, "screened")
-                    if first.partial:
-                        session.stopped = INTERRUPTED
-                        return None
-                    if first.probability_holds_ci[1] < confidence:
-                        if progress:
-                            progress(stage, done, len(order))
-                        continue
-                result = assess(tables[r["index"]], path, draws=draws, **kw)
-            except KeyboardInterrupt as exc:  # what is assessed is kept
-                session.stopped = reason(exc)
-                return None
-            _figures(r, result, confidence, "assessed")
+            if r["complete"] and not r["meets_slo"] and milder < confidence - PRUNE_MARGIN:
+                r.update({"assessed": "ruled out", "probability_holds_bound": milder, "meets_confidence": False})
+            else:
+                result = assess(tables[r["index"]], path, slo=slo, draws=draws, seed=seed, jobs=jobs, dask=dask,
+                                engine=engine)
+                _figures(r, result, confidence)
+                if result.partial:
+                    session.stopped = result.stopped or INTERRUPTED
+                    return None
             if progress:
                 progress(stage, done, len(order))
-            if result.partial:
-                session.stopped = INTERRUPTED
-                return None
             if r["meets_confidence"]:
                 return r
         return None
@@ -134,8 +162,12 @@ def advise_with_confidence(table: dict, path: str, *, slo: str, confidence: floa
         singles = [r for r in session.rows if len(r["keys"]) == 1]
         tried = {tuple(sorted(v.keys)) for v in session.variants}
 
-        def shortfall(r):
-            return 1.0 - r["probability_holds"] if r["probability_holds"] is not None else math.inf
+        def shortfall(r):  # a ruled-out variant by its bound, a central case's loss beyond the SLO ranking it
+            if r["probability_holds"] is not None:
+                return 1.0 - r["probability_holds"]
+            if r["probability_holds_bound"] is None:
+                return math.inf
+            return 2.0 - r["probability_holds_bound"] + min(lost_fraction(r), 1.0)
 
         for size in (2, 3):
             combos = [c for c in combinations(singles, session.by_key, base, size, shortfall=shortfall,

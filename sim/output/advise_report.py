@@ -46,10 +46,12 @@ def _p95(row: dict) -> str:
 def probability_text(r: dict, *, missing: str = "–") -> str:
     """How often a row of ``surge advise --confidence`` holds over the plausible surges, with its 95 % interval."""
     p, ci = r.get("probability_holds"), r.get("probability_holds_ci")
+    bound = r.get("probability_holds_bound")
+    if r.get("assessed") == "ruled out" and isinstance(bound, (int, float)):
+        return f"at most {100 * bound:.0f} % (ruled out)"
     if not isinstance(p, (int, float)) or not ci:
         return missing
-    screened = " (screen)" if r.get("assessed") == "screened" else ""
-    return f"{100 * p:.0f} % [{100 * ci[0]:.0f}, {100 * ci[1]:.0f}]{screened}"
+    return f"{100 * p:.0f} % [{100 * ci[0]:.0f}, {100 * ci[1]:.0f}]"
 
 
 def advise_section(doc: dict) -> str:

@@ -12,6 +12,15 @@ from sim.cli import main
 from tests.cli.test_advise import TINY
 
 
+RANGE = """
+[uncertain."traffic.constant_per_s"]
+dist = "uniform"
+low = 5
+high = 25
+source = "a range for the test"
+"""
+
+
 @pytest.fixture
 def tiny(tmp_path):
     path = tmp_path / "tiny.toml"
@@ -69,3 +78,20 @@ def test_advise_on_a_dask_cluster_gives_the_rows_it_gives_here(tmp_path):
         here = {k: None if isinstance(x, float) and math.isinf(x) else x  # JSON has no infinity: null
                 for k, x in run_variant(v, 1, None, "fast").items()}
         assert {k: there[v.name][k] for k in here} == here
+
+
+def test_confidence_on_a_scenario_without_ranges_is_one_line(tiny, tmp_path, capsys):
+    err = _refused(["advise", str(tiny), "--confidence", "0.9", "--out", str(tmp_path / "a")], capsys)
+    assert err.startswith(f"{tiny}: uncertain: --confidence needs the plausible surges")
+    assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.parametrize("argv, start", [
+    (["--draws", "0"], "--draws: must be within [1, "),
+    (["--slo", "p99<2s"], "--slo: with --confidence, judged on lost_actions, lost_visitors, p95, errors; not p99<2s"),
+])
+def test_bad_draws_and_an_slo_the_draws_cannot_judge_are_one_line(argv, start, tiny, tmp_path, capsys):
+    ranged = tmp_path / "ranged.toml"
+    ranged.write_text(TINY + RANGE)
+    err = _refused(["advise", str(ranged), "--confidence", "0.9", *argv, "--out", str(tmp_path / "a")], capsys)
+    assert err.startswith(start)
