@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from sim.analysis.mitigations import Mitigation, apply, catalog, sizing
-from sim.analysis.runner import Rows, run_points
+from sim.analysis.runner import Rows, run_points, shared_pool
 from sim.analysis.slo import parse_slo
 from sim.analysis.verdict import verdict
 from sim.config.scenario import Scenario, parse_scenario
@@ -196,7 +196,8 @@ def advise(table: dict, path: str, *, slo: str, price_per_instance_hour: float =
     session = Session(table, path, slo=slo, price_per_instance_hour=price_per_instance_hour, jobs=jobs,
                       engine=engine, dask=dask, quick_end_s=quick_end_s, progress=progress,
                       surge_window_s=surge_window_s)
-    session.central(combine=combine)
+    with shared_pool(jobs):  # the stages on one pool of processes
+        session.central(combine=combine)
     return rank(session.rows), session.variants, session.stopped
 
 

@@ -27,8 +27,9 @@ from typing import Callable
 
 from sim.analysis.advise import (DEFAULT_PRICE_PER_INSTANCE_HOUR, MAX_VARIANTS, Session, Variant, combinations,
                                  lost_fraction, rank)
+from sim.analysis.runner import shared_pool
 from sim.errors import ConfigError
-from sim.interrupts import INTERRUPTED
+from sim.interrupts import INTERRUPTED, reason
 
 __all__ = ["advise_with_confidence", "rank_by_confidence", "check_confidence", "milder_share", "PRUNE_MARGIN",
            "CONFIDENCE_KEYS"]
@@ -121,9 +122,18 @@ def advise_with_confidence(table: dict, path: str, *, slo: str, confidence: floa
                            ) -> tuple[list[dict], list[Variant], str | None]:
     """Rows ranked by :func:`rank_by_confidence` (each with ``surge advise``'s keys and ``CONFIDENCE_KEYS``),
     the variants run, and why it stopped (None: done)."""
+    confidence = check_confidence(confidence)
+    with shared_pool(jobs):  # the stages and every assessment's batches of draws on one pool of processes
+        return _advise(table, path, slo=slo, confidence=confidence, draws=draws, seed=seed,
+                       price_per_instance_hour=price_per_instance_hour, jobs=jobs, engine=engine, dask=dask,
+                       progress=progress)
+
+
+def _advise(table: dict, path: str, *, slo: str, confidence: float, draws: int | None, seed: int | None,
+            price_per_instance_hour: float, jobs: int, engine: str, dask: str | None,
+            progress: Callable[[str, int, int], None] | None) -> tuple[list[dict], list[Variant], str | None]:
     from sim.analysis.risk import assess
 
-    confidence = check_confidence(confidence)
     session = Session(table, path, slo=slo, price_per_instance_hour=price_per_instance_hour, jobs=jobs,
                       engine=engine, dask=dask, progress=progress)
     session.central()
@@ -132,8 +142,11 @@ def advise_with_confidence(table: dict, path: str, *, slo: str, confidence: floa
     if session.stopped is not None:
         return rank_by_confidence(session.rows), session.variants, session.stopped
     tables = {v.index: v.table for v in session.variants}
-    milder, session.stopped = milder_share(table, path, slo=slo, draws=draws, seed=seed, jobs=jobs, dask=dask,
-                                           progress=progress)
+    try:
+        milder, session.stopped = milder_share(table, path, slo=slo, draws=draws, seed=seed, jobs=jobs, dask=dask,
+                                               progress=progress)
+    except KeyboardInterrupt as exc:  # between the pool's batches: what the central case gave is kept
+        session.stopped = reason(exc)
     if session.stopped is not None:
         return rank_by_confidence(session.rows), session.variants, session.stopped
 
@@ -144,8 +157,12 @@ def advise_with_confidence(table: dict, path: str, *, slo: str, confidence: floa
             if r["complete"] and not r["meets_slo"] and milder < confidence - PRUNE_MARGIN:
                 r.update({"assessed": "ruled out", "probability_holds_bound": milder, "meets_confidence": False})
             else:
-                result = assess(tables[r["index"]], path, slo=slo, draws=draws, seed=seed, jobs=jobs, dask=dask,
-                                engine=engine)
+                try:
+                    result = assess(tables[r["index"]], path, slo=slo, draws=draws, seed=seed, jobs=jobs, dask=dask,
+                                    engine=engine)
+                except KeyboardInterrupt as exc:  # between its batches: the variants judged so far are kept
+                    session.stopped = reason(exc)
+                    return None
                 _figures(r, result, confidence)
                 if result.partial:
                     session.stopped = result.stopped or INTERRUPTED
