@@ -9,29 +9,36 @@ mitigations, not by the surges they met), cheapest first (cost, then fewer chang
 case's losses). The walk stops at the first variant that holds in at least P of the surges: every
 variant after it costs as much or more, so none can be cheaper.
 
-A variant that does not hold in the central case is ruled out without drawing a surge when the
-central case is milder than most plausible surges: the draws are ranked by the fluid model's score
-for the scenario as it is (:mod:`sim.analysis.screen`, the surge's severity), and a variant that
-fails the central surge fails the more severe ones too (losses grow with the surge), so it holds
-in at most the share ``milder`` of the draws less severe than the central case. It is ruled out
-where that bound is below P by ``PRUNE_MARGIN``; its row says so (``assessed: "ruled out"``, the bound
-in ``probability_holds_bound``). When no variant of the central case's advice holds often enough,
-combinations of the single mitigations that raised the probability most (one per group, as
-``surge advise`` combines) are run on the central case, for their cost, and judged the same way.
+Most variants are ruled out before drawing many surges. The draws are ranked by the fluid model's
+score for the scenario as it is (:mod:`sim.analysis.screen`: the surge's severity), and losses grow
+with the surge: a variant that fails a surge fails the more severe ones too, so it holds in at most
+the share of the draws no more severe. A variant failing the central case is bounded so, at no cost;
+one holding it is simulated on the one draw whose severity rank is just below P - ``PRUNE_MARGIN``
+(the same draw, with the same seed, that ``assess`` would simulate) and bounded so where it fails
+there. A variant is ruled out where its bound is below P by the margin (``assessed: "ruled out"``,
+the bound in ``probability_holds_bound``); the others are assessed in full. When no variant of the
+central case's advice holds often enough, combinations of the single mitigations that raised the
+probability most (one per group, as ``surge advise`` combines) are run on the central case, for
+their cost, and judged the same way.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
+
+import numpy as np
 
 from sim.analysis.advise import (DEFAULT_PRICE_PER_INSTANCE_HOUR, MAX_VARIANTS, Session, Variant, combinations,
                                  lost_fraction, rank)
-from sim.analysis.runner import shared_pool
+from sim.analysis.runner import run_points, shared_pool
+from sim.analysis.screen import DrawPoint, draw_figures, run_draw, screen_draw
+from sim.config.uncertain import point_table
 from sim.errors import ConfigError
 from sim.interrupts import INTERRUPTED, reason
 
-__all__ = ["advise_with_confidence", "rank_by_confidence", "check_confidence", "milder_share", "PRUNE_MARGIN",
+__all__ = ["advise_with_confidence", "rank_by_confidence", "check_confidence", "Surges", "rank_surges", "PRUNE_MARGIN",
            "CONFIDENCE_KEYS"]
 
 # The severity ranking is the fluid model's for the site as it is: a variant (more capacity, a cache, a
@@ -63,34 +70,58 @@ def _figures(row: dict, result, confidence: float) -> None:
                 "confidence_partial": bool(result.partial)})
 
 
-def milder_share(table: dict, path: str, *, slo: str, draws: int | None = None, seed: int | None = None,
-                 jobs: int = 1, dask: str | None = None,
-                 progress: Callable[[str, int, int], None] | None = None) -> tuple[float | None, str | None]:
-    """The share of the plausible surges (``assess``'s draws) that the fluid model finds milder than the
-    central case for the scenario as it is, and why it stopped (None: done; the share is then None)."""
-    import numpy as np
+@dataclass(frozen=True, kw_only=True)
+class Surges:
+    """``assess``'s plausible surges (the same design points and per-draw seeds) ranked by severity: the
+    fluid model's score for the scenario as it is (:func:`sim.analysis.screen.draw_figures`)."""
 
+    values: tuple[dict, ...]  # per draw: uncertain key -> value
+    seeds: tuple  # per draw: its SeedSequence
+    scores: np.ndarray  # per draw
+    central_score: float
+    path: str
+    slo: str
+
+    def milder(self, score: float) -> float:
+        """The share of the draws a variant failing at ``score`` may hold in: those no more severe (ties
+        included: the score cannot order them)."""
+        return float(np.mean(self.scores <= score))
+
+    def probe(self, table: dict, share: float) -> tuple[DrawPoint, float]:
+        """The draw whose severity rank is just below ``share`` of the draws, on ``table`` (a variant), and
+        the share a variant failing it may hold in (itself excluded)."""
+        d = int(np.argsort(self.scores, kind="stable")[max(math.floor(share * len(self.scores)) - 1, 0)])
+        bound = (np.count_nonzero(self.scores <= self.scores[d]) - 1) / len(self.scores)
+        return DrawPoint(index=d, table=point_table(table, self.values[d]), path=self.path, values=self.values[d],
+                         seed_seq=self.seeds[d], slo=self.slo), float(bound)
+
+
+def rank_surges(table: dict, path: str, *, slo: str, draws: int | None = None, seed: int | None = None,
+                jobs: int = 1, dask: str | None = None,
+                progress: Callable[[str, int, int], None] | None = None) -> tuple[Surges | None, str | None]:
+    """The plausible surges ranked (see :class:`Surges`), and why it stopped (None: done; else no surges)."""
     from sim.analysis.risk import DEFAULT_DRAWS, design
     from sim.analysis.runner import run_points
-    from sim.analysis.screen import DrawPoint, draw_figures, screen_draw
     from sim.config.scenario import parse_scenario
-    from sim.config.uncertain import point_table, read_uncertain
+    from sim.config.uncertain import read_uncertain
 
     inputs = read_uncertain(table, path)
     n = DEFAULT_DRAWS if draws is None else draws
     seed = parse_scenario(table, path=path).run.seed if seed is None else seed
     u = design(len(inputs), n, seed)
-    seeds = np.random.SeedSequence(seed).spawn(2)[0].spawn(n)
-    points = [DrawPoint(index=i, table=point_table(table, {x.key: x.value_at(u[i, j]) for j, x in enumerate(inputs)}),
-                        path=path, values={}, seed_seq=seeds[i], slo=slo) for i in range(n)]
+    seeds = tuple(np.random.SeedSequence(seed).spawn(2)[0].spawn(n))
+    values = tuple({x.key: x.value_at(u[i, j]) for j, x in enumerate(inputs)} for i in range(n))
+    points = [DrawPoint(index=i, table=point_table(table, values[i]), path=path, values=values[i], seed_seq=seeds[i],
+                        slo=slo) for i in range(n)]
+    stage = "ranking the plausible surges (fluid model)"
     got = run_points(points, replications=1, seed=seed, engine="auto", jobs=jobs, dask_address=dask,
-                     progress=lambda done, total: progress and progress("ranking the plausible surges (fluid model)", done, total),
-                     fn=screen_draw)
+                     progress=lambda done, total: progress and progress(stage, done, total), fn=screen_draw)
     if got.stopped or len(got) < n:
         return None, got.stopped or INTERRUPTED
     central = draw_figures(DrawPoint(index=-1, table=point_table(table, {}), path=path, values={},
                                      seed_seq=seeds[0], slo=slo))["score"]
-    return float(np.mean([r["score"] <= central for r in got])), None
+    return Surges(values=values, seeds=seeds, scores=np.array([r["score"] for r in got], dtype=float),
+                  central_score=float(central), path=path, slo=slo), None
 
 
 def rank_by_confidence(rows: list[dict]) -> list[dict]:
@@ -143,19 +174,44 @@ def _advise(table: dict, path: str, *, slo: str, confidence: float, draws: int |
         return rank_by_confidence(session.rows), session.variants, session.stopped
     tables = {v.index: v.table for v in session.variants}
     try:
-        milder, session.stopped = milder_share(table, path, slo=slo, draws=draws, seed=seed, jobs=jobs, dask=dask,
-                                               progress=progress)
+        surges, session.stopped = rank_surges(table, path, slo=slo, draws=draws, seed=seed, jobs=jobs, dask=dask,
+                                              progress=progress)
     except KeyboardInterrupt as exc:  # between the pool's batches: what the central case gave is kept
         session.stopped = reason(exc)
     if session.stopped is not None:
         return rank_by_confidence(session.rows), session.variants, session.stopped
 
+    def ruled_out(row: dict, variant: dict) -> float | None:
+        """The share of the surges ``row`` may hold in at most, where it is below P by the margin; None where
+        it is not (or a stop came: ``session.stopped``). A variant failing the central case is bounded by the
+        central case's severity; one holding it is tried on the surge just below P - margin in severity."""
+        if not row["complete"]:
+            return None
+        if not row["meets_slo"]:
+            bound = surges.milder(surges.central_score)
+            return bound if bound < confidence - PRUNE_MARGIN else None
+        point, bound = surges.probe(variant, confidence - PRUNE_MARGIN)
+        if bound >= confidence - PRUNE_MARGIN:  # ties in the score: the surges cannot be told apart there
+            return None
+        got = run_points([point], replications=1, seed=None, engine=engine, jobs=jobs, dask_address=dask,
+                         progress=lambda done, total: None, fn=run_draw)
+        if got.stopped or not got or not got[0]["complete"]:
+            session.stopped = got.stopped or INTERRUPTED
+            return None
+        row["probe"] = {"draw": point.index, "inputs": point.values, "holds": got[0]["holds"],
+                        "lost_actions_fraction": got[0]["lost_actions_fraction"],
+                        "lost_visitors_fraction": got[0]["lost_visitors_fraction"]}
+        return None if got[0]["holds"] else bound
+
     def judge(rows: list[dict], stage: str) -> dict | None:
         """Judge ``rows`` cheapest first; the first meeting the confidence (None: none did, or a stop)."""
         order = _walk_order(rows)
         for done, r in enumerate(order, 1):
-            if r["complete"] and not r["meets_slo"] and milder < confidence - PRUNE_MARGIN:
-                r.update({"assessed": "ruled out", "probability_holds_bound": milder, "meets_confidence": False})
+            bound = ruled_out(r, tables[r["index"]])
+            if bound is not None:
+                r.update({"assessed": "ruled out", "probability_holds_bound": bound, "meets_confidence": False})
+            elif session.stopped is not None:
+                return None
             else:
                 try:
                     result = assess(tables[r["index"]], path, slo=slo, draws=draws, seed=seed, jobs=jobs, dask=dask,

@@ -101,3 +101,25 @@ def test_the_walk_assesses_cheapest_first_on_the_same_surges_and_stops_at_the_fi
     assert inputs[0] == inputs[1] and len(inputs[0]) == 40
     holds = [{d["index"] for d in r.draws if d["holds"]} for r in (one, two)]
     assert holds[0] <= holds[1] and not math.isnan(one.probability_holds)
+
+
+def test_the_probe_is_the_draw_just_below_the_share_in_severity_and_ties_leave_no_bound():
+    import numpy as np
+
+    from sim.analysis.confidence import Surges
+
+    n = 20
+    values = tuple({"traffic.constant_per_s": float(i)} for i in range(n))
+    seeds = tuple(np.random.SeedSequence(1).spawn(n))
+    scores = np.array([(7 * i) % n for i in range(n)], dtype=float)  # severities 0..19, shuffled over the draws
+    surges = Surges(values=values, seeds=seeds, scores=scores, central_score=9.0, path="s.toml", slo="lost_visitors<1%")
+    assert surges.milder(surges.central_score) == 10 / 20  # severities 0..9 are no worse than the central case
+    point, bound = surges.probe({"traffic": {"constant_per_s": 1.0}}, 0.85)
+    # 0.85 x 20 = 17: the 17th mildest (severity 16); failing it, a variant holds in at most the 16 milder.
+    assert scores[point.index] == 16 and bound == 16 / 20
+    assert point.values == values[point.index] and point.seed_seq is seeds[point.index]
+    assert point.table["traffic"]["constant_per_s"] == values[point.index]["traffic.constant_per_s"]
+    tied = Surges(values=values, seeds=seeds, scores=np.minimum(scores, 12.0), central_score=9.0, path="s.toml",
+                  slo="lost_visitors<1%")
+    _, bound = tied.probe({"traffic": {"constant_per_s": 1.0}}, 0.85)
+    assert bound == 19 / 20  # 8 draws tie at the top: failing one says nothing of the other 7
