@@ -41,6 +41,12 @@ DEFAULT_HEAD = [
     "cheapest fix (quick advice: each mitigation alone, to 1.9 h, N s): pre-scale to 12 before the post "
     "(cost 3.42); surge advise scenarios/anca-2020.toml --slo \"lost_actions<1%\" --out DIR compares them all",
 ]
+# The line after them: the quick look over anca-2020's [uncertain] ranges (the fluid model on 20 seeded draws,
+# deterministic: a change of the ranges, the design or the fluid model moves it)
+DEFAULT_QUICK_RISK = (
+    "over the plausible surges ([uncertain] ranges), a quick look (the fluid model on 20 draws, scaled to this "
+    "run): lost_actions<1% holds in 5 of 20; surge risk scenarios/anca-2020.toml --slo \"lost_actions<1%\" --out "
+    "DIR gives the probability with its 95 % interval")
 # README "Simulate the site under the surge", the printed block: the five figure lines
 DEFAULT_FIGURES = {
     "visitors arrived": "985,208",
@@ -60,6 +66,10 @@ def default_run(tmp_path_factory) -> str:
 def test_the_default_runs_verdict_warning_peak_and_quick_advice(default_run):
     head = [WALL_TIME.sub(", N s): ", line) for line in default_run.splitlines()[:4]]
     assert head == DEFAULT_HEAD
+
+
+def test_the_default_runs_quick_look_over_the_ranges(default_run):
+    assert default_run.splitlines()[4] == DEFAULT_QUICK_RISK
 
 
 def test_the_default_runs_figures(default_run):

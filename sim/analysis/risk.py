@@ -36,18 +36,20 @@ from typing import Callable
 import numpy as np
 
 from sim.analysis.runner import run_points
-from sim.analysis.screen import RISK_TERMS, DrawPoint, run_draw, screen_draw
+from sim.analysis.screen import RISK_TERMS, DrawPoint, run_draw, screen_draw, warm_up
 from sim.analysis.slo import parse_slo
 from sim.config.limits import MAX_SWEEP_POINTS
 from sim.config.scenario import parse_scenario
 from sim.config.uncertain import point_table, read_uncertain
 from sim.errors import ConfigError
 
-__all__ = ["RiskResult", "assess", "design", "wilson", "prcc", "DEFAULT_DRAWS", "SPREAD_SAMPLE"]
+__all__ = ["RiskResult", "assess", "design", "wilson", "prcc", "classify", "plan_draws", "check_slo", "check_draws", "quick_look", "QUICK_DRAWS", "DEFAULT_DRAWS", "SPREAD_SAMPLE"]
 
 # 385 draws give a Wilson 95 % half-width of at most 5 points (p = 0.5: 1.96 sqrt(0.25 / 385) = 0.050).
 DEFAULT_DRAWS = 400
-SPREAD_SAMPLE = 24  # draws simulated first, spread evenly over the score's ranks
+SPREAD_SAMPLE = 16  # draws simulated first, spread evenly over the score's ranks
+TARGET_HALF_WIDTH = 0.05  # the default stops at half its draws once the 95 % interval is this narrow
+BUFFER = 4  # ranks simulated past the simulated boundary on each side (see _to_simulate)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,14 +136,68 @@ def prcc(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
-def _to_simulate(order_rank: np.ndarray, outcome: dict[int, bool], step: int) -> set[int]:
-    """Ranks left unsimulated that lie within ``step`` of the simulated draws' boundary (see the module doc)."""
+def classify(n: int, outcome: dict[int, bool], buffer: int = BUFFER) -> dict[int, bool | None]:
+    """Each rank's verdict from the simulated ones (``outcome``: rank -> holds), taking holding as monotone in
+    the score: a rank holds when a simulated hold lies at or above it and it lies more than ``buffer`` ranks
+    below the least simulated failure; it fails when a simulated failure lies at or below it and it lies more
+    than ``buffer`` ranks above the greatest simulated hold; otherwise ``None`` (it must be simulated)."""
     fails = [r for r, held in outcome.items() if not held]
     holds = [r for r, held in outcome.items() if held]
-    n = len(order_rank)
-    lo = (min(fails) if fails else n) - step  # below: takes "holds"
-    hi = (max(holds) if holds else -1) + step  # above: takes "fails"
-    return {r for r in range(max(lo, 0), min(hi, n - 1) + 1) if r not in outcome}
+    b = min(fails) if fails else n
+    a = max(holds) if holds else -1
+    out: dict[int, bool | None] = {}
+    for r in range(n):
+        if r in outcome:
+            out[r] = outcome[r]
+        elif r <= a and r < b - buffer:
+            out[r] = True
+        elif r >= b and r > a + buffer:
+            out[r] = False
+        else:
+            out[r] = None
+    return out
+
+
+def _next_batch(undecided: list[int], jobs: int) -> list[int]:
+    """The undecided ranks to simulate next: all of them when few, else an even spread (a bisection step)."""
+    width = max(4 * jobs, 8)
+    if len(undecided) <= 2 * width:
+        return undecided
+    picks = np.linspace(0, len(undecided) - 1, width + 2)[1:-1].round().astype(int)
+    return sorted({undecided[i] for i in picks})
+
+
+def check_slo(slo: str):
+    """The SLO's objectives, refused unless each is a term a draw is judged on."""
+    objectives = parse_slo(slo)
+    other = [o.text for o in objectives if o.metric not in RISK_TERMS]
+    if other:
+        raise ConfigError("--slo", f"surge risk judges {', '.join(RISK_TERMS)}; not {', '.join(other)}")
+    return objectives
+
+
+def check_draws(draws: int) -> int:
+    if not 1 <= draws <= MAX_SWEEP_POINTS:
+        raise ConfigError("--draws", f"must be within [1, {MAX_SWEEP_POINTS}], got {draws}")
+    return draws
+
+
+def plan_draws(table: dict, path: str, inputs, *, slo: str, draws: int, seed: int) -> list[DrawPoint]:
+    """The draws: a Latin hypercube over the inputs, each draw's table checked, each with its own seed. The same
+    for any variant of ``table`` (its inputs' values and seeds depend on the inputs and ``seed`` only)."""
+    u = design(len(inputs), draws, seed)
+    seeds = np.random.SeedSequence(seed).spawn(2)[0].spawn(draws)
+    points = []
+    for i in range(draws):
+        values = {item.key: item.value_at(u[i, j]) for j, item in enumerate(inputs)}
+        t = point_table(table, values)
+        try:
+            parse_scenario(t, path=path)
+        except ConfigError as err:
+            at = ", ".join(f"{k} = {v:.6g}" for k, v in values.items())
+            raise ConfigError(err.key, f"{err.message} (a drawn surge: {at})").at(path) from None
+        points.append(DrawPoint(index=i, table=t, path=path, values=values, seed_seq=seeds[i], slo=slo))
+    return points
 
 
 def assess(table: dict, path: str, *, slo: str, draws: int | None = None, seed: int | None = None,
@@ -152,93 +208,133 @@ def assess(table: dict, path: str, *, slo: str, draws: int | None = None, seed: 
     if not inputs:
         raise ConfigError("uncertain", "the scenario has no [uncertain.\"dotted.key\"] tables: nothing to draw "
                           "(see docs/scenario-format.md)").at(path)
-    objectives = parse_slo(slo)
-    other = [o.text for o in objectives if o.metric not in RISK_TERMS]
-    if other:
-        raise ConfigError("--slo", f"surge risk judges {', '.join(RISK_TERMS)}; not {', '.join(other)}")
-    n = DEFAULT_DRAWS if draws is None else draws
-    if not 1 <= n <= MAX_SWEEP_POINTS:
-        raise ConfigError("--draws", f"must be within [1, {MAX_SWEEP_POINTS}], got {n}")
+    objectives = check_slo(slo)
+    n = check_draws(DEFAULT_DRAWS if draws is None else draws)
     central = parse_scenario(table, path=path)
     seed = central.run.seed if seed is None else seed
-    u = design(len(inputs), n, seed)
-    seeds = np.random.SeedSequence(seed).spawn(2)[0].spawn(n)
-    points = []
-    for i in range(n):
-        values = {item.key: item.value_at(u[i, j]) for j, item in enumerate(inputs)}
-        t = point_table(table, values)
-        try:
-            parse_scenario(t, path=path)
-        except ConfigError as err:
-            at = ", ".join(f"{k} = {v:.6g}" for k, v in values.items())
-            raise ConfigError(err.key, f"{err.message} (a drawn surge: {at})").at(path) from None
-        points.append(DrawPoint(index=i, table=t, path=path, values=values, seed_seq=seeds[i], slo=slo))
+    points = plan_draws(table, path, inputs, slo=slo, draws=n, seed=seed)
     tick = progress or (lambda stage, done, total: None)
-    tick("screening", 0, n)
-    got = run_points(points, replications=1, seed=seed, engine=engine, jobs=jobs, dask_address=dask,
-                     progress=lambda done, total: tick("screening", done, total), fn=screen_draw)
-    if got.stopped or len(got) < n:  # nothing is judged before every draw is screened
-        return _nothing(inputs, objectives, seed, n, got.stopped or "stopped", started)
-    screens = list(got)  # in draw order
-    score = np.array([s["score"] for s in screens])
-    order = np.argsort(score, kind="stable")  # rank -> draw
-    outcome: dict[int, bool] = {}  # rank -> holds (simulated)
+    run = dict(seed=seed, engine=engine, jobs=jobs, dask_address=dask)
+    # The default: half the draws first (a Latin hypercube's rows come in random order, so its first rows
+    # are a uniform sample too), then three quarters, then all, while the interval is still wider than
+    # +-TARGET_HALF_WIDTH (P = 0.5 needs 385 draws, P = 0.15 about 200).
+    stages = [n // 2, 3 * n // 4, n] if draws is None and n >= 2 * SPREAD_SAMPLE else [n]
+    screens: dict[int, dict] = {}
     rows: dict[int, dict] = {}  # draw index -> simulated row
-    step = max(1, math.ceil(n / SPREAD_SAMPLE))
-    batch = sorted(set(np.linspace(0, n - 1, min(SPREAD_SAMPLE, n)).round().astype(int).tolist()))
     stopped = None
-    while batch and stopped is None:
-        got = run_points([points[order[r]] for r in batch], replications=1, seed=seed, engine=engine, jobs=jobs,
-                         dask_address=dask, progress=lambda done, total: tick("simulating", len(rows) + done,
-                                                                              len(rows) + total),
-                         fn=run_draw)
-        for row in got:
-            rows[row["index"]] = row
-        rank_of = {int(d): r for r, d in enumerate(order)}
-        for row in got:
-            if row["complete"]:
-                outcome[rank_of[row["index"]]] = row["holds"]
-        stopped = got.stopped
-        if stopped is None and any(not r["complete"] for r in got):
-            stopped = next(r["error"] for r in got if not r["complete"])
-        batch = sorted(_to_simulate(order, outcome, step))
-    result_draws = []
-    fails = [r for r, held in outcome.items() if not held]
-    first_fail = min(fails) if fails else n
-    unjudged = _to_simulate(order, outcome, step)  # empty unless stopped midway: near the boundary, not simulated
-    for rank, d in enumerate(order.tolist()):
-        p = points[d]
+    for size in stages:
+        todo = [p for p in points[:size] if p.index not in screens]
+        got = run_points(todo, replications=1, progress=lambda done, total: tick("screening", done, total),
+                         fn=screen_draw, **run)
+        screens.update({r["index"]: r for r in got})
+        if got.stopped or len(got) < len(todo):  # a draw is judged only once every draw of its stage is screened
+            stopped = got.stopped or "stopped"
+            break
+        stopped = _simulate_boundary(points[:size], screens, rows, run, tick)
+        judged = _judge(points[:size], screens, rows)
+        held = sum(e["holds"] for e in judged)
+        lo, hi = wilson(held, len(judged)) if judged else (0.0, 1.0)
+        if stopped is not None or (hi - lo) / 2 <= TARGET_HALF_WIDTH:
+            break
+    judged = _judge([p for p in points if p.index in screens], screens, rows) if screens else []
+    holds = sum(e["holds"] for e in judged)
+    counted = len(judged)
+    return RiskResult(
+        probability_holds=holds / counted if counted else math.nan,
+        probability_holds_ci=wilson(holds, counted) if counted else (math.nan, math.nan),
+        draws=tuple(judged), sensitivities=tuple(_sensitivities(inputs, judged)),
+        partial=stopped is not None or counted < len(screens),
+        slo=",".join(o.text for o in objectives), seed=seed, inputs=tuple(i.to_dict() for i in inputs),
+        planned=n, simulated=sum(e["how"] == "simulated" for e in judged),
+        screened=sum(e["how"] == "screened" for e in judged), stopped=stopped,
+        elapsed_s=time.perf_counter() - started)
+
+
+def _order(points, screens) -> list[int]:
+    """Draw indices by their fluid score, least loss first (rank -> draw index)."""
+    return sorted((p.index for p in points), key=lambda i: (screens[i]["score"], i))
+
+
+def _simulate_boundary(points, screens, rows, run, tick) -> str | None:
+    """Simulate a spread sample, then the draws classify leaves undecided, until none is; why it stopped, or None."""
+    order = _order(points, screens)
+    n = len(order)
+    by_index = {p.index: p for p in points}
+    batch = sorted(set(np.linspace(0, n - 1, min(SPREAD_SAMPLE, n)).round().astype(int).tolist()))
+    if run["jobs"] > 1 and not run["dask_address"] and not rows:
+        warm_up(by_index[order[0]], run["engine"])
+    while True:
+        batch = [r for r in batch if order[r] not in rows]
+        if not batch:
+            return None
+        got = run_points([by_index[order[r]] for r in batch], replications=1, fn=run_draw,
+                         progress=lambda done, total: tick("simulating", len(rows) + done, len(rows) + total), **run)
+        rows.update({r["index"]: r for r in got})
+        if got.stopped:
+            return got.stopped
+        failed = [r for r in got if not r["complete"]]
+        if failed:
+            return failed[0]["error"] or "a draw stopped midway"
+        outcome = {r: rows[d]["holds"] for r, d in enumerate(order) if d in rows and rows[d]["complete"]}
+        batch = _next_batch([r for r, v in classify(n, outcome).items() if v is None], run["jobs"])
+
+
+def _judge(points, screens, rows) -> list[dict]:
+    """Each draw's verdict: simulated, or screened from the simulated draws around it (left out: undecided)."""
+    order = _order(points, screens)
+    outcome = {r: rows[d]["holds"] for r, d in enumerate(order) if d in rows and rows[d]["complete"]}
+    verdicts = classify(len(order), outcome)
+    by_index = {p.index: p for p in points}
+    out = []
+    for rank, d in enumerate(order):
         if rank in outcome:
             row = rows[d]
             entry = {"holds": row["holds"], "how": "simulated", "lost_actions_fraction": row["lost_actions_fraction"],
                      "lost_visitors_fraction": row["lost_visitors_fraction"]}
-        elif rank not in unjudged:
-            entry = {"holds": rank < first_fail, "how": "screened",
+        elif verdicts[rank] is not None:
+            entry = {"holds": verdicts[rank], "how": "screened",
                      "lost_actions_fraction": screens[d]["lost_actions_fraction"],
                      "lost_visitors_fraction": screens[d]["lost_visitors_fraction"]}
         else:
             continue  # stopped midway: a draw near the boundary that was not simulated is not judged
-        result_draws.append({"index": d, "inputs": p.values, **entry, "score": screens[d]["score"]})
-    result_draws.sort(key=lambda e: e["index"])
-    holds = sum(e["holds"] for e in result_draws)
-    counted = len(result_draws)
-    sens = _sensitivities(inputs, result_draws)
-    return RiskResult(
-        probability_holds=holds / counted if counted else math.nan,
-        probability_holds_ci=wilson(holds, counted) if counted else (math.nan, math.nan),
-        draws=tuple(result_draws), sensitivities=tuple(sens), partial=stopped is not None or counted < n,
-        slo=",".join(o.text for o in objectives), seed=seed, inputs=tuple(i.to_dict() for i in inputs),
-        planned=n, simulated=sum(e["how"] == "simulated" for e in result_draws),
-        screened=sum(e["how"] == "screened" for e in result_draws), stopped=stopped,
-        elapsed_s=time.perf_counter() - started)
+        out.append({"index": d, "inputs": by_index[d].values, **entry, "score": screens[d]["score"]})
+    return sorted(out, key=lambda e: e["index"])
 
 
-def _nothing(inputs, objectives, seed: int, n: int, stopped: str, started: float) -> RiskResult:
-    """Stopped while screening: no draw judged."""
-    return RiskResult(probability_holds=math.nan, probability_holds_ci=(math.nan, math.nan), draws=(),
-                      sensitivities=(), partial=True, slo=",".join(o.text for o in objectives), seed=seed,
-                      inputs=tuple(i.to_dict() for i in inputs), planned=n, stopped=stopped,
-                      elapsed_s=time.perf_counter() - started)
+QUICK_DRAWS = 20  # surge run's quick look: the fluid model on this many draws, about a second
+
+
+def quick_look(table: dict, path: str, *, slo: str, summary: dict, draws: int = QUICK_DRAWS,
+               seed: int | None = None) -> dict | None:
+    """How often the SLO's loss terms hold over the ranges, by the fluid model alone, scaled to the run just made.
+
+    The fluid model's losses for each draw are multiplied by the ratio of the run's simulated losses to the
+    fluid model's for the central case (its own bias, measured on this scenario), then judged against the
+    SLO's loss terms; other terms are left to ``surge risk``. None when the scenario has no ranges or the
+    SLO no loss term."""
+    inputs = read_uncertain(table, path)
+    terms = [o for o in parse_slo(slo) if o.metric in ("lost_actions", "lost_visitors")]
+    if not inputs or not terms:
+        return None
+    started = time.perf_counter()
+    central = parse_scenario(table, path=path)
+    seed = central.run.seed if seed is None else seed
+    centre = screen_draw(DrawPoint(index=-1, table=point_table(table, {}), path=path, values={},
+                                   seed_seq=np.random.SeedSequence(seed), slo=slo), 1, seed, "auto")
+    points = plan_draws(table, path, inputs, slo=slo, draws=draws, seed=seed)
+    figures = [screen_draw(p, 1, seed, "auto") for p in points]
+    simulated = {"lost_actions": summary.get("actions", {}).get("lost_fraction", math.nan),
+                 "lost_visitors": summary.get("visitors", {}).get("lost_fraction", math.nan)}
+
+    def scale(metric: str) -> float:
+        fluid, sim = centre[f"{metric}_fraction"], simulated[metric]
+        return sim / fluid if fluid == fluid and fluid > 0 and sim == sim and sim > 0 else 1.0
+
+    k = {o.metric: float(scale(o.metric)) for o in terms}
+    holds = sum(all(o.met({o.metric.split("_")[1]: {"lost_fraction": k[o.metric] * f[f"{o.metric}_fraction"]}})
+                    for o in terms) for f in figures)
+    return {"draws": draws, "holds": holds, "judged_on": [o.text for o in terms], "scale": k,
+            "elapsed_s": time.perf_counter() - started}
 
 
 def _sensitivities(inputs, draws: list[dict]) -> list[dict]:

@@ -25,7 +25,7 @@ from sim.analysis.slo import parse_slo
 from sim.config.scenario import Scenario, parse_scenario
 from sim.traffic.profile import build_profile
 
-__all__ = ["DrawPoint", "draw_figures", "run_draw", "surge_end_s", "screen_draw", "QUIET_LOAD", "AFTER_S", "SCREEN_BIN_S",
+__all__ = ["DrawPoint", "draw_figures", "run_draw", "surge_end_s", "screen_draw", "warm_up", "brute_force_draw", "QUIET_LOAD", "AFTER_S", "SCREEN_BIN_S",
            "RISK_TERMS"]
 
 QUIET_LOAD = 0.5  # offered work below half the capacity: the site keeps up with room to spare
@@ -88,6 +88,26 @@ def draw_figures(point: DrawPoint) -> dict:
 def screen_draw(point: DrawPoint, replications: int, seed: int | None, engine: str) -> dict:
     """:func:`draw_figures` as a runner's row (module level, for the process pool)."""
     return {"index": point.index, "error": None, "complete": True, "partial": False, **draw_figures(point)}
+
+
+def warm_up(point: DrawPoint, engine: str) -> None:
+    """Load the engine's compiled code in this process with a one-minute run of a draw: the processes a pool
+    forks from it inherit it instead of each loading it again (seconds per process, per round of draws)."""
+    scenario = parse_scenario(point.table, path=point.path)
+    end = scenario.run.warmup_s + max(scenario.run.bin_s, 60.0)
+    if end < scenario.run.duration_s:
+        run_variant(Variant(index=-1, name="warm-up", keys=(), table=point.table, path=point.path, slo=point.slo,
+                            quick_end_s=end), 1, 0, engine)
+
+
+def brute_force_draw(point: DrawPoint, replications: int, seed: int | None, engine: str) -> dict:
+    """A draw simulated over the whole run with its own seed, no shortcut (what :func:`run_draw` must agree with)."""
+    draw_seed = int(point.seed_seq.generate_state(1)[0])
+    row = run_variant(Variant(index=point.index, name=f"draw {point.index}", keys=(), table=point.table,
+                              path=point.path, slo=point.slo), 1, draw_seed, engine)
+    return {"index": point.index, "holds": bool(row["meets_slo"]), "complete": row["complete"],
+            "partial": row["partial"], "error": row["error"], "lost_actions_fraction": row["lost_actions_fraction"],
+            "lost_visitors_fraction": row["lost_visitors_fraction"]}
 
 
 def run_draw(point: DrawPoint, replications: int, seed: int | None, engine: str) -> dict:

@@ -11,13 +11,13 @@ import argparse
 import sys
 from typing import Sequence
 
-from sim.cli import advise, calibrate, compare, demo_site, export, fit, loadtest, plan, profile, report, run, sweep
+from sim.cli import advise, calibrate, compare, demo_site, export, fit, loadtest, plan, profile, report, risk, run, sweep
 from sim.errors import ConfigError
 from sim.interrupts import exit_code, reason, stop_on_signals
 
 __all__ = ["main", "main_entry", "build_parser"]
 
-COMMANDS = [run, advise, profile, sweep, plan, report, loadtest, demo_site, calibrate, compare, fit, export]
+COMMANDS = [run, advise, risk, profile, sweep, plan, report, loadtest, demo_site, calibrate, compare, fit, export]
 
 
 class _Parser(argparse.ArgumentParser):

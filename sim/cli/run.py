@@ -285,6 +285,8 @@ def run(args: argparse.Namespace) -> int:
         if not judged.holds and judged.window_s is not None and not last.partial and not compressed \
                 and not getattr(args, "no_advise", False) and scenario.site.app is not None:
             summary["verdict"]["quick_advice"] = _quick_advice(args, judged, rows, slo_text, summary)
+        if scenario.uncertain and not last.partial and not compressed:
+            summary["verdict"]["quick_risk"] = _quick_risk(args, slo_text, summary)
         print()
         print(format_table(summary_rows(summary), title=title))
         if args.out:
@@ -325,6 +327,22 @@ def _quick_advice(args, judged, rows, slo_text: str, summary: dict) -> dict:
         best = got["rows"][0]["name"] if got["rows"] else None
         print(f"no single mitigation meets the SLO in a quick look ({got['elapsed_s']:.0f} s)"
               + (f"; the best alone: {best}" if best else "") + f": {advise_cmd} tries combinations")
+    return got
+
+
+def _quick_risk(args, slo_text: str, summary: dict) -> dict | None:
+    """One line: how often the SLO's loss terms hold over the [uncertain] ranges, by the fluid model (quick)."""
+    from sim.analysis.risk import quick_look
+    from sim.config.scenario import read_scenario_table
+
+    if args.site or args.seed is not None:
+        return {"skipped": "--site or --seed given: surge risk takes the scenario file as it is"}
+    got = quick_look(read_scenario_table(args.scenario), args.scenario, slo=slo_text, summary=summary)
+    if got is None:
+        return None
+    print(f"over the plausible surges ([uncertain] ranges), a quick look (the fluid model on {got['draws']} draws, "
+          f"scaled to this run): {', '.join(got['judged_on'])} holds in {got['holds']} of {got['draws']}; surge risk "
+          f"{args.scenario} --slo \"{slo_text}\" --out DIR gives the probability with its 95 % interval")
     return got
 
 

@@ -26,12 +26,14 @@ from sim.output.text import fmt
 from sim.analysis.slo import evaluate, parse_slo
 from sim.loadtest.meaning import FAILED, MEASURED, outcome
 from sim.output.advise_report import advise_section, verdict_banner
+from sim.output.risk_report import risk_section
 
 __all__ = ["Folder", "load_folder", "build_report", "render", "summary_section", "slo_section",
            "figures_section", "least_capacity_table", "sweep_table", "generator_banner", "outcome_banner",
            "locust_section", "KIND_LABELS"]
 
-KIND_LABELS = {"run": "simulation run", "loadtest": "load test", "sweep": "sweep", "advise": "advice"}
+KIND_LABELS = {"run": "simulation run", "loadtest": "load test", "sweep": "sweep", "advise": "advice",
+               "risk": "risk over the plausible surges"}
 _CAPTIONS = {
     "latency.png": "Page response time percentiles over time, above the arrival rate",
     "throughput.png": "Page views asked for, served, and requests lost",
@@ -42,6 +44,8 @@ _CAPTIONS = {
     "lost_visitors.png": "Visitors lost against capacity, one line per surge size",
     "lost_actions.png": "Actions lost against capacity, one line per surge size",
     "advise.png": "Each variant's lost actions and page p95 over every attempt, best first; green meets the SLO",
+    "risk.png": "The risk curve: the share of the plausible surges that lose more than x, against x",
+    "sensitivity.png": "What matters most: each input's partial rank correlation with the actions lost",
 }
 # A load-test folder's figures (sim/cli/loadtest_figures.py): latency.png there is not the run's.
 _LOADTEST_CAPTIONS = {
@@ -80,6 +84,7 @@ class Folder:
     summary: dict | None = None
     sweep: dict | None = None
     advice: dict | None = None  # advise.json
+    risk: dict | None = None  # risk.json
     sweep_columns: tuple[str, ...] = ()
     sweep_rows: tuple[dict, ...] = ()
     figures: tuple[tuple[str, bytes], ...] = ()
@@ -131,6 +136,8 @@ def _figures(path: Path) -> tuple[tuple[str, bytes], ...]:
 def _kind(path: Path) -> str:
     if (path / "advise.json").is_file() and not (path / "summary.json").is_file():
         return "advise"
+    if (path / "risk.json").is_file() and not (path / "summary.json").is_file():
+        return "risk"
     has = {name: (path / name).is_file() for name in ("sweep.json", "sweep.csv", "summary.json", "timeseries.csv")}
     if has["sweep.json"] or has["sweep.csv"]:
         missing = [n for n in ("sweep.json", "sweep.csv") if not has[n]]
@@ -151,12 +158,14 @@ def load_folder(path: str | Path) -> Folder:
     if not path.is_dir():
         raise ConfigError(str(path), "no such folder" if not path.exists() else "not a folder")
     kind = _kind(path)
-    main = {"sweep": ("sweep.json", "sweep.csv"), "advise": ("advise.json",)}.get(kind, ("summary.json", "timeseries.csv"))
+    main = {"sweep": ("sweep.json", "sweep.csv"), "advise": ("advise.json",), "risk": ("risk.json",)}.get(kind, ("summary.json", "timeseries.csv"))
     written = datetime.fromtimestamp(max((path / n).stat().st_mtime for n in main), tz=timezone.utc)
     toml = _read(path / "scenario.toml") if (path / "scenario.toml").is_file() else None
     common = dict(path=path, written=written, figures=_figures(path), scenario_toml=toml)
     if kind == "advise":
         return Folder(kind="advise", advice=_read_json(path / "advise.json"), **common)
+    if kind == "risk":
+        return Folder(kind="risk", risk=_read_json(path / "risk.json"), **common)
     if kind == "sweep":
         sweep = _read_json(path / "sweep.json")
         if sweep.get("slo") is not None:  # checked here, where the file can be named
@@ -403,6 +412,8 @@ def _scenario_name(folder: Folder) -> str:
     """A run's summary names its scenario; a sweep holds the scenario's path, so its own name comes first."""
     if folder.kind == "advise":
         names = [(folder.advice or {}).get("name"), (folder.advice or {}).get("scenario")]
+    elif folder.kind == "risk":
+        names = [(folder.risk or {}).get("name"), (folder.risk or {}).get("scenario")]
     elif folder.kind == "sweep":
         names = [_toml_name(folder.scenario_toml), (folder.sweep or {}).get("scenario")]
     else:
@@ -430,6 +441,8 @@ def render(folder: Folder, slo: str | None = None, *, page_dir: Path | None = No
     (locust's report); by default the page is taken to be written into the folder."""
     if folder.kind == "advise":
         body = [advise_section(folder.advice or {}), figures_section(folder.figures)]
+    elif folder.kind == "risk":
+        body = [risk_section(folder.risk or {}), figures_section(folder.figures)]
     elif folder.kind == "sweep":
         sweep = folder.sweep or {}
         body = [_sweep_intro(sweep), least_capacity_table(sweep), figures_section(folder.figures),
