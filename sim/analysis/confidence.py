@@ -100,27 +100,23 @@ def rank_surges(table: dict, path: str, *, slo: str, draws: int | None = None, s
                 jobs: int = 1, dask: str | None = None,
                 progress: Callable[[str, int, int], None] | None = None) -> tuple[Surges | None, str | None]:
     """The plausible surges ranked (see :class:`Surges`), and why it stopped (None: done; else no surges)."""
-    from sim.analysis.risk import DEFAULT_DRAWS, design
-    from sim.analysis.runner import run_points
+    from sim.analysis.risk import DEFAULT_DRAWS, plan_draws
     from sim.config.scenario import parse_scenario
     from sim.config.uncertain import read_uncertain
 
-    inputs = read_uncertain(table, path)
-    n = DEFAULT_DRAWS if draws is None else draws
+    # By default assess judges the first half of its design first, and more only while its interval is wide:
+    # the surges ranked are those first ones.
+    n = DEFAULT_DRAWS // 2 if draws is None else draws
     seed = parse_scenario(table, path=path).run.seed if seed is None else seed
-    u = design(len(inputs), n, seed)
-    seeds = tuple(np.random.SeedSequence(seed).spawn(2)[0].spawn(n))
-    values = tuple({x.key: x.value_at(u[i, j]) for j, x in enumerate(inputs)} for i in range(n))
-    points = [DrawPoint(index=i, table=point_table(table, values[i]), path=path, values=values[i], seed_seq=seeds[i],
-                        slo=slo) for i in range(n)]
+    points = plan_draws(table, path, read_uncertain(table, path), slo=slo, draws=n, seed=seed)
     stage = "ranking the plausible surges (fluid model)"
     got = run_points(points, replications=1, seed=seed, engine="auto", jobs=jobs, dask_address=dask,
                      progress=lambda done, total: progress and progress(stage, done, total), fn=screen_draw)
     if got.stopped or len(got) < n:
         return None, got.stopped or INTERRUPTED
     central = draw_figures(DrawPoint(index=-1, table=point_table(table, {}), path=path, values={},
-                                     seed_seq=seeds[0], slo=slo))["score"]
-    return Surges(values=values, seeds=seeds, scores=np.array([r["score"] for r in got], dtype=float),
+                                     seed_seq=points[0].seed_seq, slo=slo))["score"]
+    return Surges(values=tuple(p.values for p in points), seeds=tuple(p.seed_seq for p in points), scores=np.array([r["score"] for r in got], dtype=float),
                   central_score=float(central), path=path, slo=slo), None
 
 

@@ -22,8 +22,8 @@ from sim.analysis.verdict import DEFAULT_SLO, default_slo
 from sim.cli.figures import save_figure
 from sim.cli.outputs import out_folder
 from sim.cli.sweep import _check_dask as check_dask
-from sim.analysis.screen import RISK_TERMS
-from sim.config.limits import MAX_SWEEP_POINTS, max_processes
+from sim.analysis.risk import check_draws, check_slo
+from sim.config.limits import max_processes
 from sim.config.scenario import check_run_size, parse_scenario, read_scenario_table
 from sim.engine import ENGINES, pick_engine
 from sim.errors import ConfigError, NotModelled
@@ -128,11 +128,10 @@ def _check_confidence_flags(args, table: dict) -> None:
                 raise ConfigError(flag, "is for --confidence (the plausible surges' draws); give --confidence too")
         return
     check_confidence(args.confidence)
-    if args.draws is not None and not 1 <= args.draws <= MAX_SWEEP_POINTS:  # as surge risk's
-        raise ConfigError("--draws", f"must be within [1, {MAX_SWEEP_POINTS}], got {args.draws}")
-    other = [o.text for o in parse_slo(args.slo) if o.metric not in RISK_TERMS] if args.slo else []
-    if other:  # a plausible surge is simulated over its surge only: judged on these terms (as surge risk)
-        raise ConfigError("--slo", f"with --confidence, judged on {', '.join(RISK_TERMS)}; not {', '.join(other)}")
+    if args.draws is not None:
+        check_draws(args.draws)
+    if args.slo is not None:  # a plausible surge is simulated over its surge only: judged on surge risk's terms
+        check_slo(args.slo)
     if args.seed is not None and args.seed < 0:
         raise ConfigError("--seed", f"must be >= 0, got {args.seed}")
     from sim.config.uncertain import read_uncertain

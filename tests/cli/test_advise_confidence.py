@@ -88,7 +88,7 @@ def test_confidence_on_a_scenario_without_ranges_is_one_line(tiny, tmp_path, cap
 
 @pytest.mark.parametrize("argv, start", [
     (["--draws", "0"], "--draws: must be within [1, "),
-    (["--slo", "p99<2s"], "--slo: with --confidence, judged on lost_actions, lost_visitors, p95, errors; not p99<2s"),
+    (["--slo", "p99<2s"], "--slo: surge risk judges lost_actions, lost_visitors, p95, errors; not p99<2s"),
 ])
 def test_bad_draws_and_an_slo_the_draws_cannot_judge_are_one_line(argv, start, tiny, tmp_path, capsys):
     ranged = tmp_path / "ranged.toml"
