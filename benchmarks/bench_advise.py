@@ -54,8 +54,13 @@ def main() -> None:
     from sim.analysis.confidence import advise_with_confidence
 
     t0 = time.perf_counter()
+    def progress(stage: str, done: int, total: int) -> None:
+        if done == total or stage.startswith("over") or stage.startswith("combinations"):
+            print(f"  [{time.perf_counter() - t0:5.0f} s] {stage}: {done}/{total}", file=sys.stderr, flush=True)
+
     rows, variants, stopped = advise_with_confidence(table, args.scenario, slo=default_slo(scenario),
-                                                     confidence=args.confidence, draws=args.draws, jobs=args.jobs)
+                                                     confidence=args.confidence, draws=args.draws, jobs=args.jobs,
+                                                     progress=progress)
     confident_s = time.perf_counter() - t0
     judged = [r for r in rows if r["probability_holds"] is not None]
     print(f"surge advise --confidence {args.confidence:g} ({args.jobs} jobs): {confident_s:6.1f} s  = "
