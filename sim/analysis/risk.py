@@ -279,12 +279,26 @@ def _simulate_boundary(points, screens, rows, run, tick) -> str | None:
         batch = _next_batch([r for r, v in classify(n, outcome).items() if v is None], run["jobs"])
 
 
+def _fluid_scale(screens, rows, figure: str):
+    """``score -> ratio`` of simulated to fluid losses, interpolated between the simulated draws (by score) where
+    both lost some: what a screened draw's fluid estimate is multiplied by (the fluid model's error changes with
+    the surge's size: several times near the boundary, a third at the largest surges); 1 with no such draw."""
+    pairs = sorted((screens[d]["score"], rows[d][figure] / screens[d][figure]) for d in rows
+                   if rows[d]["complete"] and rows[d][figure] == rows[d][figure] and rows[d][figure] > 0
+                   and screens[d][figure] == screens[d][figure] and screens[d][figure] > 0)
+    if not pairs:
+        return lambda score: 1.0
+    xs, ys = np.array([p[0] for p in pairs]), np.log([p[1] for p in pairs])
+    return lambda score: float(np.exp(np.interp(score, xs, ys)))
+
+
 def _judge(points, screens, rows) -> list[dict]:
     """Each draw's verdict: simulated, or screened from the simulated draws around it (left out: undecided)."""
     order = _order(points, screens)
     outcome = {r: rows[d]["holds"] for r, d in enumerate(order) if d in rows and rows[d]["complete"]}
     verdicts = classify(len(order), outcome)
     by_index = {p.index: p for p in points}
+    scale = {f: _fluid_scale(screens, rows, f) for f in ("lost_actions_fraction", "lost_visitors_fraction")}
     out = []
     for rank, d in enumerate(order):
         if rank in outcome:
@@ -293,8 +307,7 @@ def _judge(points, screens, rows) -> list[dict]:
                      "lost_visitors_fraction": row["lost_visitors_fraction"]}
         elif verdicts[rank] is not None:
             entry = {"holds": verdicts[rank], "how": "screened",
-                     "lost_actions_fraction": screens[d]["lost_actions_fraction"],
-                     "lost_visitors_fraction": screens[d]["lost_visitors_fraction"]}
+                     **{f: min(scale[f](screens[d]["score"]) * screens[d][f], 1.0) for f in scale}}
         else:
             continue  # stopped midway: a draw near the boundary that was not simulated is not judged
         out.append({"index": d, "inputs": by_index[d].values, **entry, "score": screens[d]["score"]})

@@ -103,11 +103,22 @@ def run(args: argparse.Namespace) -> int:
     with deferred_signals():  # a second Ctrl-C must not cut the files short
         write_json(out / "risk.json", risk)
         shutil.copyfile(args.scenario, out / "scenario.toml")
-        save_figure(out / "risk.png", lambda f: plot_risk_curve(
-            f.add_subplot(), [d[f"lost_{what}_fraction"] for d in result.draws], slo_limit=limit, what=what,
-            probability_holds=result.probability_holds), figsize=(8, 4.5))
-        save_figure(out / "sensitivity.png", lambda f: plot_sensitivity(f.add_subplot(), result.sensitivities),
-                    figsize=(8, 1.2 + 0.35 * max(len(result.sensitivities), 1)))
+        name = scenario.name or args.scenario
+
+        def curve(fig):
+            ax = fig.add_subplot()
+            plot_risk_curve(ax, [d[f"lost_{what}_fraction"] for d in result.draws], slo_limit=limit, what=what,
+                            probability_holds=result.probability_holds, interval=result.probability_holds_ci)
+            ax.set_title(f"{name}: {what} lost over {len(result.draws)} plausible surges ({result.simulated} "
+                         f"simulated, {result.screened} screened)", fontsize=10)
+
+        def sensitivity(fig):
+            ax = fig.add_subplot()
+            plot_sensitivity(ax, result.sensitivities)
+            ax.set_title(f"{name}: what matters most (red: more {what} lost as it grows)", fontsize=10)
+
+        save_figure(out / "risk.png", curve, figsize=(8, 4.5))
+        save_figure(out / "sensitivity.png", sensitivity, figsize=(8, 1.5 + 0.35 * max(len(result.sensitivities), 1)))
         _print(risk, result)
         print(f"\nwrote risk.json, risk.png, sensitivity.png, scenario.toml to {out}/")
     if result.partial:

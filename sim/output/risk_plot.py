@@ -8,7 +8,7 @@ __all__ = ["plot_risk_curve", "plot_sensitivity"]
 
 
 def plot_risk_curve(ax, fractions, *, slo_limit: float | None = None, what: str = "actions",
-                    probability_holds: float | None = None) -> None:
+                    probability_holds: float | None = None, interval: tuple[float, float] | None = None) -> None:
     """P(lost fraction > x) against x (in %), over the drawn surges; the SLO's limit as a vertical line."""
     x = np.sort(np.asarray([f for f in fractions if f == f], dtype=float))
     if not x.size:
@@ -24,7 +24,8 @@ def plot_risk_curve(ax, fractions, *, slo_limit: float | None = None, what: str 
     if slo_limit is not None:
         ax.axvline(100 * slo_limit, color="k", ls="--", lw=1, label=f"SLO limit {100 * slo_limit:g} %")
     if probability_holds is not None and probability_holds == probability_holds:
-        ax.text(0.98, 0.95, f"SLO holds in {100 * probability_holds:.0f} % of the surges", ha="right", va="top",
+        ci = f"\n(95 % interval {100 * interval[0]:.0f}-{100 * interval[1]:.0f} %)" if interval else ""
+        ax.text(0.98, 0.95, f"SLO holds in {100 * probability_holds:.0f} % of the surges{ci}", ha="right", va="top",
                 transform=ax.transAxes, fontsize=10, bbox={"fc": "white", "ec": "0.7"})
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=9)
