@@ -62,16 +62,21 @@ def main() -> None:
                                                      confidence=args.confidence, draws=args.draws, jobs=args.jobs,
                                                      progress=progress)
     confident_s = time.perf_counter() - t0
-    judged = [r for r in rows if r["probability_holds"] is not None]
+    judged = [r for r in rows if r["assessed"] != "no"]
     print(f"surge advise --confidence {args.confidence:g} ({args.jobs} jobs): {confident_s:6.1f} s  = "
           f"{confident_s / advise_s:.1f}x the advice, {confident_s / one_s:.1f} runs' time; {len(variants)} variants, "
           f"{sum(r['assessed'] == 'assessed' for r in judged)} assessed, "
-          f"{sum(r['assessed'] == 'screened' for r in judged)} screened out, "
+          f"{sum(r['assessed'] == 'ruled out' for r in judged)} ruled out "
+          f"({sum('probe' in r for r in judged)} on a simulated draw), "
           f"{sum(r['draws_simulated'] for r in judged)} draws simulated of {sum(r['draws'] for r in judged)}; "
           f"stopped: {stopped}")
     for r in judged:
+        if r["assessed"] == "ruled out":
+            print(f"  {r['name']:<52} cost {r['cost']:6.2f}  holds in at most {100 * r['probability_holds_bound']:3.0f} % "
+                  f"(ruled out: fails {'a simulated draw' if 'probe' in r else 'the central case'})")
+            continue
         lo, hi = r["probability_holds_ci"]
-        print(f"  {r['name']:<40} cost {r['cost']:6.2f}  holds in {100 * r['probability_holds']:3.0f} % "
+        print(f"  {r['name']:<52} cost {r['cost']:6.2f}  holds in {100 * r['probability_holds']:3.0f} % "
               f"[{100 * lo:.0f}, {100 * hi:.0f}] ({r['assessed']}, {r['draws_simulated']}/{r['draws']} simulated)")
     found = [r for r in rows if r["meets_confidence"]]
     print(f"cheapest meeting the SLO in {100 * args.confidence:g} % of the plausible surges: "
