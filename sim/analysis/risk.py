@@ -10,16 +10,17 @@ Fast and honest, in three steps:
 
 1. **Screen** every draw with the fluid model (:mod:`sim.analysis.screen`): a score that
    grows with the visitors it loses, in milliseconds.
-2. **Simulate near the boundary**: draws are ordered by score; a spread sample is simulated,
-   then every draw whose rank lies between the first simulated failure and the last simulated
-   hold, widened by one sample step on each side, until no draw left unsimulated is that close
-   to a simulated draw of the other verdict. Every other draw takes the verdict of the
-   simulated draws beside it: holding is taken to be monotone in the score there, which the
-   spread sample checks across the whole range. A draw is simulated over its surge only
+2. **Simulate near the boundary**: draws are ordered by score; a spread sample of
+   :data:`SPREAD_SAMPLE` draws is simulated, then (by bisection, then all of them) every draw
+   that :func:`classify` leaves undecided: those between the least simulated failure and the
+   greatest simulated hold in that order, and :data:`BUFFER` ranks more on each side. Every
+   other draw takes the verdict of the simulated draws beside it (holding is taken to be
+   monotone in the score there; the spread sample checks it across the whole range, and a test
+   checks it against brute force). A draw is simulated to its surge's end only
    (:func:`sim.analysis.screen.surge_end_s`), its losses over the whole run's visitors.
 3. **Count**: P(holds) is the share of the draws that hold, with a Wilson 95 % interval over the
-   draws (a Latin hypercube's variance is at most the independent draws' for a monotone
-   response, Owen 1997, so the interval is if anything wide).
+   draws (a Latin hypercube's variance is at most n/(n-1) times independent draws', Owen 1997).
+   By default 200 draws, then 300 and 400 while the interval is wider than +-5 points.
 
 Sensitivity: partial rank correlation coefficients (PRCC) between each input and the lost
 actions over the draws: how strongly the losses rise or fall with an input once the others'
@@ -31,7 +32,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -314,7 +314,7 @@ def _judge(points, screens, rows) -> list[dict]:
     return sorted(out, key=lambda e: e["index"])
 
 
-QUICK_DRAWS = 20  # surge run's quick look: the fluid model on this many draws, about a second
+QUICK_DRAWS = 20  # surge run's quick look: the fluid model on this many draws, 2-4 s on a 2-core machine
 
 
 def quick_look(table: dict, path: str, *, slo: str, summary: dict, draws: int = QUICK_DRAWS,

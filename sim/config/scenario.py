@@ -21,7 +21,7 @@ from sim.config.kernels import ExponentialKernel, Kernel, kernel_from_table
 from sim.config import limits
 from sim.config.site import SiteConfig
 from sim.config.tables import INTERNAL, PARSE, from_table
-from sim.config.uncertain import UncertainInput, bind, point_table, table_key, uncertain_from_table
+from sim.config.uncertain import UncertainInput, bind, included_uncertain, point_table, table_key, uncertain_from_table
 
 __all__ = [
     "RunConfig",
@@ -328,6 +328,10 @@ def _include(table: dict, source: str) -> dict:
     included = read_toml(path, key="include")
     if "include" in included:
         raise ConfigError("include", f"{path} includes another file: one level only")
+    if "uncertain" in included:  # a range about a value this file replaces no longer applies
+        included = {**included, "uncertain": included_uncertain(included, table)}
+        if not included["uncertain"]:
+            del included["uncertain"]
     return _merge(included, table)
 
 

@@ -28,7 +28,7 @@ from sim.config.tables import check_keys, number
 from sim.errors import ConfigError
 
 __all__ = ["UncertainInput", "DISTS", "VARIABLE_TABLES", "uncertain_from_table", "bind", "read_uncertain",
-           "lookup", "set_value", "point_table", "table_key"]
+           "lookup", "set_value", "point_table", "table_key", "replaced_by", "included_uncertain"]
 
 # dist -> the numbers it takes
 DISTS: dict[str, tuple[str, ...]] = {
@@ -223,6 +223,27 @@ def read_uncertain(table: dict, path: str) -> tuple[UncertainInput, ...]:
         return bind(inputs, table)
     except ConfigError as err:
         raise (err if err.source else err.at(path)) from None
+
+
+def replaced_by(table: dict, key: str) -> bool:
+    """Whether ``table``, laid over another by ``include``, gives the value at ``key`` itself: the key, or a list
+    or value on its path (a list replaces the included one whole)."""
+    node: Any = table
+    for part in key.split("."):
+        if not isinstance(node, dict):
+            return True  # a list or a value replaces everything below it
+        if part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def included_uncertain(included: dict, own: dict) -> dict:
+    """The included file's ``uncertain`` tables that still describe its values: those about a value the including
+    file replaces are dropped (their range was for the value replaced); the including file's own are kept."""
+    kept = {k: v for k, v in included.get("uncertain", {}).items() if not replaced_by(own, k)} \
+        if isinstance(included.get("uncertain"), dict) else included.get("uncertain")
+    return kept
 
 
 def point_table(table: dict, values: dict[str, Any]) -> dict:

@@ -217,3 +217,20 @@ def test_advise_with_confidence_stopped_while_drawing_surges_keeps_the_central_c
     assert doc["partial"] is True and doc["stopped"] == "terminated" and doc["confidence"] == 0.9
     assert len(doc["rows"]) == 10 and all(r["complete"] and r["assessed"] == "no" for r in doc["rows"])
     assert doc["cheapest_at_confidence"] is None and "PARTIAL: terminated" in stdout and "Traceback" not in stderr
+
+
+def test_risk_stopped_writes_the_draws_judged_so_far_marked_partial_and_ends_its_workers(tmp_path):
+    out = tmp_path / "out"
+    proc = _start(["risk", ROOT / "tests" / "analysis" / "risk_case.toml", "--draws", "60", "--jobs", "2",
+                   "--out", out], tmp_path)
+    _wait_for(proc, b"simulating: 1/")
+    workers = _descendants(proc.pid)
+    os.kill(proc.pid, signal.SIGINT)
+    returncode, stdout, stderr = _finish(proc)
+    assert returncode == 130, stderr
+    _assert_gone(workers)
+    risk = json.loads((out / "risk.json").read_text())
+    assert risk["partial"] is True and risk["stopped"] == "interrupted" and risk["draws_planned"] == 60
+    # what was judged is counted, no more: a draw left undecided near the boundary is left out
+    assert risk["draws_count"] == len(risk["draws"]) == risk["simulated"] + risk["screened"] <= 60
+    assert "PARTIAL (interrupted)" in stdout and "Traceback" not in stderr

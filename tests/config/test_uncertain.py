@@ -139,3 +139,16 @@ def test_anca_2020_gives_each_range_a_source_and_keeps_its_central_case():
     for u in scenario.uncertain:
         low, high = u.ends
         assert low < high and math.isfinite(high)
+
+
+def test_an_included_files_ranges_apply_to_the_values_it_still_gives(tmp_path):
+    """A scenario written over an included one (as surge fit --like writes it): a range about a value the including
+    file replaces is dropped, the others kept."""
+    base = _write(tmp_path, '[uncertain."traffic.shares.0.click_through"]\ndist = "loguniform"\nlow = 0.001\n'
+                            'high = 0.05\nsource = "x"\n[uncertain."site.app.instances"]\ndist = "uniform"\nlow = 1\n'
+                            'high = 4\nsource = "y"\n')
+    top = tmp_path / "top.toml"
+    top.write_text('include = "s.toml"\n[[traffic.shares]]\nat_s = 60\nvisitors = 5000\n'
+                   'decay = { kernel = "exponential", half_life_s = 600 }\n')
+    assert [u.key for u in load_scenario(top).uncertain] == ["site.app.instances"]
+    assert [u.key for u in load_scenario(base).uncertain] == ["traffic.shares.0.click_through", "site.app.instances"]
