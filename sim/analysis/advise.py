@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from sim.analysis.mitigations import Mitigation, apply, catalog, sizing
-from sim.analysis.runner import Rows, run_points
+from sim.analysis.runner import Rows, run_points, shared_pool
 from sim.analysis.slo import parse_slo
 from sim.analysis.verdict import verdict
 from sim.config.scenario import Scenario, parse_scenario
 
-__all__ = ["Variant", "run_variant", "advise", "quick_advice", "describe", "lost_fraction", "QUICK_TERMS", "rank", "DEFAULT_PRICE_PER_INSTANCE_HOUR", "MAX_VARIANTS"]
+__all__ = ["Variant", "Session", "run_variant", "advise", "combinations", "quick_advice", "describe", "lost_fraction", "QUICK_TERMS", "rank", "DEFAULT_PRICE_PER_INSTANCE_HOUR", "MAX_VARIANTS"]
 
 # Assumption: a small cloud VM (2 vCPU, 4-8 GB) on demand is about 0.10 US$ an hour.
 DEFAULT_PRICE_PER_INSTANCE_HOUR = 0.10
@@ -99,11 +99,14 @@ def lost_fraction(r: dict) -> float:
     return x if x == x else r["lost_visitors_fraction"]
 
 
-def _combinations(singles: list[dict], by_key: dict[str, Mitigation], baseline: dict, size: int) -> list[tuple]:
-    """Combinations of ``size`` of the single mitigations that helped without meeting the SLO: the best
+def combinations(singles: list[dict], by_key: dict[str, Mitigation], baseline: dict, size: int, *,
+                 shortfall: Callable[[dict], float] = lost_fraction,
+                 met: Callable[[dict], bool] = lambda r: r["meets_slo"]) -> list[tuple]:
+    """Combinations of ``size`` of the single mitigations that helped (a smaller ``shortfall`` than the
+    baseline's: lost actions by default) without being ``met`` (meeting the SLO by default): the best
     free one of each group (top 3) and the 2 cheapest paid ones, one per group."""
-    helped = sorted((r for r in singles if not r["meets_slo"] and r["complete"] and lost_fraction(r) < lost_fraction(baseline)),
-                    key=lambda r: (lost_fraction(r), r["cost"]))
+    helped = sorted((r for r in singles if not met(r) and r["complete"] and shortfall(r) < shortfall(baseline)),
+                    key=lambda r: (shortfall(r), r["cost"]))
     free, seen = [], set()
     for r in helped:
         m = by_key[r["keys"][0]]
@@ -111,7 +114,7 @@ def _combinations(singles: list[dict], by_key: dict[str, Mitigation], baseline: 
             seen.add(m.group)
             free.append(m.key)
     paid = [r["keys"][0] for r in sorted((r for r in helped if not by_key[r["keys"][0]].free),
-                                         key=lambda r: (r["cost"], lost_fraction(r)))[:_PAID_TOP]]
+                                         key=lambda r: (r["cost"], shortfall(r)))[:_PAID_TOP]]
     out = []
     for combo in itertools.combinations(free[:_FREE_TOP] + paid, size):
         groups = [by_key[k].group for k in combo]
@@ -120,58 +123,82 @@ def _combinations(singles: list[dict], by_key: dict[str, Mitigation], baseline: 
     return out
 
 
+class Session:
+    """One advice's variants and rows: each variant made from the mitigations' keys, run in stages, every
+    row costed against the first row run (the scenario as it is)."""
+
+    def __init__(self, table: dict, path: str, *, slo: str,
+                 price_per_instance_hour: float = DEFAULT_PRICE_PER_INSTANCE_HOUR, jobs: int = 1,
+                 engine: str = "auto", dask: str | None = None, quick_end_s: float | None = None,
+                 progress: Callable[[str, int, int], None] | None = None,
+                 surge_window_s: tuple[float, float] | None = None) -> None:
+        scenario: Scenario = parse_scenario(table, path=path)
+        if surge_window_s is None and scenario.traffic.shares:  # pre-scaling ends when the rate is back near the baseline
+            from sim.analysis.window import surge_window
+            from sim.traffic.profile import build_profile
+
+            w = surge_window(build_profile(scenario))
+            surge_window_s = (w.start_s, w.end_s)
+        self.table, self.path, self.slo = table, path, slo
+        self.price, self.jobs, self.engine, self.dask = price_per_instance_hour, jobs, engine, dask
+        self.quick_end_s, self.progress = quick_end_s, progress
+        self.mitigations = catalog(scenario, sizing(scenario, surge_window_s=surge_window_s))
+        self.by_key = {m.key: m for m in self.mitigations}
+        self.variants: list[Variant] = []
+        self.rows: list[dict] = []
+        self.stopped: str | None = None
+
+    def variant(self, keys: tuple[str, ...]) -> Variant:
+        ms = [self.by_key[k] for k in keys]
+        v = Variant(index=len(self.variants), name=" + ".join(m.label for m in ms) or "as is", keys=keys,
+                    table=apply(self.table, ms), path=self.path, slo=self.slo, quick_end_s=self.quick_end_s)
+        parse_scenario(v.table, path=self.path)  # a mitigation that makes a bad scenario is a bug: fail before running
+        self.variants.append(v)
+        return v
+
+    def run_stage(self, stage: str, batch: list[Variant]) -> list[dict]:
+        """The batch's rows (also kept in ``rows``), every row costed; ``stopped`` says whether it was cut short."""
+        progress = self.progress
+        tick = (lambda done, total: progress(stage, done, total)) if progress else (lambda done, total: None)
+        got: Rows = run_points(batch, replications=1, seed=None, engine=self.engine, jobs=self.jobs,
+                               dask_address=self.dask, progress=tick, fn=run_variant)
+        self.rows.extend(got)
+        self.stopped = got.stopped
+        base = self.rows[0]["instance_hours"] if self.rows else 0.0
+        for r in self.rows:
+            r["instance_hours_added"] = max(r["instance_hours"] - base, 0.0)
+            r["cost"] = r["instance_hours_added"] * self.price
+        return list(got)
+
+    def central(self, *, combine: bool = True) -> None:
+        """The scenario as it is and each mitigation; then combinations of those that helped, while none
+        free meets the SLO."""
+        self.run_stage("the scenario and each mitigation",
+                       [self.variant(())] + [self.variant((m.key,)) for m in self.mitigations])
+        if not combine or self.stopped is not None or self.rows[0]["meets_slo"]:
+            return
+        baseline, singles = self.rows[0], [r for r in self.rows[1:] if len(r["keys"]) == 1]
+        for size in (2, 3):
+            combos = combinations(singles, self.by_key, baseline, size)[:max(MAX_VARIANTS - len(self.variants), 0)]
+            if not combos or self.stopped is not None:
+                break
+            if any(r["meets_slo"] and r["cost"] == 0 for r in self.rows):
+                break  # a free fix meets the SLO: nothing larger can be cheaper
+            self.run_stage(f"combinations of {size}", [self.variant(c) for c in combos])
+
+
 def advise(table: dict, path: str, *, slo: str, price_per_instance_hour: float = DEFAULT_PRICE_PER_INSTANCE_HOUR,
            jobs: int = 1, engine: str = "auto", quick_end_s: float | None = None, combine: bool = True,
            progress: Callable[[str, int, int], None] | None = None,
-           surge_window_s: tuple[float, float] | None = None) -> tuple[list[dict], list[Variant], str | None]:
+           surge_window_s: tuple[float, float] | None = None,
+           dask: str | None = None) -> tuple[list[dict], list[Variant], str | None]:
     """Rows ranked (with ``cost`` and ``instance_hours_added``), the variants run, and why it stopped (None: done)."""
-    scenario: Scenario = parse_scenario(table, path=path)
-    if surge_window_s is None and scenario.traffic.shares:  # pre-scaling ends when the rate is back near the baseline
-        from sim.analysis.window import surge_window
-        from sim.traffic.profile import build_profile
-
-        w = surge_window(build_profile(scenario))
-        surge_window_s = (w.start_s, w.end_s)
-    mitigations = catalog(scenario, sizing(scenario, surge_window_s=surge_window_s))
-    by_key = {m.key: m for m in mitigations}
-    variants: list[Variant] = []
-
-    def variant(keys: tuple[str, ...]) -> Variant:
-        ms = [by_key[k] for k in keys]
-        v = Variant(index=len(variants), name=" + ".join(m.label for m in ms) or "as is", keys=keys,
-                    table=apply(table, ms), path=path, slo=slo, quick_end_s=quick_end_s)
-        parse_scenario(v.table, path=path)  # a mitigation that makes a bad scenario is a bug: fail before running
-        variants.append(v)
-        return v
-
-    rows: list[dict] = []
-    stopped = None
-
-    def run_stage(stage: str, batch: list[Variant]) -> None:
-        nonlocal stopped
-        tick = (lambda done, total: progress(stage, done, total)) if progress else (lambda done, total: None)
-        got: Rows = run_points(batch, replications=1, seed=None, engine=engine, jobs=jobs, dask_address=None,
-                               progress=tick, fn=run_variant)
-        rows.extend(got)
-        stopped = got.stopped
-        base = rows[0]["instance_hours"] if rows else 0.0
-        for r in rows:
-            r["instance_hours_added"] = max(r["instance_hours"] - base, 0.0)
-            r["cost"] = r["instance_hours_added"] * price_per_instance_hour
-
-    run_stage("the scenario and each mitigation", [variant(())] + [variant((m.key,)) for m in mitigations])
-    if combine and stopped is None and not rows[0]["meets_slo"]:
-        baseline, singles = rows[0], [r for r in rows[1:] if len(r["keys"]) == 1]
-        for size in (2, 3):
-            combos = [c for c in _combinations(singles, by_key, baseline, size)
-                      if len(variants) < MAX_VARIANTS]
-            combos = combos[:max(MAX_VARIANTS - len(variants), 0)]
-            if not combos or stopped is not None:
-                break
-            if any(r["meets_slo"] and r["cost"] == 0 for r in rows):
-                break  # a free fix meets the SLO: nothing larger can be cheaper
-            run_stage(f"combinations of {size}", [variant(c) for c in combos])
-    return rank(rows), variants, stopped
+    session = Session(table, path, slo=slo, price_per_instance_hour=price_per_instance_hour, jobs=jobs,
+                      engine=engine, dask=dask, quick_end_s=quick_end_s, progress=progress,
+                      surge_window_s=surge_window_s)
+    with shared_pool(jobs):  # the stages on one pool of processes
+        session.central(combine=combine)
+    return rank(session.rows), session.variants, session.stopped
 
 
 QUICK_TERMS = ("lost_actions", "lost_visitors", "p95", "errors")  # the figures a quick row is judged on

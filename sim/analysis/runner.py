@@ -10,6 +10,7 @@ is ended before :func:`run_points` returns. The rows say why the sweep stopped
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -20,7 +21,7 @@ from sim.engine import replication_seeds, simulate
 from sim.interrupts import INTERRUPTED, TERMINATED, reason
 from sim.stats.summary import aggregate, flatten, summarize
 
-__all__ = ["Rows", "run_point", "run_points"]
+__all__ = ["Rows", "run_point", "run_points", "shared_pool"]
 
 _STOP_WAIT_S = 60.0  # how long points in flight may take to reach their next slice once asked to stop
 
@@ -91,10 +92,40 @@ def _interrupt(_signum, _frame) -> None:
     raise KeyboardInterrupt
 
 
+_shared: list = []  # (pool, jobs) while inside shared_pool
+
+
+@contextlib.contextmanager
+def shared_pool(jobs: int):
+    """Inside, every :func:`run_points` of ``jobs`` processes runs on one pool, started once: many short
+    calls (the stages of an advice, the batches of draws) do not each pay for starting processes that
+    import the model and load the compiled engine. Every process it started is ended on leaving."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    if jobs <= 1 or _shared:
+        yield
+        return
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
+    _shared.append((pool, jobs))
+    try:
+        yield
+    finally:
+        _shared.clear()
+        _close(pool)
+
+
+def _close(pool) -> None:
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in multiprocessing.active_children():  # none is left running, whatever happened
+        proc.terminate()
+        proc.join(5.0)
+
+
 def _in_pool(points, rows: Rows, replications, seed, engine, jobs, progress, fn) -> None:
     from concurrent.futures import ProcessPoolExecutor, as_completed, wait
 
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
+    own = not (_shared and _shared[0][1] == jobs)
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init) if own else _shared[0][0]
     futures = [pool.submit(fn, p, replications, seed, engine) for p in points]
     try:
         for future in as_completed(futures):
@@ -108,11 +139,12 @@ def _in_pool(points, rows: Rows, replications, seed, engine, jobs, progress, fn)
             _signal(proc.pid, signal.SIGUSR1)
         done, _ = wait(running, timeout=_STOP_WAIT_S)
         rows.extend(f.result() for f in done if f.exception() is None)
+        if not own:  # the shared pool's processes were asked to stop: it is done with
+            _shared.clear()
+            _close(pool)
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-        for proc in multiprocessing.active_children():  # none is left running, whatever happened
-            proc.terminate()
-            proc.join(5.0)
+        if own:
+            _close(pool)
 
 
 def _signal(pid: int, signum: int) -> None:

@@ -14,7 +14,11 @@ _MEETS, _FAILS = "#2da44e", "#cf222e"
 def _label(row: dict) -> str:
     cost = row.get("cost", 0.0)
     price = f"  +{row['instance_hours_added']:.0f} inst-h" if row.get("instance_hours_added", 0) >= 0.5 else ""
-    return f"{row['name']}{price}" if cost == cost else row["name"]
+    p, bound = row.get("probability_holds"), row.get("probability_holds_bound")
+    # with surge advise --confidence: how often it holds over the plausible surges (at most, where ruled out)
+    odds = f"  holds in {100 * p:.0f} %" if p is not None else f"  holds in ≤ {100 * bound:.0f} %" if bound is not None \
+        else ""
+    return f"{row['name']}{price}{odds}" if cost == cost else f"{row['name']}{odds}"
 
 
 def plot_advice(ax_lost, ax_p95, rows: list[dict], *, lost_limit: float | None = None,
@@ -52,7 +56,8 @@ def plot_advice(ax_lost, ax_p95, rows: list[dict], *, lost_limit: float | None =
         ax_p95.axvline(p95_limit_s, color="k", ls="--", lw=1, label=f"SLO: < {p95_limit_s:g} s")
     from matplotlib.patches import Patch
 
-    handles = [Patch(color=_MEETS, label="meets the SLO"), Patch(color=_FAILS, label="does not")]
+    central = " (central case)" if any("probability_holds" in r for r in rows) else ""
+    handles = [Patch(color=_MEETS, label=f"meets the SLO{central}"), Patch(color=_FAILS, label="does not")]
     for ax, extra in ((ax_lost, handles), (ax_p95, [])):
         h, _ = ax.get_legend_handles_labels()
         if extra + h:  # below the axes: the bars fill every row

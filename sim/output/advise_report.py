@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-__all__ = ["verdict_banner", "advise_section"]
+__all__ = ["verdict_banner", "advise_section", "probability_text"]
 
 
 def verdict_banner(summary: dict) -> str:
@@ -43,6 +43,17 @@ def _p95(row: dict) -> str:
     return f"{x:.2f} s" if x >= 1 else f"{x * 1000:.0f} ms"
 
 
+def probability_text(r: dict, *, missing: str = "–") -> str:
+    """How often a row of ``surge advise --confidence`` holds over the plausible surges, with its 95 % interval."""
+    p, ci = r.get("probability_holds"), r.get("probability_holds_ci")
+    bound = r.get("probability_holds_bound")
+    if r.get("assessed") == "ruled out" and isinstance(bound, (int, float)):
+        return f"at most {100 * bound:.0f} % (ruled out)"
+    if not isinstance(p, (int, float)) or not ci:
+        return missing
+    return f"{100 * p:.0f} % [{100 * ci[0]:.0f}, {100 * ci[1]:.0f}]"
+
+
 def advise_section(doc: dict) -> str:
     rows = doc.get("rows") or []
     slo = escape(str(doc.get("slo", "")))
@@ -57,8 +68,21 @@ def advise_section(doc: dict) -> str:
                     "</p>")
     elif rows:
         head.append(f'<p class="banner bad">No variant tried meets <code>{slo}</code>.</p>')
+    confidence = doc.get("confidence")
+    if confidence is not None:
+        share = f"{100 * confidence:g} %"
+        if doc.get("cheapest_at_confidence"):
+            head.append(f'<p class="banner good">Cheapest that meets <code>{slo}</code> in {share} of the plausible '
+                        f'surges: {escape(str(doc["cheapest_at_confidence"]))}</p>')
+        elif rows:
+            head.append(f'<p class="banner bad">No variant tried meets <code>{slo}</code> in {share} of the '
+                        "plausible surges.</p>")
     header = ["#", "mitigation", "meets SLO", "lost visitors", "lost actions", "p95 (every attempt)", "errors",
               "instance-hours added", "cost", "bottleneck", "scenario file"]
+    shift = 0
+    if confidence is not None:
+        header[2:3] = ["meets SLO (central case)", "holds in (95 % interval)", f"in {100 * confidence:g} %"]
+        shift = 2
     body = []
     for i, r in enumerate(rows):
         meets = bool(r.get("meets_slo"))
@@ -68,7 +92,9 @@ def advise_section(doc: dict) -> str:
                  _pct(r.get("error_fraction")), f"{float(r.get('instance_hours_added') or 0):,.0f}",
                  f"{float(r.get('cost') or 0):,.2f}", "" if meets else escape(str(r.get("bottleneck", ""))),
                  f"<code>{escape(str(r.get('scenario', '')).rsplit('/', 1)[-1])}</code>"]
-        body.append("<tr>" + "".join(f'<td class="n">{c}</td>' if 3 <= j <= 8 else f"<td>{c}</td>"
+        if confidence is not None:  # how often it holds over the plausible surges, after the central case's verdict
+            cells[3:3] = [probability_text(r), {True: "yes", False: "no"}.get(r.get("meets_confidence"), "–")]
+        body.append("<tr>" + "".join(f'<td class="n">{c}</td>' if 3 <= j - shift <= 8 else f"<td>{c}</td>"
                                      for j, c in enumerate(cells)) + "</tr>")
     table = ("<table><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header) + "</tr></thead><tbody>"
              + "".join(body) + "</tbody></table>")

@@ -198,6 +198,27 @@ def test_calibrate_stopped_midway_writes_a_fit_marked_partial(tmp_path):
         site.communicate(timeout=30)
 
 
+def test_advise_with_confidence_stopped_while_drawing_surges_keeps_the_central_case_and_ends_its_workers(tmp_path):
+    from tests.cli.test_advise import TINY
+    from tests.cli.test_advise_confidence import RANGE
+
+    scenario, out = tmp_path / "tiny.toml", tmp_path / "out"
+    scenario.write_text(TINY + RANGE)
+    proc = _start(["advise", scenario, "--confidence", "0.9", "--draws", "1000", "--jobs", "2", "--engine", "fast",
+                   "--slo", "lost_actions<1%", "--out", out], tmp_path)
+    _wait_for(proc, b"ranking the plausible surges (fluid model): 1/1000")  # on the pool the central case used
+    workers = _descendants(proc.pid)
+    assert len(workers) >= 2
+    os.kill(proc.pid, signal.SIGTERM)
+    returncode, stdout, stderr = _finish(proc)
+    assert returncode == 143, stderr
+    _assert_gone(workers)
+    doc = json.loads((out / "advise.json").read_text())
+    assert doc["partial"] is True and doc["stopped"] == "terminated" and doc["confidence"] == 0.9
+    assert len(doc["rows"]) == 10 and all(r["complete"] and r["assessed"] == "no" for r in doc["rows"])
+    assert doc["cheapest_at_confidence"] is None and "PARTIAL: terminated" in stdout and "Traceback" not in stderr
+
+
 def test_risk_stopped_writes_the_draws_judged_so_far_marked_partial_and_ends_its_workers(tmp_path):
     out = tmp_path / "out"
     proc = _start(["risk", ROOT / "tests" / "analysis" / "risk_case.toml", "--draws", "60", "--jobs", "2",
