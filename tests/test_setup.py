@@ -58,7 +58,7 @@ def test_without_apt_a_missing_package_is_named_in_one_line_and_fails(tmp_path):
     """Where it cannot install (no apt-get, or not root), it names the packages and exits 1."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("bash", "id", "sort", "cat"):  # what the script runs; node, npm and apt-get left out
+    for tool in ("bash", "id", "sort", "cat", "ip"):  # what the script runs, and ip; node, npm and apt-get left out
         (bin_dir / tool).symlink_to(shutil.which(tool))
     done = subprocess.run([str(bin_dir / "bash"), str(SCRIPT)], env={"PATH": str(bin_dir)},
                           capture_output=True, text=True, timeout=30)

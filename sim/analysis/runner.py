@@ -88,8 +88,24 @@ def _worker_init() -> None:
     signal.signal(signal.SIGUSR1, _interrupt)
 
 
+_in_point = False  # in a pool worker: a point is running (an idle worker waits on its queue)
+
+
 def _interrupt(_signum, _frame) -> None:
-    raise KeyboardInterrupt
+    # Only a running point is stopped (it comes back partial); an idle worker waiting on the pool's queue
+    # ignores the request, so it ends quietly when the pool is closed instead of printing a traceback.
+    if _in_point:
+        raise KeyboardInterrupt
+
+
+def _run_one(fn: Callable, point, replications, seed, engine) -> dict:
+    """``fn`` on one point in a pool worker, marked as running for :func:`_interrupt`."""
+    global _in_point
+    _in_point = True
+    try:
+        return fn(point, replications, seed, engine)
+    finally:
+        _in_point = False
 
 
 _shared: list = []  # (pool, jobs) while inside shared_pool
@@ -126,7 +142,7 @@ def _in_pool(points, rows: Rows, replications, seed, engine, jobs, progress, fn)
 
     own = not (_shared and _shared[0][1] == jobs)
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init) if own else _shared[0][0]
-    futures = [pool.submit(fn, p, replications, seed, engine) for p in points]
+    futures = [pool.submit(_run_one, fn, p, replications, seed, engine) for p in points]
     try:
         for future in as_completed(futures):
             rows.append(future.result())
