@@ -22,7 +22,9 @@ same arrival windows, and stop at the same slice boundaries.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -34,7 +36,7 @@ from sim.interrupts import reason
 from sim.traffic.arrivals import sample_arrivals
 from sim.traffic.journey import JourneyPlans, draw_journeys
 
-__all__ = ["RunResult", "replication_seeds", "Streams", "ArrivalWindows", "run_in_slices",
+__all__ = ["RunResult", "replication_seeds", "Streams", "ArrivalWindows", "run_in_slices", "few_gc_passes",
            "ARRIVAL_WINDOW_S", "WINDOW_VISITORS"]
 
 ARRIVAL_WINDOW_S = 600.0
@@ -100,24 +102,46 @@ class ArrivalWindows:
         return times, draw_journeys(self.scenario, self._visitors, len(times), self._acks), t1
 
 
+# A run allocates millions of short-lived objects and few cycles; with the default thresholds
+# the cyclic GC runs every 700 allocations and rescans every live request often (about 10 % of
+# a reference run, benchmarks/README.md). The thresholds are the process's: runs in threads
+# (a Dask worker's) share one change, made by the first to start and undone by the last to end.
+_FEW_GC_PASSES = (100_000, 50, 100)
+_gc_lock = threading.Lock()
+_gc_runs = 0
+_gc_saved: tuple[int, ...] = ()
+
+
+@contextlib.contextmanager
+def few_gc_passes():
+    """Fewer cyclic GC passes while inside, in any number of threads at once; restored after the last."""
+    global _gc_runs, _gc_saved
+    with _gc_lock:
+        if _gc_runs == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(*_FEW_GC_PASSES)
+        _gc_runs += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_runs -= 1
+            if _gc_runs == 0:
+                gc.set_threshold(*_gc_saved)
+
+
 def run_in_slices(run: RunConfig, advance: Callable[[float], None]) -> str | None:
     """``advance(t)`` slice by slice up to ``run.duration_s``; None when done, else why it stopped."""
     duration = run.duration_s
     slice_s = max(run.bin_s, duration / 200)
-    thresholds = gc.get_threshold()
-    # A run allocates millions of short-lived objects and few cycles; with the default
-    # thresholds the cyclic GC runs every 700 allocations and rescans every live request
-    # often (about 10 % of a reference run, benchmarks/README.md). Restored after the run.
-    gc.set_threshold(100_000, 50, 100)
-    try:
-        t = 0.0
-        while t < duration:
-            t = min(t + slice_s, duration)
-            advance(t)
-        return None
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under the command line (sim.interrupts)
-        return reason(exc)
-    except Exception as exc:  # keep what was computed; the caller reports the error
-        return f"{type(exc).__name__}: {exc}"
-    finally:
-        gc.set_threshold(*thresholds)
+    with few_gc_passes():
+        try:
+            t = 0.0
+            while t < duration:
+                t = min(t + slice_s, duration)
+                advance(t)
+            return None
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under the command line (sim.interrupts)
+            return reason(exc)
+        except Exception as exc:  # keep what was computed; the caller reports the error
+            return f"{type(exc).__name__}: {exc}"

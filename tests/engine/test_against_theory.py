@@ -181,6 +181,40 @@ def test_time_weighted_update_many_is_update_in_bulk():
         bulk.update_many([2.0, 1.0], [1, 2])
 
 
+def test_gc_thresholds_of_runs_overlapping_in_threads_are_restored_by_the_last_to_end():
+    """Runs in threads (a Dask worker's) share the process's thresholds: A starts, B starts, A ends, B ends."""
+    import gc
+    import threading
+
+    from sim.engine.run import few_gc_passes
+
+    before = gc.get_threshold()
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def run_a():
+        with few_gc_passes():
+            a_in.set()
+            assert b_in.wait(10)
+        seen["after_a"] = gc.get_threshold()
+        a_out.set()
+
+    def run_b():
+        assert a_in.wait(10)
+        with few_gc_passes():
+            b_in.set()
+            assert a_out.wait(10)
+            seen["b_alone"] = gc.get_threshold()
+
+    threads = [threading.Thread(target=run_a), threading.Thread(target=run_b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert seen["after_a"] == seen["b_alone"] == (100_000, 50, 100)  # B still running: still few passes
+    assert gc.get_threshold() == before  # the last to end restores what was there before the first
+
+
 def test_gc_thresholds_are_restored_after_a_run_even_an_interrupted_one(monkeypatch):
     import gc
 
