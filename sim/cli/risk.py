@@ -17,8 +17,7 @@ from sim.analysis.slo import parse_slo
 from sim.analysis.verdict import DEFAULT_SLO, default_slo
 from sim.cli.figures import save_figure
 from sim.cli.outputs import out_folder
-from sim.cli.sweep import _check_dask
-from sim.config.limits import max_processes
+from sim.cli.sweep import check_pool_flags
 from sim.config.scenario import load_scenario, read_scenario_table
 from sim.config.uncertain import read_uncertain
 from sim.engine import ENGINES
@@ -86,12 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("uncertain", "no [uncertain.\"dotted.key\"] tables: nothing to draw; give the ranges of "
                           "the values the scenario rests on (docs/scenario-format.md)").at(args.scenario)
     slo = args.slo or default_slo(scenario)
-    if not 1 <= args.jobs <= max_processes():
-        raise ConfigError("--jobs", f"must be within [1, {max_processes()}] (the cores), got {args.jobs}")
-    if args.seed is not None and args.seed < 0:
-        raise ConfigError("--seed", f"must be >= 0, got {args.seed}")
-    if args.dask:
-        _check_dask(args.dask)
+    check_pool_flags(args)
     out = out_folder(args.out)
     started = time.perf_counter()
     result = assess(table, args.scenario, slo=slo, draws=args.draws, seed=args.seed, jobs=args.jobs,

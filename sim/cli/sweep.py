@@ -25,7 +25,7 @@ from sim.config.scenario import load_scenario, parse_scenario, read_site_file
 from sim.cli.outputs import out_folder
 from sim.analysis.slo import parse_slo
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "check_pool_flags"]
 
 DASK_CONNECT_TIMEOUT_S = 5.0  # how long --dask's scheduler may take to accept a connection
 
@@ -89,6 +89,16 @@ def _check_dask(address: str, timeout_s: float = DASK_CONNECT_TIMEOUT_S) -> None
                           f"{why}") from None
 
 
+def check_pool_flags(args: argparse.Namespace) -> None:
+    """``--jobs``, ``--seed`` and ``--dask`` as the commands that run many points check them."""
+    if not 1 <= args.jobs <= max_processes():
+        raise ConfigError("--jobs", f"must be within [1, {max_processes()}] (the cores), got {args.jobs}")
+    if args.seed is not None and args.seed < 0:
+        raise ConfigError("--seed", f"must be >= 0, got {args.seed}")
+    if args.dask:
+        _check_dask(args.dask)
+
+
 def run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     varies = [parse_vary(v) for v in args.vary]
@@ -96,12 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if args.replications < 1:
         raise ConfigError("--replications", f"must be >= 1, got {args.replications}")
     at_most("--replications", args.replications, MAX_REPLICATIONS)
-    if not 1 <= args.jobs <= max_processes():
-        raise ConfigError("--jobs", f"must be within [1, {max_processes()}] (the cores), got {args.jobs}")
-    if args.seed is not None and args.seed < 0:
-        raise ConfigError("--seed", f"must be >= 0, got {args.seed}")
-    if args.dask:
-        _check_dask(args.dask)
+    check_pool_flags(args)
     table = load_table(args.scenario)
     if args.site:  # as surge run --site: the file's sections replace the scenario's, then the grid is laid
         table = {**table, "site": {**table.get("site", {}), **read_site_file(args.site)}}

@@ -6,14 +6,8 @@ from scipy.optimize import brentq
 from sim.analysis.confidence import PRUNE_MARGIN, advise_with_confidence
 from sim.analysis.risk import assess
 from tests.cli.test_advise import TINY, mmck_blocking_fraction
+from tests.cli.test_advise_confidence import RANGE
 
-RANGE = """
-[uncertain."traffic.constant_per_s"]
-dist = "uniform"
-low = 5
-high = 25
-source = "a range for the test"
-"""
 
 # Visitors whose landing page comes from the CDN and who read two more pages on average (geometric),
 # back to back, at the app: 2 workers serve 20 visitors/s. The surge's rate is uncertain, 5-60/s.
