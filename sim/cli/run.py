@@ -19,8 +19,9 @@ from sim.errors import ConfigError, NotModelled
 from sim.interrupts import deferred_signals, exit_code
 from sim.files import out_dir, write_csv, write_json
 from sim.output.summary import summary_rows
-from sim.output.text import format_table
-from sim.cli.figures import clock, finish_panels, save_figure, zoom_panels
+from sim.output.text import clock, format_table, post_note
+from sim.output.advise_text import quick_advice_lines
+from sim.cli.figures import finish_panels, save_figure, zoom_panels
 from sim.analysis.slo import parse_slo
 from sim.analysis.window import surge_window
 from sim.stats.coarse import merged_quantiles, merged_ratio
@@ -274,7 +275,8 @@ def run(args: argparse.Namespace) -> int:
     summary["slo"] = [{"objective": t, "value": v, "met": m} for t, v, m in judged.terms]
     summary["verdict"] = {**judged.to_dict(), "slo": slo_text, "peak_demand_x": peak_demand(scenario)}
     with deferred_signals():  # a second Ctrl-C must not cut the files short
-        print(("PARTIAL RUN: " if last.partial else "") + f"{judged.text}  [SLO {slo_text}]")
+        times = "" if judged.window_s is None else f"; {post_note(_first_post_s(scenario))}"
+        print(("PARTIAL RUN: " if last.partial else "") + f"{judged.text}  [SLO {slo_text}{times}]")
         for warning in judged.warnings:
             print(f"warning: {warning}")
         demand = summary["verdict"]["peak_demand_x"]
@@ -319,15 +321,13 @@ def _quick_advice(args, judged, rows, slo_text: str, summary: dict) -> dict:
     except (ConfigError, NotModelled) as err:  # a mitigation the chosen engine does not model
         return {"skipped": str(err)}
     advise_cmd = f"surge advise {args.scenario} --slo \"{slo_text}\" --out DIR"
-    if got["cheapest"]:
-        print(f"cheapest fix (quick advice: each mitigation alone, to {got['until_s'] / 3600:.1f} h, "
-              f"{got['elapsed_s']:.0f} s): {got['cheapest']} (cost {got['cheapest_cost']:.2f}); {advise_cmd} "
-              "compares them all")
-    else:
-        best = got["rows"][0]["name"] if got["rows"] else None
-        print(f"no single mitigation meets the SLO in a quick look ({got['elapsed_s']:.0f} s)"
-              + (f"; the best alone: {best}" if best else "") + f": {advise_cmd} tries combinations")
+    for line in quick_advice_lines(got, advise_cmd):
+        print(line)
     return got
+
+
+def _first_post_s(scenario) -> float | None:
+    return min((s.at_s for s in scenario.traffic.shares), default=None)
 
 
 def _quick_risk(args, slo_text: str, summary: dict) -> dict | None:
