@@ -204,10 +204,10 @@ def write_run_figures(out, scenario, summary: dict, rows: list[list], *, merged=
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "slo", None) is not None:
+    if args.slo is not None:
         parse_slo(args.slo)  # a bad --slo is refused before the scenario is read
     scenario = load_scenario(args.scenario)
-    objectives = parse_slo(getattr(args, "slo", None) or default_slo(scenario))
+    objectives = parse_slo(args.slo or default_slo(scenario))
     # The figures draw the SLO's limits, and by default the p95 and lost actions' too.
     slo = objectives + tuple(o for o in parse_slo(FIGURE_SLO) if o.metric not in {x.metric for x in objectives})
     if args.replications < 1:
@@ -232,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as err:
             raise err.at(args.scenario) from None
         try:  # an engine that does not model a part is refused before anything runs (exit 2, naming the key)
-            engine = pick_engine(scenario, getattr(args, "engine", "auto"))
+            engine = pick_engine(scenario, args.engine)
         except NotModelled as err:
             raise err.at(args.scenario) from None
         out_folder(args.out)  # the input is good: a bad --out is found now, not after the run
@@ -285,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
                   f"{scenario.site.app.instances * scenario.site.app.workers} workers can do "
                   f"(the utilization below is the run's average)")
         if not judged.holds and judged.window_s is not None and not last.partial and not compressed \
-                and not getattr(args, "no_advise", False) and scenario.site.app is not None:
+                and not args.no_advise and scenario.site.app is not None:
             summary["verdict"]["quick_advice"] = _quick_advice(args, judged, rows, slo_text, summary)
         if scenario.uncertain and not last.partial and not compressed:
             summary["verdict"]["quick_risk"] = _quick_risk(args, slo_text, summary)
@@ -317,7 +317,7 @@ def _quick_advice(args, judged, rows, slo_text: str, summary: dict) -> dict:
     end_s = (judged.window_s[1] + bin_s if judged.window_s else 0.0) + 1800.0
     try:
         got = quick_advice(read_scenario_table(args.scenario), args.scenario, slo=slo_text, summary=summary,
-                           until_s=end_s, engine=getattr(args, "engine", "auto"))
+                           until_s=end_s, engine=args.engine)
     except (ConfigError, NotModelled) as err:  # a mitigation the chosen engine does not model
         return {"skipped": str(err)}
     advise_cmd = f"surge advise {args.scenario} --slo \"{slo_text}\" --out DIR"

@@ -46,9 +46,9 @@ def from_start(t_s: float) -> str:
 
 
 def post_note(first_post_s: float | None) -> str:
-    """The basis of the times on a line, and when the first post was: ``h:mm from the run's start; the post at
+    """The basis of the times on a line, and when the first post was: ``times h:mm from the run's start; the post at
     1:00``."""
-    return CLOCK_BASIS + ("" if first_post_s is None else f"; the post at {clock(first_post_s)}")
+    return "times " + CLOCK_BASIS + ("" if first_post_s is None else f"; the post at {clock(first_post_s)}")
 
 
 def price_text(price_per_instance_hour: float) -> str:
