@@ -54,8 +54,9 @@ def add_parser(sub) -> None:
                    "lost_visitors<1%% where visitors take no action), e.g. "
                    "\"lost_actions<1%%,p95<2s\"")
     p.add_argument("--price-per-instance-hour", type=float, default=DEFAULT_PRICE_PER_INSTANCE_HOUR, metavar="X",
-                   help=f"what an app instance costs an hour (default {DEFAULT_PRICE_PER_INSTANCE_HOUR:g}, an "
-                   "assumption: a small on-demand cloud VM); the cost of a variant is its instance-hours added x X")
+                   help=f"what an app instance costs an hour, in any currency (default {DEFAULT_PRICE_PER_INSTANCE_HOUR:g} "
+                   "US$, an assumption: a small on-demand cloud VM); the cost of a variant is its instance-hours "
+                   "added x X, in X's currency")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for advise.json, advise.png and variants/")
     p.add_argument("--jobs", type=int, metavar="N", help="variants run at once (default: the machine's cores)")
     p.add_argument("--engine", choices=ENGINES, default="auto", help="as surge run's (auto: fast where it can)")

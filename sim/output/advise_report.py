@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from html import escape
 
+from sim.output.text import COST_UNIT, price_text
+
 __all__ = ["verdict_banner", "advise_section", "probability_text"]
 
 
@@ -77,8 +79,10 @@ def advise_section(doc: dict) -> str:
         elif rows:
             head.append(f'<p class="banner bad">No variant tried meets <code>{slo}</code> in {share} of the '
                         "plausible surges.</p>")
+    price = doc.get("price_per_instance_hour")
+    cost = f"cost at {price_text(price)} {COST_UNIT}" if isinstance(price, (int, float)) else "cost"
     header = ["#", "mitigation", "meets SLO", "lost visitors", "lost actions", "p95 (every attempt)", "errors",
-              "instance-hours added", "cost", "bottleneck", "scenario file"]
+              "instance-hours added", cost, "bottleneck", "scenario file"]
     shift = 0
     if confidence is not None:
         header[2:3] = ["meets SLO (central case)", "holds in (95 % interval)", f"in {100 * confidence:g} %"]
@@ -98,8 +102,8 @@ def advise_section(doc: dict) -> str:
                                      for j, c in enumerate(cells)) + "</tr>")
     table = ("<table><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header) + "</tr></thead><tbody>"
              + "".join(body) + "</tbody></table>")
-    price = doc.get("price_per_instance_hour")
     note = (f'<p class="meta">Every variant meets the same visitors (the scenario\'s seed). Cost: instance-hours '
-            f"added × {price} an instance-hour; caches, the waiting room and the queue are counted as free here.</p>"
+            f"added × {price_text(price)} an instance-hour, in the price's currency; caches, the waiting room and the "
+            "queue are counted as free here.</p>"
             if price is not None else "")
     return f"<section><h2>What to add (surge advise)</h2>{''.join(head)}{note}{table}</section>"
