@@ -70,6 +70,7 @@ def run_variant(point: Variant, replications: int, seed: int | None, engine: str
     return {"index": point.index, "name": point.name, "keys": list(point.keys), "engine": result.engine,
             "error": result.error, "partial": result.partial, "complete": not result.partial,
             "meets_slo": judged.holds and not result.partial, "verdict": judged.text,
+            "loss_window_s": list(judged.window_s) if judged.window_s else None,
             "bottleneck": judged.bottleneck.get("short", ""), "bottleneck_detail": judged.bottleneck.get("text", ""),
             "lost_actions": summary["actions"]["lost"], "actions_attempted": summary["actions"]["attempted"],
             "lost_visitors": summary["visitors"]["lost"], "visitors_arrived": summary["visitors"]["arrived"],

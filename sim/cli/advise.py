@@ -32,7 +32,7 @@ from sim.interrupts import deferred_signals, exit_code
 from sim.output.advise_plot import plot_advice
 from sim.output.advise_report import probability_text
 from sim.output.advise_text import instances_why
-from sim.output.text import cost_text, price_text
+from sim.output.text import cost_text, post_note, price_text
 
 __all__ = ["add_parser", "run", "DEFAULT_ADVISE_SLO", "advice_table", "write_variant"]
 
@@ -238,7 +238,8 @@ def run(args: argparse.Namespace) -> int:
         if partial:
             title += f"  [PARTIAL: {stopped or 'a run stopped early'}]"
         if base:
-            print(f"as it is: {base['verdict']}")
+            times = f"  [{post_note(scenario.traffic.shares)}]" if base["loss_window_s"] else ""
+            print(f"as it is: {base['verdict']}{times}")
             if base.get("probability_holds") is not None:
                 print(f"as it is, over the plausible surges: holds in {_holds(base)} of them")
         print(f"cheapest that meets the SLO: {meets[0]['mitigation']} (cost {cost_text(meets[0]['cost'], price)})"

@@ -275,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
     summary["slo"] = [{"objective": t, "value": v, "met": m} for t, v, m in judged.terms]
     summary["verdict"] = {**judged.to_dict(), "slo": slo_text, "peak_demand_x": peak_demand(scenario)}
     with deferred_signals():  # a second Ctrl-C must not cut the files short
-        times = "" if judged.window_s is None else f"; {post_note(_first_post_s(scenario))}"
+        times = "" if judged.window_s is None else f"; {post_note(scenario.traffic.shares)}"
         print(("PARTIAL RUN: " if last.partial else "") + f"{judged.text}  [SLO {slo_text}{times}]")
         for warning in judged.warnings:
             print(f"warning: {warning}")
@@ -325,9 +325,6 @@ def _quick_advice(args, judged, rows, slo_text: str, summary: dict) -> dict:
         print(line)
     return got
 
-
-def _first_post_s(scenario) -> float | None:
-    return min((s.at_s for s in scenario.traffic.shares), default=None)
 
 
 def _quick_risk(args, slo_text: str, summary: dict) -> dict | None:

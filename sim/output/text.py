@@ -45,10 +45,11 @@ def from_start(t_s: float) -> str:
     return f"{clock(t_s)} from the run's start"
 
 
-def post_note(first_post_s: float | None) -> str:
-    """The basis of the times on a line, and when the first post was: ``times h:mm from the run's start; the post at
-    1:00``."""
-    return "times " + CLOCK_BASIS + ("" if first_post_s is None else f"; the post at {clock(first_post_s)}")
+def post_note(shares) -> str:
+    """The basis of the times on a line, and when the first of the scenario's ``shares`` (``traffic.shares``) was
+    posted: ``times h:mm from the run's start; the post at 1:00``."""
+    first = min((s.at_s for s in shares), default=None)
+    return "times " + CLOCK_BASIS + ("" if first is None else f"; the post at {clock(first)}")
 
 
 def price_text(price_per_instance_hour: float) -> str:

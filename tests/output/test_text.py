@@ -11,8 +11,12 @@ def test_a_time_reads_hours_and_minutes_from_the_run_start():
 
 
 def test_the_basis_names_the_post():
-    assert post_note(3600.0) == "times h:mm from the run's start; the post at 1:00"
-    assert post_note(None) == "times h:mm from the run's start"
+    class Share:
+        def __init__(self, at_s):
+            self.at_s = at_s
+
+    assert post_note([Share(5400.0), Share(3600.0)]) == "times h:mm from the run's start; the post at 1:00"
+    assert post_note([]) == "times h:mm from the run's start"
 
 
 def test_the_verdicts_times_read_as_every_other():
