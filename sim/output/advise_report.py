@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from sim.output.text import COST_UNIT, price_text
+from sim.output.text import CLOCK_BASIS, COST_UNIT, price_text
 
 __all__ = ["verdict_banner", "advise_section", "probability_text"]
 
@@ -17,8 +17,10 @@ def verdict_banner(summary: dict) -> str:
         return ""
     cls = "good" if v.get("holds") else "warn" if v["text"].startswith("not measured") else "bad"
     slo = v.get("slo")
+    times = f"; times {CLOCK_BASIS}" if v.get("window_s") else ""
     out = [f'<p class="banner {cls}">{escape(v["text"])}'
-           + (f' <span class="meta">(SLO <code>{escape(str(slo))}</code>)</span>' if slo else "") + "</p>"]
+           + (f' <span class="meta">(SLO <code>{escape(str(slo))}</code>{escape(times)})</span>' if slo else "")
+           + "</p>"]
     peak = v.get("peak_demand_x")
     if isinstance(peak, (int, float)) and peak == peak:
         out.append(f'<p class="meta">At its busiest 10 s the surge offers {peak:.2g}× the work the site\'s workers '
@@ -63,8 +65,10 @@ def advise_section(doc: dict) -> str:
     if doc.get("partial"):
         head.append('<p class="banner warn">⚠ Partial advice: it stopped before every variant was run.</p>')
     if isinstance(doc.get("as_is"), str):
+        base = next((r for r in rows if not r.get("keys")), {})
+        times = f' <span class="meta">(times {CLOCK_BASIS})</span>' if base.get("loss_window_s") else ""
         head.append(f'<p class="banner {"good" if doc["as_is"].startswith("holds") else "bad"}">As it is: '
-                    f'{escape(doc["as_is"])}</p>')
+                    f'{escape(doc["as_is"])}{times}</p>')
     if doc.get("cheapest"):
         head.append(f'<p class="banner good">Cheapest that meets <code>{slo}</code>: {escape(str(doc["cheapest"]))}'
                     "</p>")
