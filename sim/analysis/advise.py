@@ -264,7 +264,7 @@ def quick_advice(table: dict, path: str, *, slo: str, summary: dict, until_s: fl
             "price_per_instance_hour": price_per_instance_hour,
             # its cost estimated past the quick run (a schedule's raised minimum), not measured
             "cheapest_scheduled": scheduled,
-            "cheapest_free": cheapest is None or cheapest["cost"] == 0,
+            "cheapest_free": bool(cheapest is None or cheapest["cost"] == 0),
             "instances": asdict(counts),
             "rows": [{k: r[k] for k in ("name", "keys", "lost_actions_fraction", "lost_visitors_fraction", "cost")}
                      for r in ranked]}
