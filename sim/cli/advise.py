@@ -238,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
         if partial:
             title += f"  [PARTIAL: {stopped or 'a run stopped early'}]"
         if base:
-            times = f"  [{post_note(scenario.traffic.shares)}]" if base["loss_window_s"] else ""
+            times = f"  [{post_note(scenario.traffic.shares)}]" if base.get("loss_window_s") else ""
             print(f"as it is: {base['verdict']}{times}")
             if base.get("probability_holds") is not None:
                 print(f"as it is, over the plausible surges: holds in {_holds(base)} of them")
