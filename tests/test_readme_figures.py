@@ -127,8 +127,8 @@ def test_the_readme_profile_sentence_rounds_what_surge_profile_prints(profile_pr
     figures = printed_figures(profile_printed)
     rate = number(figures["baseline rate"])
     assert f"{rate:.2f}" == baseline and number(per_day) == round(rate * 86400, -3)
-    hours, minutes = re.search(r" at (\d+):(\d\d) from the run's start$", figures["peak rate"]).groups()
-    peak_at_s = 3600 * int(hours) + 60 * int(minutes)
+    at_h, at_min = re.search(r" at (\d+):(\d\d) from the run's start$", figures["peak rate"]).groups()
+    peak_at_s = 3600 * int(at_h) + 60 * int(at_min)
     assert round(number(figures["peak rate"]), -2) == int(peak)
     assert {"five": 5}[minutes] * 60 == peak_at_s - POST_AT_S
     assert profile_printed.splitlines()[0] == f"anca-2020: expected over {hours} h"
