@@ -13,7 +13,7 @@ __all__ = ["README", "WALL_TIME", "assert_shown_in_order", "number", "printed_bl
 
 SURGE = [sys.executable, "-m", "sim"]
 README = (ROOT / "README.md").read_text()
-WALL_TIME = re.compile(r", \d+ s\): ")  # the quick advice's elapsed wall time, "…to 1.9 h, 9 s): …"
+WALL_TIME = re.compile(r", \d+ s\): ")  # the quick advice's elapsed wall time, "…to 1:56, 9 s): …"
 
 
 def surge(*args: str, timeout_s: float = 900) -> str:

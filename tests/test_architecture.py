@@ -2,12 +2,17 @@
 
 The layers between sim's subpackages are import-linter contracts in ``pyproject.toml``
 (``lint-imports``, run by ``make test``); this file checks what those contracts do not
-say: no cycle between any two modules, imports inside functions included.
+say: no cycle between any two modules, imports inside functions included; and that the
+files docs/architecture.md's walk-throughs name exist.
 """
+
+import re
+from pathlib import Path
 
 import grimp
 
 import sim
+from tests.conftest import ROOT
 
 
 def _cycles(graph, modules):
@@ -74,3 +79,54 @@ def test_public_api_is_pinned():
     ])
     for name in sim.__all__:
         assert getattr(sim, name) is not None
+
+
+# -- docs/architecture.md's walk-throughs name files that exist ----------------------------------------------
+
+ADDITIONS = ("A read replica for the database", "A new SLO term", "A new export format")
+_PATH = re.compile(r"[\w.<>-]+(?:/[\w.<>-]*)+|[\w-]+\.(?:md|py|toml|txt|cfg|js)")
+
+
+def _section(text: str, heading: str) -> str:
+    """The text under ``## heading`` up to the next heading of that level."""
+    start = text.index(f"\n## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end >= 0 else len(text)]
+
+
+def named_paths(text: str) -> list[str]:
+    """Every path a text names in backticks: ``sim/x.py``, ``docs/y.md``, ``README.md`` (text after a space, a
+    colon or a parenthesis is code or a command, not a path)."""
+    return [t for t in re.findall(r"`([^`\n]+)`", text) if _PATH.fullmatch(t) and not t.startswith("/")]
+
+
+def missing_paths(text: str, root: Path) -> list[str]:
+    """The named paths that do not exist under ``root``; a file to create (a ``<placeholder>`` in its name)
+    needs its folder."""
+    out = []
+    for path in named_paths(text):
+        parts = path.rstrip("/").split("/")
+        fixed = parts[:next((i for i, p in enumerate(parts) if "<" in p), len(parts))]
+        if not (root.joinpath(*fixed) if fixed else root).exists():
+            out.append(path)
+    return out
+
+
+def test_every_path_the_three_additions_name_exists():
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = _section(text, "Three additions, end to end")
+    assert [h for h in ADDITIONS if f"\n### {h}\n" not in section] == []
+    assert missing_paths(section, ROOT) == []
+    # each walk-through names files (the export format's alone: its renderer, registry, command, docs and tests)
+    export = section[section.index("### A new export format"):]
+    assert {"sim/loadtest/export/<format>.py", "sim/loadtest/export/__init__.py", "sim/cli/export.py",
+            "docs/export.md", "tests/loadtest/test_export.py", "tests/cli/test_export.py"} <= set(named_paths(export))
+
+
+def test_a_path_that_is_not_there_is_found(tmp_path):
+    (tmp_path / "sim").mkdir()
+    (tmp_path / "sim" / "a.py").write_text("")
+    text = ("`sim/a.py`, `sim/b.py`, `sim/<new>.py`, `nope/<new>.py`, `README.md`, `--flag`, `f(x, y)`, "
+            "`git show --stat`, `lost_actions<1%`")
+    assert named_paths(text) == ["sim/a.py", "sim/b.py", "sim/<new>.py", "nope/<new>.py", "README.md"]
+    assert missing_paths(text, tmp_path) == ["sim/b.py", "nope/<new>.py", "README.md"]

@@ -30,16 +30,23 @@ from tests.readme_output import (WALL_TIME, assert_shown_in_order, number, print
 
 # --- the default scenario: `surge run scenarios/anca-2020.toml` -------------------------------------------
 
-# README "Simulate the site under the surge", the printed block: its first four lines, as printed
+# Where a run's verdict gives times, its SLO's bracket says from what (the post: scenarios/anca-2020.toml's first share)
+TIMES = "; times h:mm from the run's start; the post at 1:00"
+# README "Simulate the site under the surge", the printed block: its first five lines, as printed
 DEFAULT_HEAD = [
     "does not hold: 12 % of actions lost between 1:00 and 1:26 (broken: lost_actions<1%); bottleneck: pages at the "
-    "app tier (pages 54 %, form submits 35 %, asset requests 11 % of its work)  [SLO lost_actions<1%]",
+    "app tier (pages 54 %, form submits 35 %, asset requests 11 % of its work)  " f"[SLO lost_actions<1%{TIMES}]",
     "warning: only 89.1 % of page views and submits were answered: the completed pages' percentiles "
     "(page_response_s) leave out the 10.9 % that failed",
     "peak: the busiest 10 s offer 4.2x the work the site's 8 workers can do (the utilization below is the run's "
     "average)",
-    "cheapest fix (quick advice: each mitigation alone, to 1.9 h, N s): pre-scale to 12 before the post "
-    "(cost 3.42); surge advise scenarios/anca-2020.toml --slo \"lost_actions<1%\" --out DIR compares them all",
+    "cheapest fix (quick advice: each mitigation alone, to 1:56, N s): pre-scale to 12 before the post "
+    "(cost 3.42 at 0.10 per instance-hour, estimated: the quick run's instance-hours, then the raised minimum's to "
+    "the surge's end; surge advise measures the whole run, the scale-down after the surge included); surge advise "
+    "scenarios/anca-2020.toml --slo \"lost_actions<1%\" --out DIR compares them all",
+    "how many instances: pre-scale and autoscale size 12 (the busiest 10 s at 75 % of capacity, no queue); surge "
+    "plan 9 for p95<2s at that 10 s (Erlang C); a simulated run can meet a loss SLO with fewer (judged over the "
+    "whole run: queues absorb a short peak)",
 ]
 # The line after them: the quick look over anca-2020's [uncertain] ranges (the fluid model on 20 seeded draws,
 # deterministic: a change of the ranges, the design or the fluid model moves it)
@@ -64,12 +71,12 @@ def default_run(tmp_path_factory) -> str:
 
 
 def test_the_default_runs_verdict_warning_peak_and_quick_advice(default_run):
-    head = [WALL_TIME.sub(", N s): ", line) for line in default_run.splitlines()[:4]]
+    head = [WALL_TIME.sub(", N s): ", line) for line in default_run.splitlines()[:5]]
     assert head == DEFAULT_HEAD
 
 
 def test_the_default_runs_quick_look_over_the_ranges(default_run):
-    assert default_run.splitlines()[4] == DEFAULT_QUICK_RISK
+    assert default_run.splitlines()[5] == DEFAULT_QUICK_RISK
 
 
 def test_the_default_runs_figures(default_run):
@@ -89,7 +96,7 @@ def test_the_readme_block_is_what_surge_run_prints(default_run):
 # reach the origin", printed by `surge profile` as:
 PROFILE = {
     "baseline rate": "0.347 visitors/s",
-    "peak rate": "204 visitors/s at 1.08 h (3,900 s)",
+    "peak rate": "204 visitors/s at 1:05 from the run's start",
     "visitors": "985,365",
     "HTTP requests": "93,166,289",
     "origin requests (CDN misses)": "5,968,850",
@@ -120,7 +127,8 @@ def test_the_readme_profile_sentence_rounds_what_surge_profile_prints(profile_pr
     figures = printed_figures(profile_printed)
     rate = number(figures["baseline rate"])
     assert f"{rate:.2f}" == baseline and number(per_day) == round(rate * 86400, -3)
-    peak_at_s = number(figures["peak rate"].split("(")[1])
+    at_h, at_min = re.search(r" at (\d+):(\d\d) from the run's start$", figures["peak rate"]).groups()
+    peak_at_s = 3600 * int(at_h) + 60 * int(at_min)
     assert round(number(figures["peak rate"]), -2) == int(peak)
     assert {"five": 5}[minutes] * 60 == peak_at_s - POST_AT_S
     assert profile_printed.splitlines()[0] == f"anca-2020: expected over {hours} h"
@@ -132,7 +140,7 @@ def test_the_readme_profile_sentence_rounds_what_surge_profile_prints(profile_pr
 # --- `surge advise scenarios/anca-2020.toml --slo "lost_actions<1%"` ---------------------------------------
 
 ADVISE_HEADER = ["#", "mitigation", "meets SLO", "lost visitors", "lost actions", "p95", "errors", "inst-h added",
-                 "cost", "bottleneck"]
+                 "cost at 0.10/inst-h", "bottleneck"]
 # README "What must we add? `surge advise`", the printed table: the rows it shows, as printed
 ADVISE_SHOWN = [
     ["1", "static landing page + signature queue (5 writers)", "yes", "0.11 %", "0.58 %", "97 ms", "0.35 %", "0",
@@ -199,6 +207,18 @@ def test_what_the_readme_says_the_advise_table_says(advise_printed):
     assert rows[0][1] == "static landing page + signature queue (5 writers)" and rows[0][2] == "yes"
 
 
+def test_what_the_readme_says_of_costs_and_counts_of_instances(advise_printed, default_run):
+    """README, below the table: the quick advice costs pre-scaling at 3.42 where surge advise says 3.58; pre-scaling's
+    12 instances, surge plan's 9 for p95<2s and instances x4's 8 that meet lost_actions<1% (0.97 %)."""
+    _, rows = _advise_rows(advise_printed)
+    assert {row[1]: row[8] for row in rows}["pre-scale to 12 before the post"] == "3.58"
+    assert "pre-scale to 12 before the post (cost 3.42 at 0.10 per instance-hour, estimated" in default_run
+    (line,) = [line for line in advise_printed.splitlines() if line.startswith("how many instances: ")]
+    assert line.startswith("how many instances: pre-scale and autoscale size 12 (the busiest 10 s at 75 % of capacity")
+    assert "; surge plan 9 for p95<2s at that 10 s" in line and line.endswith("; here instances x4 (2 -> 8) does")
+    assert {row[1]: row[4] for row in rows}["instances x4 (2 -> 8)"] == "0.97 %"
+
+
 def test_the_readme_advise_table_is_what_surge_advise_prints(advise_printed):
     (block,) = printed_blocks(readme_section("What must we add? `surge advise`"))
     assert_shown_in_order(block, advise_printed.splitlines(), "'What must we add?' table")
@@ -212,43 +232,43 @@ EXAMPLES = {
     "cache-landing": (
         "does not hold: 6.7 % of actions lost between 1:01 and 1:15 (broken: lost_actions<1%); bottleneck: form "
         "submits at the app tier (form submits 58 %, pages 23 %, asset requests 19 % of its work)  "
-        "[SLO lost_actions<1%]",
+        f"[SLO lost_actions<1%{TIMES}]",
         ["12,911 (1.3 %): 559 gave up, 12,352 got errors", "3,324 (6.7 %)", "70 ms / 1.18 s / 2.06 s", "2 / 2"]),
     "cache-and-workers": (
         "does not hold: 1.8 % of actions lost between 1:01 and 1:08 (broken: lost_actions<1%); bottleneck: form "
         "submits at the app tier (form submits 58 %, pages 23 %, asset requests 19 % of its work)  "
-        "[SLO lost_actions<1%]",
+        f"[SLO lost_actions<1%{TIMES}]",
         ["3,026 (0.3 %): 79 gave up, 2,947 got errors", "879 (1.8 %)", "68 ms / 1.14 s / 2.04 s", "2 / 2"]),
     "db-pool-x2": (
         "does not hold: 12 % of actions lost between 1:00 and 1:26 (broken: lost_actions<1%); bottleneck: pages at "
-        "the app tier (pages 54 %, form submits 35 %, asset requests 11 % of its work)  [SLO lost_actions<1%]",
+        "the app tier (pages 54 %, form submits 35 %, asset requests 11 % of its work)  " f"[SLO lost_actions<1%{TIMES}]",
         ["79,727 (8.1 %): 5,392 gave up, 74,335 got errors", "6,085 (12.2 %)", "69 ms / 799 ms / 1.45 s", "2 / 2"]),
     "autoscale": (
         "does not hold: 5.1 % of actions lost between 1:00 and 1:06 (broken: lost_actions<1%); bottleneck: pages at "
-        "the app tier (pages 54 %, form submits 35 %, asset requests 11 % of its work)  [SLO lost_actions<1%]",
+        "the app tier (pages 54 %, form submits 35 %, asset requests 11 % of its work)  " f"[SLO lost_actions<1%{TIMES}]",
         ["34,991 (3.6 %): 2,316 gave up, 32,675 got errors", "2,529 (5.1 %)", "64 ms / 667 ms / 1.40 s", "2.08 / 12"]),
     "instances-x4": (
-        "holds (0.97 % of actions lost, between 1:01 and 1:07)  [SLO lost_actions<1%]",
+        "holds (0.97 % of actions lost, between 1:01 and 1:07)  " f"[SLO lost_actions<1%{TIMES}]",
         ["4,362 (0.4 %): 1,500 gave up, 2,862 got errors", "482 (1.0 %)", "64 ms / 546 ms / 1.43 s", "8 / 8"]),
     "pre-scale": (
-        "holds (0.038 % of actions lost, between 1:01 and 4:42)  [SLO lost_actions<1%]",
+        "holds (0.038 % of actions lost, between 1:01 and 4:42)  " f"[SLO lost_actions<1%{TIMES}]",
         ["148 (0.0 %): 120 gave up, 28 got errors", "19 (0.0 %)", "62 ms / 182 ms / 1.37 s", "2.75 / 12"]),
     "signature-queue": (
         "does not hold: 9.3 % of actions lost between 1:00 and 1:13 (broken: lost_actions<1%); bottleneck: pages at "
-        "the app tier (pages 82 %, asset requests 17 % of its work)  [SLO lost_actions<1%]",
+        "the app tier (pages 82 %, asset requests 17 % of its work)  " f"[SLO lost_actions<1%{TIMES}]",
         ["62,122 (6.3 %): 2,287 gave up, 59,835 got errors", "4,643 (9.3 %)", "62 ms / 525 ms / 694 ms", "2 / 2"]),
     "static-landing": (
         "does not hold: 6.7 % of actions lost between 1:00 and 1:16 (broken: lost_actions<1%); bottleneck: form "
         "submits at the app tier (form submits 58 %, pages 23 %, asset requests 19 % of its work)  "
-        "[SLO lost_actions<1%]",
+        f"[SLO lost_actions<1%{TIMES}]",
         ["12,993 (1.3 %): 606 gave up, 12,387 got errors", "3,314 (6.7 %)", "70 ms / 1.20 s / 2.09 s", "2 / 2"]),
     "waiting-room": (
         "does not hold: 4.6 % of actions lost between 1:03 and 1:26 (broken: lost_actions<1%); bottleneck: the "
-        "waiting room's admissions (its queue, not the site, holds visitors)  [SLO lost_actions<1%]",
+        "waiting room's admissions (its queue, not the site, holds visitors)  " f"[SLO lost_actions<1%{TIMES}]",
         ["44,347 (4.5 %): 44,323 gave up, 24 got errors", "2,269 (4.6 %)", "62 ms / 173 ms / 1.37 s", "2 / 2"]),
     "workers-x2": (
         "does not hold: 6.1 % of actions lost between 1:00 and 1:10 (broken: lost_actions<1%); bottleneck: pages at "
-        "the app tier (pages 54 %, form submits 35 %, asset requests 11 % of its work)  [SLO lost_actions<1%]",
+        "the app tier (pages 54 %, form submits 35 %, asset requests 11 % of its work)  " f"[SLO lost_actions<1%{TIMES}]",
         ["33,141 (3.4 %): 825 gave up, 32,316 got errors", "3,010 (6.1 %)", "65 ms / 443 ms / 1.37 s", "2 / 2"]),
 }
 FIGURE_LABELS = ["visitors lost", "actions lost", "page response p50 / p95 / p99", "app instances mean / max"]

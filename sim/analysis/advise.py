@@ -14,10 +14,10 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Callable
 
-from sim.analysis.mitigations import Mitigation, apply, catalog, sizing
+from sim.analysis.mitigations import Mitigation, apply, catalog, instance_counts, sizing
 from sim.analysis.runner import Rows, run_points, shared_pool
 from sim.analysis.slo import parse_slo
 from sim.analysis.verdict import verdict
@@ -70,6 +70,7 @@ def run_variant(point: Variant, replications: int, seed: int | None, engine: str
     return {"index": point.index, "name": point.name, "keys": list(point.keys), "engine": result.engine,
             "error": result.error, "partial": result.partial, "complete": not result.partial,
             "meets_slo": judged.holds and not result.partial, "verdict": judged.text,
+            "loss_window_s": list(judged.window_s) if judged.window_s else None,
             "bottleneck": judged.bottleneck.get("short", ""), "bottleneck_detail": judged.bottleneck.get("text", ""),
             "lost_actions": summary["actions"]["lost"], "actions_attempted": summary["actions"]["attempted"],
             "lost_visitors": summary["visitors"]["lost"], "visitors_arrived": summary["visitors"]["arrived"],
@@ -253,9 +254,18 @@ def quick_advice(table: dict, path: str, *, slo: str, summary: dict, until_s: fl
     objectives = parse_slo(slo)
     meets = sorted((r for r in ranked if _meets_whole_run(r, base, summary, objectives)),
                    key=lambda r: (r["cost"], r["lost_actions"]))
+    cheapest = meets[0] if meets else None
+    scheduled = cheapest is not None and bool(tables[cheapest["index"]].get("site", {}).get("autoscale", {})
+                                              .get("schedule"))
+    counts = instance_counts(base_scenario, sizing(base_scenario))
     return {"until_s": quick_s, "stopped": stopped, "judged_on": list(QUICK_TERMS),
             "elapsed_s": time.perf_counter() - started,
-            "cheapest": meets[0]["name"] if meets else None, "cheapest_cost": meets[0]["cost"] if meets else None,
+            "cheapest": cheapest["name"] if cheapest else None, "cheapest_cost": cheapest["cost"] if cheapest else None,
+            "price_per_instance_hour": price_per_instance_hour,
+            # its cost estimated past the quick run (a schedule's raised minimum), not measured
+            "cheapest_scheduled": scheduled,
+            "cheapest_free": bool(cheapest is None or cheapest["cost"] == 0),
+            "instances": asdict(counts),
             "rows": [{k: r[k] for k in ("name", "keys", "lost_actions_fraction", "lost_visitors_fraction", "cost")}
                      for r in ranked]}
 

@@ -18,14 +18,15 @@ from sim.analysis.verdict import work_by_kind
 from sim.config.limits import MAX_ACTIVE_USERS, MAX_CONNECTIONS, MAX_INSTANCES, MAX_WORKERS
 from sim.config.scenario import Scenario
 
-__all__ = ["Mitigation", "Sizing", "sizing", "catalog", "apply", "LANDING_TTL_S", "TARGET_UTILIZATION"]
+__all__ = ["Mitigation", "Sizing", "sizing", "catalog", "apply", "InstanceCounts", "instance_counts", "LANDING_TTL_S",
+           "TARGET_UTILIZATION"]
 
 LANDING_TTL_S = 10.0  # a micro-cache: the landing page's HTML is at most 10 s stale
 TARGET_UTILIZATION = 0.75  # Cloudflare's advice for total active users: ~75 % of what the origin can take
 BOOT_S = 120.0  # an instance's boot to taking traffic (assumption: a cloud VM with a baked image, 1-3 min)
 SESSION_S = 300.0  # Cloudflare Waiting Room's default session duration (5 minutes)
-ROOM_PATIENCE_MEDIAN_S = 600.0
-MAX_ROOM_PLACES = MAX_ACTIVE_USERS  # a site that serves more than this needs no waiting room  # assumption: half the visitors in the waiting room wait 10 minutes
+ROOM_PATIENCE_MEDIAN_S = 600.0  # assumption: half the visitors in the waiting room wait 10 minutes
+MAX_ROOM_PLACES = MAX_ACTIVE_USERS  # a site that serves more than this needs no waiting room
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,36 +98,27 @@ def _all(*edits: Callable[[dict], None]) -> Callable[[dict], None]:
     return edit
 
 
-def _has_key(config_cls, name: str) -> bool:
-    import dataclasses
-
-    return any(f.name == name for f in dataclasses.fields(config_cls))
-
-
 def catalog(scenario: Scenario, size: Sizing, *, instance_steps: tuple[float, ...] = (2, 3, 4)) -> list[Mitigation]:
     """Every mitigation that applies to the scenario, sized for it."""
-    from sim.config import site as site_config
-
     site, v = scenario.site, scenario.visitors
     app, db, cdn = site.app, site.db, site.cdn
     out: list[Mitigation] = []
     if app is None:
         return out
-    if _has_key(site_config.CdnConfig, "landing_ttl_s"):
-        cdn_base = {} if cdn is not None else {"hit_ratio": 0.95}
-        add_cdn = "" if cdn is not None else " (and a CDN for assets, 95 % hits)"
-        if cdn is None or getattr(cdn, "landing_ttl_s", 0) < LANDING_TTL_S:
-            out.append(Mitigation(
-                key="cache-landing", group="landing", label=f"cache landing HTML {LANDING_TTL_S:g} s",
-                description=f"the CDN caches the landing page's HTML for {LANDING_TTL_S:g} s{add_cdn}",
-                edit=_all(*(_set(f"site.cdn.{k}", x) for k, x in cdn_base.items()),
-                          _set("site.cdn.landing_ttl_s", LANDING_TTL_S))))
-        if cdn is None or not math.isinf(getattr(cdn, "landing_ttl_s", 0)):
-            out.append(Mitigation(
-                key="static-landing", group="landing", label="static landing page",
-                description=f"the landing page served as a static page from the CDN during the surge{add_cdn}",
-                edit=_all(*(_set(f"site.cdn.{k}", x) for k, x in cdn_base.items()),
-                          _set("site.cdn.landing_ttl_s", math.inf))))
+    cdn_base = {} if cdn is not None else {"hit_ratio": 0.95}
+    add_cdn = "" if cdn is not None else " (and a CDN for assets, 95 % hits)"
+    if cdn is None or cdn.landing_ttl_s < LANDING_TTL_S:
+        out.append(Mitigation(
+            key="cache-landing", group="landing", label=f"cache landing HTML {LANDING_TTL_S:g} s",
+            description=f"the CDN caches the landing page's HTML for {LANDING_TTL_S:g} s{add_cdn}",
+            edit=_all(*(_set(f"site.cdn.{k}", x) for k, x in cdn_base.items()),
+                      _set("site.cdn.landing_ttl_s", LANDING_TTL_S))))
+    if cdn is None or not math.isinf(cdn.landing_ttl_s):
+        out.append(Mitigation(
+            key="static-landing", group="landing", label="static landing page",
+            description=f"the landing page served as a static page from the CDN during the surge{add_cdn}",
+            edit=_all(*(_set(f"site.cdn.{k}", x) for k, x in cdn_base.items()),
+                      _set("site.cdn.landing_ttl_s", math.inf))))
     if app.workers * 2 <= MAX_WORKERS:
         out.append(Mitigation(
             key="workers-x2", group="workers", label=f"workers x2 ({app.workers} -> {app.workers * 2})",
@@ -145,7 +137,7 @@ def catalog(scenario: Scenario, size: Sizing, *, instance_steps: tuple[float, ..
         out.append(Mitigation(
             key="db-pool-x2", group="db", label=f"db pool x2 ({db.connections} -> {db.connections * 2})",
             description="twice the database connections", edit=_set("site.db.connections", db.connections * 2)))
-    top = min(max(size.instances_needed, app.instances * 2), MAX_INSTANCES)
+    top = _top(scenario, size)
     if site.autoscale is None and top > app.instances:
         scale = {"metric": "utilization", "target": 0.6, "period_s": 60.0, "warmup_s": BOOT_S,
                  "min": app.instances, "max": top, "step": max(app.instances, 1), "cooldown_s": 300.0}
@@ -155,7 +147,7 @@ def catalog(scenario: Scenario, size: Sizing, *, instance_steps: tuple[float, ..
                         f"step {scale['step']}, cooldown 300 s", free=False,
             edit=_set("site.autoscale", dict(scale))))
         at = max(size.first_share_s - BOOT_S - 300.0, 0.0) if size.first_share_s is not None else math.inf
-        if at < scenario.run.duration_s and _has_key(site_config.AutoscaleConfig, "schedule"):  # a post in the run
+        if at < scenario.run.duration_s:  # a post in the run
             schedule = [{"at_s": at, "min": top}]
             if size.surge_end_s is not None and at < size.surge_end_s < scenario.run.duration_s:
                 schedule.append({"at_s": size.surge_end_s, "min": app.instances})
@@ -174,9 +166,8 @@ def catalog(scenario: Scenario, size: Sizing, *, instance_steps: tuple[float, ..
 
             r, n = _room_size(sizing(parse_scenario(table, path=path)))
             room = {"active_limit": n, "session_s": SESSION_S,
-                    "queue_patience_s": {"dist": "lognormal", "median": ROOM_PATIENCE_MEDIAN_S, "sigma": 1.0}}
-            if _has_key(site_config.WaitingRoomConfig, "new_users_per_minute"):
-                room["new_users_per_minute"] = round(r * 60, 1)
+                    "queue_patience_s": {"dist": "lognormal", "median": ROOM_PATIENCE_MEDIAN_S, "sigma": 1.0},
+                    "new_users_per_minute": round(r * 60, 1)}
             table.setdefault("site", {})["waiting_room"] = room
 
         out.append(Mitigation(
@@ -186,14 +177,43 @@ def catalog(scenario: Scenario, size: Sizing, *, instance_steps: tuple[float, ..
                         f"a place is held (visit + {SESSION_S:g} s session) = {active} active users; in a "
                         "combination, sized for the site the other mitigations make",
             edit=room_edit))
-    if v.action_rate > 0 and _has_key(site_config.SiteConfig, "signature_queue") and site_config and \
-            getattr(site, "signature_queue", None) is None:
+    if v.action_rate > 0 and site.signature_queue is None:
         writers = max(db.connections // 2, 1) if db is not None else app.workers
         out.append(Mitigation(
             key="signature-queue", group="sigq", label=f"signature queue ({writers} writers)",
             description=f"form submits acknowledged at once and written by {writers} background writers "
                         "from a durable queue", edit=_set("site.signature_queue", {"writers": writers})))
     return out
+
+
+def _top(scenario: Scenario, size: Sizing) -> int:
+    """Autoscaling's and pre-scaling's instances: the peak's need, at least twice the site's."""
+    return min(max(size.instances_needed, scenario.site.app.instances * 2), MAX_INSTANCES)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstanceCounts:
+    """How many app instances: the count each command sizes, each for its own question."""
+
+    now: int
+    workers_per_instance: int
+    peak_need: int  # the busiest 10 s at TARGET_UTILIZATION, no queue
+    at_target: int  # pre-scaling's and autoscaling's: peak_need, at least twice ``now``
+    objective: str  # what surge plan sizes for by default
+    for_objective: int | None  # surge plan's: Erlang C at the busiest 10 s (None: no count meets it)
+
+
+def instance_counts(scenario: Scenario, size: Sizing) -> InstanceCounts:
+    """The instances pre-scaling adds and surge plan's count for its default objective, for one scenario."""
+    from sim.analysis.sizing import PLAN_DEFAULT_SLO, least_workers, workload
+    from sim.analysis.slo import parse_slo
+
+    app = scenario.site.app
+    need = least_workers(workload(scenario), parse_slo(PLAN_DEFAULT_SLO)[0])
+    return InstanceCounts(now=app.instances, workers_per_instance=app.workers, peak_need=size.instances_needed,
+                          at_target=_top(scenario, size),
+                          objective=PLAN_DEFAULT_SLO,
+                          for_objective=math.ceil(need / app.workers) if need >= 0 else None)
 
 
 def _room_size(size: Sizing) -> tuple[float, int]:

@@ -52,7 +52,9 @@ class Verdict:
 
 
 def clock(t_s: float) -> str:
-    """Time from the start as h:mm (hours may pass 24)."""
+    """Time from the start as h:mm (hours may pass 24), for the verdict's text: the text is kept in summary.json,
+    below the output layer, and reads as ``sim.output.text.clock`` prints every other time (a test holds them
+    equal)."""
     minutes = int(round(t_s / 60))
     return f"{minutes // 60}:{minutes % 60:02d}"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sim.analysis.advise import DEFAULT_PRICE_PER_INSTANCE_HOUR, advise, describe, rank
 from sim.analysis.confidence import advise_with_confidence, check_confidence
-from sim.analysis.mitigations import catalog, sizing
+from sim.analysis.mitigations import catalog, instance_counts, sizing
 from sim.analysis.slo import parse_slo
 from sim.analysis.verdict import DEFAULT_SLO, default_slo
 from sim.cli.figures import save_figure
@@ -31,6 +31,8 @@ from sim.files import out_dir, write_json
 from sim.interrupts import deferred_signals, exit_code
 from sim.output.advise_plot import plot_advice
 from sim.output.advise_report import probability_text
+from sim.output.advise_text import instances_why
+from sim.output.text import cost_text, post_note, price_text
 
 __all__ = ["add_parser", "run", "DEFAULT_ADVISE_SLO", "advice_table", "write_variant"]
 
@@ -52,8 +54,9 @@ def add_parser(sub) -> None:
                    "lost_visitors<1%% where visitors take no action), e.g. "
                    "\"lost_actions<1%%,p95<2s\"")
     p.add_argument("--price-per-instance-hour", type=float, default=DEFAULT_PRICE_PER_INSTANCE_HOUR, metavar="X",
-                   help=f"what an app instance costs an hour (default {DEFAULT_PRICE_PER_INSTANCE_HOUR:g}, an "
-                   "assumption: a small on-demand cloud VM); the cost of a variant is its instance-hours added x X")
+                   help=f"what an app instance costs an hour, in any currency (default {DEFAULT_PRICE_PER_INSTANCE_HOUR:g} "
+                   "US$, an assumption: a small on-demand cloud VM); the cost of a variant is its instance-hours "
+                   "added x X, in X's currency")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for advise.json, advise.png and variants/")
     p.add_argument("--jobs", type=int, metavar="N", help="variants run at once (default: the machine's cores)")
     p.add_argument("--engine", choices=ENGINES, default="auto", help="as surge run's (auto: fast where it can)")
@@ -84,9 +87,10 @@ def _holds(r: dict) -> str:
     return probability_text(r, missing="-")
 
 
-def advice_table(rows: list[dict], *, title: str, confidence: float | None = None) -> str:
+def advice_table(rows: list[dict], *, title: str, price_per_instance_hour: float,
+                 confidence: float | None = None) -> str:
     header = ["#", "mitigation", "meets SLO", "lost visitors", "lost actions", "p95", "errors", "inst-h added",
-              "cost", "bottleneck"]
+              f"cost at {price_text(price_per_instance_hour)}/inst-h", "bottleneck"]
     body = [[str(i + 1), r["name"], "yes" if r["meets_slo"] else "no", _fraction(r["lost_visitors_fraction"]),
              _fraction(r["lost_actions_fraction"]), _p95(r["p95_s"]), _fraction(r["error_fraction"]),
              f"{r['instance_hours_added']:.0f}", f"{r['cost']:.2f}",
@@ -101,6 +105,13 @@ def advice_table(rows: list[dict], *, title: str, confidence: float | None = Non
     for b in body:
         lines.append("  ".join(c.ljust(w) for c, w in zip(b, widths)).rstrip())
     return "\n".join(lines)
+
+
+def _fewer(rows: list[dict], by_index: dict, than: int) -> str | None:
+    """The cheapest variant meeting the SLO on a fixed count of instances alone, fewer than ``than``."""
+    fixed = [r for r in rank(rows) if r["meets_slo"] and len(r["keys"]) == 1 and r["keys"][0].startswith("instances-x")
+             and by_index[r["index"]].table["site"]["app"]["instances"] < than]
+    return fixed[0]["name"] if fixed else None
 
 
 def write_variant(path: Path, table: dict, scenario_path: str) -> None:
@@ -227,18 +238,21 @@ def run(args: argparse.Namespace) -> int:
         if partial:
             title += f"  [PARTIAL: {stopped or 'a run stopped early'}]"
         if base:
-            print(f"as it is: {base['verdict']}")
+            times = f"  [{post_note(scenario.traffic.shares)}]" if base.get("loss_window_s") else ""
+            print(f"as it is: {base['verdict']}{times}")
             if base.get("probability_holds") is not None:
                 print(f"as it is, over the plausible surges: holds in {_holds(base)} of them")
-        print(f"cheapest that meets the SLO: {meets[0]['mitigation']} (cost {meets[0]['cost']:.2f})" if meets
-              else "no variant tried meets the SLO: see the best ones below")
+        print(f"cheapest that meets the SLO: {meets[0]['mitigation']} (cost {cost_text(meets[0]['cost'], price)})"
+              if meets else "no variant tried meets the SLO: see the best ones below")
+        counts = instance_counts(scenario, sizing(scenario))
+        print(f"how many instances: {instances_why(counts, fewer=_fewer(rows, by_index, counts.at_target))}")
         if args.confidence is not None:
             share = f"{100 * args.confidence:g} %"
             print(f"cheapest that meets the SLO in {share} of the plausible surges: {confident[0]['mitigation']} "
-                  f"(cost {confident[0]['cost']:.2f}; holds in {_holds(confident[0])})" if confident
+                  f"(cost {cost_text(confident[0]['cost'], price)}; holds in {_holds(confident[0])})" if confident
                   else f"no variant tried meets the SLO in {share} of the plausible surges: see the best below")
         print()
-        print(advice_table(rows, title=title, confidence=args.confidence))
+        print(advice_table(rows, title=title, price_per_instance_hour=price, confidence=args.confidence))
         print(f"\nwrote advise.json, advise.png and {len(rows)} scenarios in variants/ to {out}/ "
               f"({elapsed:.0f} s)")
     if stopped is not None:

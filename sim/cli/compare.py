@@ -20,7 +20,7 @@ import numpy as np
 from sim.analysis.agreement import Z_LIMIT, disagreements, pair_bins
 from sim.errors import ConfigError
 from sim.files import write_csv, write_json
-from sim.output.text import format_table
+from sim.output.text import CLOCK_BASIS, clock, format_table
 from sim.cli.figures import save_figure
 from sim.cli.outputs import out_folder
 
@@ -107,11 +107,6 @@ def _overall(sim_summary: dict, lt_summary: dict, pairs) -> list[tuple[str, str]
     return rows
 
 
-def _hm(t_s: float) -> str:
-    m = int(round(t_s / 60))
-    return f"{m // 60}:{m % 60:02d}"
-
-
 def _disagreements(pairs) -> list[tuple[str, str, tuple]]:
     """(series name, label, (start, end, |z| max, sign)) for each span where a count disagrees."""
     found = []
@@ -123,8 +118,8 @@ def _disagreements(pairs) -> list[tuple[str, str, tuple]]:
 
 
 def _disagreement_lines(found) -> list[str]:
-    return [f"{label}: measured {'above' if sign > 0 else 'below'} the prediction from {_hm(start)} "
-            f"to {_hm(end)} (simulated h:min; |z| up to {z:.1f})" for _, label, (start, end, z, sign) in found]
+    return [f"{label}: measured {'above' if sign > 0 else 'below'} the prediction from {clock(start)} "
+            f"to {clock(end)} (simulated, {CLOCK_BASIS}; |z| up to {z:.1f})" for _, label, (start, end, z, sign) in found]
 
 
 def _figures(sim_summary: dict, lt_summary: dict, pairs, pairing, found) -> dict:

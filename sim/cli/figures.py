@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["save_figure", "zoom_panels", "finish_panels", "clock", "OVERVIEW_HEIGHT"]
+__all__ = ["save_figure", "zoom_panels", "finish_panels", "OVERVIEW_HEIGHT"]
 
 OVERVIEW_HEIGHT = 1.1  # the whole run's panel, against the window's panels' heights
 
@@ -60,7 +60,3 @@ def finish_panels(main, overview, window, *, what: str, warmup_s: float = 0.0) -
                            fontsize=9)
 
 
-def clock(t_s: float) -> str:
-    """``t_s`` since the start as hours:minutes (for titles; the axes tick the same way)."""
-    minutes = int(round(t_s / 60))
-    return f"{minutes // 60}:{minutes % 60:02d}"

@@ -10,8 +10,10 @@ from pathlib import Path
 
 from sim.analysis import theory
 from sim.errors import ConfigError
+from sim.output.advise_text import instances_why
 from sim.output.text import fmt, format_table
-from sim.analysis.sizing import PLANNABLE, fluid_losses, least_workers, workload
+from sim.analysis.mitigations import instance_counts, sizing
+from sim.analysis.sizing import PLAN_DEFAULT_SLO, PLANNABLE, fluid_losses, least_workers, workload
 from sim.config.scenario import load_scenario
 from sim.analysis.slo import parse_slo
 from sim.config.checks import LIMIT
@@ -29,8 +31,8 @@ def add_parser(sub) -> None:
         "loses where the peak exceeds it (Whitt's fluid model with abandonment and a capped backlog).",
     )
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML) with a [site.app]")
-    p.add_argument("--slo", default="p95<2s", metavar="OBJECTIVES",
-                   help=f"time objectives the plan can size for: {', '.join(PLANNABLE)} (default p95<2s)")
+    p.add_argument("--slo", default=PLAN_DEFAULT_SLO, metavar="OBJECTIVES",
+                   help=f"time objectives the plan can size for: {', '.join(PLANNABLE)} (default {PLAN_DEFAULT_SLO})")
     p.add_argument("--sweep", metavar="DIR", help="a sweep of the same scenario: show its simulated answer beside")
     p.set_defaults(func=run)
 
@@ -47,9 +49,9 @@ def _not_modelled(scenario) -> list[str]:
     """The scenario's sections and keys the analytic plan leaves out."""
     site = scenario.site
     out = [name for name, part in (("[site.autoscale]", site.autoscale), ("[site.waiting_room]", site.waiting_room),
-                                   ("[site.signature_queue]", getattr(site, "signature_queue", None)))
+                                   ("[site.signature_queue]", site.signature_queue))
            if part is not None]
-    if site.cdn is not None and getattr(site.cdn, "landing_ttl_s", 0) > 0:
+    if site.cdn is not None and site.cdn.landing_ttl_s > 0:
         out.append("site.cdn.landing_ttl_s")
     if site.app is not None and not math.isinf(site.app.timeout_s):
         out.append("site.app.timeout_s")
@@ -82,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
     rows = [
         ("peak", f"{fmt(peak_visitors)} visitors/s -> {fmt(peak_requests)} origin requests/s "
                  f"x {load.work_s * 1000:.1f} ms = {fmt(erlangs)} busy workers needed on average"),
-        ("app workers now", f"{workers_now} ({app.instances} instances x {app.workers}): peak utilization "
-                            f"{fmt(erlangs / workers_now)}"),
+        ("app workers now", f"{workers_now} ({app.instances} instances x {app.workers}): the peak offers "
+                            f"{fmt(erlangs / workers_now)}x the work they can do (demand / capacity)"),
     ]
     answers = {}
     for o in objectives:
@@ -94,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             rows.append((f"least workers for {o.text}", f"{need} (= {math.ceil(need / app.workers)} instances "
                                                        f"of {app.workers})"))
+    rows.append(("other counts of instances", instances_why(instance_counts(scenario, sizing(scenario)),
+                                                                    plan=False)))
     db = scenario.site.db
     if db is not None and load.query_s > 0:
         q_rate = peak_visitors * load.query_rate_per_visitor

@@ -11,8 +11,8 @@ import numpy as np
 
 from sim.traffic.journey import per_visitor
 from sim.files import out_dir, write_csv, write_json
-from sim.output.text import fmt, format_table
-from sim.cli.figures import clock, finish_panels, save_figure, zoom_panels
+from sim.output.text import clock, fmt, format_table, from_start
+from sim.cli.figures import finish_panels, save_figure, zoom_panels
 from sim.analysis.window import surge_window
 from sim.output.plots import plot_profile, plot_profile_compare
 from sim.analysis.trace_compare import TraceComparison, compare_to_trace, compared_intervals
@@ -69,7 +69,7 @@ def profile_figures(scenario, profile) -> dict:
 
 
 def _hours(t_s) -> str:
-    return "-" if t_s is None else f"{t_s / 3600:.2f} h ({t_s:,.0f} s)"
+    return "-" if t_s is None else from_start(t_s)
 
 
 def _read_compare_trace(path: str, scenario):

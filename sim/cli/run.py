@@ -19,8 +19,9 @@ from sim.errors import ConfigError, NotModelled
 from sim.interrupts import deferred_signals, exit_code
 from sim.files import out_dir, write_csv, write_json
 from sim.output.summary import summary_rows
-from sim.output.text import format_table
-from sim.cli.figures import clock, finish_panels, save_figure, zoom_panels
+from sim.output.text import clock, format_table, post_note
+from sim.output.advise_text import quick_advice_lines
+from sim.cli.figures import finish_panels, save_figure, zoom_panels
 from sim.analysis.slo import parse_slo
 from sim.analysis.window import surge_window
 from sim.stats.coarse import merged_quantiles, merged_ratio
@@ -203,10 +204,10 @@ def write_run_figures(out, scenario, summary: dict, rows: list[list], *, merged=
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "slo", None) is not None:
+    if args.slo is not None:
         parse_slo(args.slo)  # a bad --slo is refused before the scenario is read
     scenario = load_scenario(args.scenario)
-    objectives = parse_slo(getattr(args, "slo", None) or default_slo(scenario))
+    objectives = parse_slo(args.slo or default_slo(scenario))
     # The figures draw the SLO's limits, and by default the p95 and lost actions' too.
     slo = objectives + tuple(o for o in parse_slo(FIGURE_SLO) if o.metric not in {x.metric for x in objectives})
     if args.replications < 1:
@@ -231,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as err:
             raise err.at(args.scenario) from None
         try:  # an engine that does not model a part is refused before anything runs (exit 2, naming the key)
-            engine = pick_engine(scenario, getattr(args, "engine", "auto"))
+            engine = pick_engine(scenario, args.engine)
         except NotModelled as err:
             raise err.at(args.scenario) from None
         out_folder(args.out)  # the input is good: a bad --out is found now, not after the run
@@ -274,7 +275,8 @@ def run(args: argparse.Namespace) -> int:
     summary["slo"] = [{"objective": t, "value": v, "met": m} for t, v, m in judged.terms]
     summary["verdict"] = {**judged.to_dict(), "slo": slo_text, "peak_demand_x": peak_demand(scenario)}
     with deferred_signals():  # a second Ctrl-C must not cut the files short
-        print(("PARTIAL RUN: " if last.partial else "") + f"{judged.text}  [SLO {slo_text}]")
+        times = "" if judged.window_s is None else f"; {post_note(scenario.traffic.shares)}"
+        print(("PARTIAL RUN: " if last.partial else "") + f"{judged.text}  [SLO {slo_text}{times}]")
         for warning in judged.warnings:
             print(f"warning: {warning}")
         demand = summary["verdict"]["peak_demand_x"]
@@ -283,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
                   f"{scenario.site.app.instances * scenario.site.app.workers} workers can do "
                   f"(the utilization below is the run's average)")
         if not judged.holds and judged.window_s is not None and not last.partial and not compressed \
-                and not getattr(args, "no_advise", False) and scenario.site.app is not None:
+                and not args.no_advise and scenario.site.app is not None:
             summary["verdict"]["quick_advice"] = _quick_advice(args, judged, rows, slo_text, summary)
         if scenario.uncertain and not last.partial and not compressed:
             summary["verdict"]["quick_risk"] = _quick_risk(args, slo_text, summary)
@@ -315,19 +317,14 @@ def _quick_advice(args, judged, rows, slo_text: str, summary: dict) -> dict:
     end_s = (judged.window_s[1] + bin_s if judged.window_s else 0.0) + 1800.0
     try:
         got = quick_advice(read_scenario_table(args.scenario), args.scenario, slo=slo_text, summary=summary,
-                           until_s=end_s, engine=getattr(args, "engine", "auto"))
+                           until_s=end_s, engine=args.engine)
     except (ConfigError, NotModelled) as err:  # a mitigation the chosen engine does not model
         return {"skipped": str(err)}
     advise_cmd = f"surge advise {args.scenario} --slo \"{slo_text}\" --out DIR"
-    if got["cheapest"]:
-        print(f"cheapest fix (quick advice: each mitigation alone, to {got['until_s'] / 3600:.1f} h, "
-              f"{got['elapsed_s']:.0f} s): {got['cheapest']} (cost {got['cheapest_cost']:.2f}); {advise_cmd} "
-              "compares them all")
-    else:
-        best = got["rows"][0]["name"] if got["rows"] else None
-        print(f"no single mitigation meets the SLO in a quick look ({got['elapsed_s']:.0f} s)"
-              + (f"; the best alone: {best}" if best else "") + f": {advise_cmd} tries combinations")
+    for line in quick_advice_lines(got, advise_cmd):
+        print(line)
     return got
+
 
 
 def _quick_risk(args, slo_text: str, summary: dict) -> dict | None:

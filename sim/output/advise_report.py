@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from html import escape
 
+from sim.output.text import CLOCK_BASIS, COST_UNIT, price_text
+
 __all__ = ["verdict_banner", "advise_section", "probability_text"]
 
 
@@ -15,8 +17,10 @@ def verdict_banner(summary: dict) -> str:
         return ""
     cls = "good" if v.get("holds") else "warn" if v["text"].startswith("not measured") else "bad"
     slo = v.get("slo")
+    times = f"; times {CLOCK_BASIS}" if v.get("window_s") else ""
     out = [f'<p class="banner {cls}">{escape(v["text"])}'
-           + (f' <span class="meta">(SLO <code>{escape(str(slo))}</code>)</span>' if slo else "") + "</p>"]
+           + (f' <span class="meta">(SLO <code>{escape(str(slo))}</code>{escape(times)})</span>' if slo else "")
+           + "</p>"]
     peak = v.get("peak_demand_x")
     if isinstance(peak, (int, float)) and peak == peak:
         out.append(f'<p class="meta">At its busiest 10 s the surge offers {peak:.2g}× the work the site\'s workers '
@@ -61,8 +65,10 @@ def advise_section(doc: dict) -> str:
     if doc.get("partial"):
         head.append('<p class="banner warn">⚠ Partial advice: it stopped before every variant was run.</p>')
     if isinstance(doc.get("as_is"), str):
+        base = next((r for r in rows if not r.get("keys")), {})
+        times = f' <span class="meta">(times {CLOCK_BASIS})</span>' if base.get("loss_window_s") else ""
         head.append(f'<p class="banner {"good" if doc["as_is"].startswith("holds") else "bad"}">As it is: '
-                    f'{escape(doc["as_is"])}</p>')
+                    f'{escape(doc["as_is"])}{times}</p>')
     if doc.get("cheapest"):
         head.append(f'<p class="banner good">Cheapest that meets <code>{slo}</code>: {escape(str(doc["cheapest"]))}'
                     "</p>")
@@ -77,8 +83,10 @@ def advise_section(doc: dict) -> str:
         elif rows:
             head.append(f'<p class="banner bad">No variant tried meets <code>{slo}</code> in {share} of the '
                         "plausible surges.</p>")
+    price = doc.get("price_per_instance_hour")
+    cost = f"cost at {price_text(price)} {COST_UNIT}" if isinstance(price, (int, float)) else "cost"
     header = ["#", "mitigation", "meets SLO", "lost visitors", "lost actions", "p95 (every attempt)", "errors",
-              "instance-hours added", "cost", "bottleneck", "scenario file"]
+              "instance-hours added", cost, "bottleneck", "scenario file"]
     shift = 0
     if confidence is not None:
         header[2:3] = ["meets SLO (central case)", "holds in (95 % interval)", f"in {100 * confidence:g} %"]
@@ -98,8 +106,8 @@ def advise_section(doc: dict) -> str:
                                      for j, c in enumerate(cells)) + "</tr>")
     table = ("<table><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header) + "</tr></thead><tbody>"
              + "".join(body) + "</tbody></table>")
-    price = doc.get("price_per_instance_hour")
     note = (f'<p class="meta">Every variant meets the same visitors (the scenario\'s seed). Cost: instance-hours '
-            f"added × {price} an instance-hour; caches, the waiting room and the queue are counted as free here.</p>"
+            f"added × {price_text(price)} an instance-hour, in the price's currency; caches, the waiting room and the "
+            "queue are counted as free here.</p>"
             if price is not None else "")
     return f"<section><h2>What to add (surge advise)</h2>{''.join(head)}{note}{table}</section>"

@@ -14,6 +14,10 @@ import numpy as np
 from sim.analysis.fit import Estimate, FitResult, FittedShare
 from sim.analysis.fit_tail import half_within_s
 from sim.config.kernels import ExponentialKernel, Kernel, MixKernel, PowerLawKernel
+from sim.output.text import clock
+
+# The fitted scenario's run starts at the trace's first row: times of the surge are counted from it.
+_FROM = "from the trace's start"
 
 __all__ = ["fitted_scenario_text", "share_median_delay_s", "fit_table_rows", "uncertain_lines", "Z90"]
 
@@ -194,13 +198,13 @@ def fit_table_rows(result: FitResult, *, peak_rate_per_s: float, peak_at_s: floa
     if result.diurnal_fitted:
         rows.append(("daily cycle", f"amplitude {result.diurnal_amplitude.value:.2f}, peak at "
                      f"{result.diurnal_peak_hour:.1f} h"))
-    rows.append(("peak", f"{peak_rate_per_s:,.2f} visitors/s at t = {_hms(peak_at_s)}"))
+    rows.append(("peak", f"{peak_rate_per_s:,.2f} visitors/s at {clock(peak_at_s)} {_FROM}"))
     for j, s in enumerate(result.shares):
         r = s.reach
         half = half_within_s(s.kernel, r.horizon_s)
         what = ("a burst with no tail" if s.burst is not None else
                 f"{s.kernel.kind}, half its visitors within {_hms(half)}")
-        rows.append((f"share {j + 1}", f"onset t = {_hms(s.at_s.value)}, {what}, {r.counted:,.0f} visitors "
+        rows.append((f"share {j + 1}", f"onset {clock(s.at_s.value)} {_FROM}, {what}, {r.counted:,.0f} visitors "
                      f"within the trace; the kernel's whole: {with_interval(s.visitors, lambda v: f'{v:,.0f}')}"))
         if s.burst is not None:
             rows.append(("", s.burst.words()))

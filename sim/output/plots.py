@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from sim.output.text import clock
+
 __all__ = ["plot_profile", "hours_axis", "clock_axis", "mark_window", "plot_latency", "plot_throughput", "waited",
            "plot_actions_lost", "plot_queue", "plot_instances", "plot_capacity", "loadtest_time_axis",
            "plot_loadtest_arrivals", "plot_loadtest_latency", "plot_loadtest_lag", "plot_profile_compare"]
@@ -17,9 +19,7 @@ def hours_axis(ax, duration_s: float) -> None:
 
 
 def _clock_tick(h, _pos=None) -> str:
-    minutes = int(round(h * 60))
-    sign, minutes = ("-" if minutes < 0 else ""), abs(minutes)
-    return f"{sign}{minutes // 60}:{minutes % 60:02d}"
+    return clock(h * 3600)
 
 
 # Tick steps in minutes: the smallest that leaves at most 10 ticks on the axis.

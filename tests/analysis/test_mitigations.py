@@ -101,3 +101,22 @@ def test_no_pre_scaling_for_a_post_after_the_run():
     # 1,380 s: 5 minutes and a 120 s boot before the post at 1,800 s; no way back after the run's end
     assert schedule == [{"at_s": 1380.0, "min": schedule[0]["min"]}]
     parse_scenario(apply(table, [pre]))
+
+
+def test_the_counts_of_instances_are_the_ones_pre_scaling_and_the_plan_use():
+    from sim.analysis.mitigations import instance_counts
+    from sim.analysis.sizing import PLAN_DEFAULT_SLO, least_workers, workload
+    from sim.analysis.slo import parse_slo
+
+    scenario = parse_scenario(_table())
+    size = sizing(scenario)
+    counts = instance_counts(scenario, size)
+    labels = {m.key: m.label for m in catalog(scenario, size)}
+    # pre-scaling and autoscaling go up to the count at_target names, the peak's need at 75 % of capacity
+    assert labels["pre-scale"] == f"pre-scale to {counts.at_target} before the post"
+    assert labels["autoscale"] == f"autoscale 2-{counts.at_target}"
+    peak = float(workload(scenario).visitors_per_s.max())
+    assert counts.peak_need == math.ceil(peak * WORK_S / (5 * 0.75)) == counts.at_target
+    # surge plan's count: its least workers for p95<2s, in instances of 5
+    need = least_workers(workload(scenario), parse_slo(PLAN_DEFAULT_SLO)[0])
+    assert counts.for_objective == math.ceil(need / 5) and counts.for_objective < counts.at_target

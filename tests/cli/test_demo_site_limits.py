@@ -99,8 +99,8 @@ def test_idle_connections_leave_healthz_fast_and_are_closed_after_the_read_timeo
             for sock in opened:
                 sock.close()
         assert site.stats()["healthz"] == 1
-    # Measured over 10 runs: /healthz in 1.5-5 ms behind 500 idle connections (the old server: up to
-    # 20 s behind 10,000); 1 s leaves room for a busy machine.
+    # Measured over 10 runs: /healthz in 1.5-5 ms behind 500 idle connections (a server without the cap:
+    # up to 20 s behind 10,000); 1 s leaves room for a busy machine.
     assert healthz_s < 1.0, f"/healthz took {healthz_s:.3f} s"
     assert len(closed_after) == n, f"{n - len(closed_after)} idle connections still open"
     # A connection is closed once it has been idle read_timeout_s, found by a sweep every SWEEP_S:
@@ -149,7 +149,7 @@ def _cpu_s(pid: int) -> float:
 def test_at_the_descriptor_limit_healthz_answers_and_cpu_and_log_stay_bounded(mode, n_idle):
     # cap: the site caps connections at 256 - FD_RESERVE - 2 x 2 workers = 188, so 250 idle ones pass it;
     # fill: 32 descriptors are left, so 64 idle ones exhaust them. Either way the site must shed idle
-    # connections (or pause), not spin: the old server spent 96 % CPU and wrote 107 MB of log in 20 s.
+    # connections (or pause), not spin: a server that spins spends 96 % CPU and writes 107 MB of log in 20 s.
     with subprocess.Popen([sys.executable, "-c", _LIMITED_SITE, mode], cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, stdin=subprocess.PIPE,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:

@@ -46,3 +46,7 @@ def test_the_plan_names_the_slo_terms_and_sections_it_does_not_size_for(tmp_path
     rows = {line[:28].strip(): line[28:].strip() for line in out.splitlines()}
     assert rows["not sized for (SLO)"].startswith("lost_actions<1%: the plan sizes p50, p95")
     assert rows["not in the plan (scenario)"].startswith("[site.autoscale], [site.waiting_room]: ")
+    # the peak's demand over the workers' capacity, named as the ratio it is (10/s x 0.05 s = 0.5 busy of 4)
+    assert rows["app workers now"] == "4 (2 instances x 2): the peak offers 0.125x the work they can do (demand / capacity)"
+    # why pre-scaling's count is not the plan's (1 instance keeps up; pre-scaling takes twice the site's)
+    assert rows["other counts of instances"].startswith("pre-scale and autoscale size 4 (twice the site's 2; 1 would run")

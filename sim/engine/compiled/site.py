@@ -4,7 +4,7 @@
 ``sim.engine.compiled.layout``, with the same effects in the same order (see
 ``sim.engine.compiled.loop``). Each function takes only the arrays it touches: numba passes an
 array as several machine words, and a call carrying every array costs more than the
-event it serves (``benchmarks/README.md``, fourth round).
+event it serves (``benchmarks/README.md``, "the event path compiled").
 """
 
 from __future__ import annotations
