@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Figure", "REGISTRY", "UNITS", "BASES", "figure", "slo_terms", "columns", "terms_where",
-           "shown_label", "place"]
+__all__ = ["Figure", "REGISTRY", "UNITS", "BASES", "EVERY_ATTEMPT", "COMPLETED", "figure", "slo_terms", "columns", "terms_where",
+           "shown_label", "slo_lines", "place"]
 
 # "s": seconds (an SLO limit in s or ms); "fraction": 0..1 (an SLO limit in %); "count": how many
 # (per bin in a column); "expected": a mean count; "level": a time average of how many; "ratio": busy over in service.
@@ -41,7 +41,7 @@ class Figure:
     column: str | None = None
     basis: str = ""
     slo: bool = False  # an SLO term: ``--slo "NAME<LIMIT"``
-    quick: bool = False  # judged by surge run's quick advice and surge risk's screen
+    quick: int = 0  # judged by surge run's quick advice and surge risk's screen, listed in this order (0: not)
     plannable: bool = False  # surge plan sizes the workers for it
     console: bool = False  # a row (or part of one) of the summary surge run and surge loadtest print
     report: bool = False  # a row of surge report's summary table
@@ -59,7 +59,7 @@ class Figure:
             raise ValueError(f"{self.name}: a figure is a summary key, a column or both")
         if self.slo and (self.key is None or self.unit not in ("s", "fraction")):
             raise ValueError(f"{self.name}: an SLO term needs a summary key and a unit of s or fraction")
-        if (self.quick or self.plannable) and not self.slo:
+        if (self.quick or self.plannable) and not self.slo or self.quick < 0:
             raise ValueError(f"{self.name}: only an SLO term is judged by the quick advice or sized by plan")
         if not (self.model or self.loadtest):
             raise ValueError(f"{self.name}: a column of neither a run nor a load test")
@@ -92,7 +92,7 @@ REGISTRY: tuple[Figure, ...] = (
     # -- SLO terms, in the order the parser lists them ------------------------------------------
     _term("p50", "page_attempt_s.p50", "s", "page response p50", _ATTEMPTS, EVERY_ATTEMPT, plannable=True),
     _term("p95", "page_attempt_s.p95", "s", "page response p95", _ATTEMPTS, EVERY_ATTEMPT, plannable=True,
-          quick=True),
+          quick=3),
     _term("p99", "page_attempt_s.p99", "s", "page response p99", _ATTEMPTS, EVERY_ATTEMPT, plannable=True),
     _term("completed_p50", "page_response_s.p50", "s", "page response p50", _PAGES, COMPLETED),
     _term("completed_p95", "page_response_s.p95", "s", "page response p95", _PAGES, COMPLETED),
@@ -104,13 +104,13 @@ REGISTRY: tuple[Figure, ...] = (
     _term("wait_p99", "wait_s.p99", "s", "wait before service p99", _WAIT, plannable=True),
     _term("errors", "requests.error_fraction", "fraction", "origin requests answered 503 or 504",
           "requests.rejected + requests.timed_out over requests.arrived (a load test: every request not 2xx/3xx)",
-          quick=True),
+          quick=4),
     _term("dropped", "visitors.dropped_fraction", "fraction", "visitors dropped by the load generator",
           "a load test's visitors.dropped over arrived + dropped"),
     _term("lost_visitors", "visitors.lost_fraction", "fraction", "visitors lost",
-          "visitors.abandoned + visitors.failed over visitors.arrived", quick=True),
+          "visitors.abandoned + visitors.failed over visitors.arrived", quick=2),
     _term("lost_actions", "actions.lost_fraction", "fraction", "actions lost",
-          "actions.lost over actions.attempted", quick=True),
+          "actions.lost over actions.attempted", quick=1),
     # -- timeseries.csv, in its column order ------------------------------------------------------
     _col("bin_start_s", "s", "bin start", "the run's bins (run.bin_s)"),
     _col("bin_end_s", "s", "bin end", "the run's bins (run.bin_s)"),
@@ -174,8 +174,9 @@ def slo_terms() -> tuple[Figure, ...]:
 
 
 def terms_where(flag: str) -> tuple[str, ...]:
-    """The SLO terms with ``flag`` set (``"quick"``, ``"plannable"``), in the registry's order."""
-    return tuple(f.name for f in REGISTRY if f.slo and getattr(f, flag))
+    """The SLO terms with ``flag`` set (``"quick"``, ``"plannable"``), in the order it gives (else the registry's)."""
+    return tuple(f.name for f in sorted((f for f in REGISTRY if f.slo and getattr(f, flag)),
+                                        key=lambda f: getattr(f, flag)))
 
 
 def columns(*, model: bool = True, loadtest: bool = False) -> list[str]:
@@ -184,6 +185,17 @@ def columns(*, model: bool = True, loadtest: bool = False) -> list[str]:
     if loadtest:
         cols += [f.column for f in REGISTRY if f.column and not f.model]
     return cols
+
+
+def slo_lines(objectives, keys: tuple[str, ...]) -> list[tuple[float, str]]:
+    """The objectives judged on figures under ``keys`` of summary.json (``"page_attempt_s"``,
+    ``"actions.lost_fraction"``), as (limit, label) for a plot: ``SLO p95<2s (every attempt)``."""
+    lines = []
+    for o in objectives:
+        f = figure(o.metric)
+        if any(f.key == k or f.key.startswith(f"{k}.") for k in keys):
+            lines.append((o.limit, f"SLO {o.text}" + (f" ({f.basis})" if f.basis else "")))
+    return lines
 
 
 def shown_label(name: str) -> str:
