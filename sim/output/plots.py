@@ -554,7 +554,7 @@ def plot_loadtest_latency(ax, rows, columns, *, time_scale: float, slo_s: float 
     if not np.any(np.isfinite(series)):
         _nothing(ax, "no page was served: no response time to show")
     _time_yaxis(ax, series, also=() if slo_s is None else (slo_s,))
-    ax.set_ylabel("page response time\n(from the planned send)")
+    ax.set_ylabel(f"page response time\n({COMPLETED}, from the planned send)")
     loadtest_time_axis(ax, rows, columns, time_scale=time_scale)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", fontsize=8)

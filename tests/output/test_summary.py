@@ -12,7 +12,7 @@ def test_a_term_with_no_measured_value_reads_not_measured_and_is_broken():
                        {"objective": "p95<2s", "value": 0.2, "met": True}]}
     assert verdicts(summary) == [("lost_actions<1%", "not measured", False), ("p95<2s", "200 ms", True)]
     assert slo_rows(verdicts(summary)) == [("SLO lost_actions<1%", "BROKEN (not measured)"),
-                                           ("SLO p95<2s", "met (200 ms)")]
+                                           ("SLO p95<2s (every attempt)", "met (200 ms)")]
     # judged afresh (surge report --slo): the same reading
     summary["actions"]["lost_fraction"] = math.nan
     assert slo_rows(verdicts(summary, "lost_actions<1%")) == [("SLO lost_actions<1%", "BROKEN (not measured)")]
