@@ -21,7 +21,7 @@ from html import escape
 from pathlib import Path
 
 from sim.errors import ConfigError
-from sim.stats.figures import COMPLETED
+from sim.stats.figures import COMPLETED, shown_where
 from sim.output.summary import get, number, pct_text, summary_rows, time_text, verdicts, with_ci
 from sim.output.text import fmt
 from sim.analysis.slo import evaluate, parse_slo
@@ -365,8 +365,7 @@ def sweep_table(sweep: dict, columns: tuple[str, ...], rows: tuple[dict, ...], s
     """Every point of the sweep: its varied values, p95, visitors and actions lost (± CI), and the SLO verdict."""
     vary = [v.get("key") for v in sweep.get("vary") or [] if isinstance(v, dict)]
     keys = [k for k in vary if k in columns]
-    shown = [("page_response_s.p95", "page response p95", time_text), ("visitors.lost_fraction", "visitors lost", pct_text),
-             ("actions.lost_fraction", "actions lost", pct_text)]
+    shown = [(f.key, f.described, time_text if f.unit == "s" else pct_text) for f in shown_where("report")]
     shown = [s for s in shown if s[0] in columns]
     text = slo or sweep.get("slo")
     objectives = parse_slo(str(text), source="--slo" if slo else "sweep.json: slo") if text else ()

@@ -103,7 +103,7 @@ def _visitor_rows(s: dict) -> list[tuple[str, str | None]]:
     return [("visitors targeted", figure(s, "visitors.target")),
             ("visitors arrived", figure(s, "visitors.arrived")),
             ("visitors served (saw every page)", figure(s, "visitors.served")),
-            ("visitors lost", f"{lost}: {why}" if lost and why else lost),
+            (registered("lost_visitors").label, f"{lost}: {why}" if lost and why else lost),
             ("retries (refresh storm)", figure(s, "visitors.retries"))]
 
 
@@ -116,7 +116,7 @@ def _action_rows(s: dict) -> list[tuple[str, str | None]]:
     from_send = _of_each(s, tuple(f"page_response_from_send_s.{q}" for q in _QUANTILES), f=time_text)
     planned = " (from the planned send)" if from_send is not None else ""
     completed = registered("page_response").label
-    return [("actions completed", done), ("actions lost", _with_share(s, "actions.lost", "actions.lost_fraction")),
+    return [("actions completed", done), (registered("lost_actions").label, _with_share(s, "actions.lost", "actions.lost_fraction")),
             (f"{completed}{planned}", _of_each(s, tuple(f"page_response_s.{q}" for q in _QUANTILES), f=time_text)),
             (f"{completed} (from the actual send)", from_send),
             (registered("page_attempt").label, _attempts(s)),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["Figure", "REGISTRY", "UNITS", "BASES", "EVERY_ATTEMPT", "COMPLETED", "figure", "slo_terms", "columns", "terms_where",
-           "shown_label", "slo_lines", "place"]
+           "shown_label", "shown_where", "slo_lines", "place"]
 
 # "s": seconds (an SLO limit in s or ms); "fraction": 0..1 (an SLO limit in %); "count": how many
 # (per bin in a column); "expected": a mean count; "level": a time average of how many; "ratio": busy over in service.
@@ -43,8 +43,9 @@ class Figure:
     slo: bool = False  # an SLO term: ``--slo "NAME<LIMIT"``
     quick: int = 0  # judged by surge run's quick advice and surge risk's screen, listed in this order (0: not)
     plannable: bool = False  # surge plan sizes the workers for it
-    console: bool = False  # a row (or part of one) of the summary surge run and surge loadtest print
-    report: bool = False  # a row of surge report's summary table
+    console: bool = False  # labels a row of the summary table surge run and surge loadtest print (and the
+    # report's summary section shows): sim.output.summary.summary_rows
+    report: bool = False  # a column of surge report's table of a sweep's points: sim.output.report.sweep_table
     model: bool = True  # a run's column has it (False: a load test's alone)
     loadtest: bool = True  # a load test's column has it (False: empty, nan, in its file)
 
@@ -76,8 +77,7 @@ class Figure:
 
 
 def _term(name: str, key: str, unit: str, label: str, source: str, basis: str = "", **flags) -> Figure:
-    return Figure(name=name, key=key, unit=unit, label=label, source=source, basis=basis, slo=True,
-                  console=True, report=True, **flags)
+    return Figure(name=name, key=key, unit=unit, label=label, source=source, basis=basis, slo=True, **flags)
 
 
 def _col(name: str, unit: str, label: str, source: str, basis: str = "", **flags) -> Figure:
@@ -95,7 +95,7 @@ REGISTRY: tuple[Figure, ...] = (
           quick=3),
     _term("p99", "page_attempt_s.p99", "s", "page response p99", _ATTEMPTS, EVERY_ATTEMPT, plannable=True),
     _term("completed_p50", "page_response_s.p50", "s", "page response p50", _PAGES, COMPLETED),
-    _term("completed_p95", "page_response_s.p95", "s", "page response p95", _PAGES, COMPLETED),
+    _term("completed_p95", "page_response_s.p95", "s", "page response p95", _PAGES, COMPLETED, report=True),
     _term("completed_p99", "page_response_s.p99", "s", "page response p99", _PAGES, COMPLETED),
     _term("mean", "page_response_s.mean", "s", "page response mean", _PAGES, COMPLETED),
     # waits from arrival to service start: wait_p95<0.5s is P(wait > 0.5 s) <= 5 %
@@ -108,9 +108,10 @@ REGISTRY: tuple[Figure, ...] = (
     _term("dropped", "visitors.dropped_fraction", "fraction", "visitors dropped by the load generator",
           "a load test's visitors.dropped over arrived + dropped"),
     _term("lost_visitors", "visitors.lost_fraction", "fraction", "visitors lost",
-          "visitors.abandoned + visitors.failed over visitors.arrived", quick=2),
+          "visitors.abandoned + visitors.failed over visitors.arrived", quick=2, console=True,
+          report=True),
     _term("lost_actions", "actions.lost_fraction", "fraction", "actions lost",
-          "actions.lost over actions.attempted", quick=1),
+          "actions.lost over actions.attempted", quick=1, console=True, report=True),
     # -- timeseries.csv, in its column order ------------------------------------------------------
     _col("bin_start_s", "s", "bin start", "the run's bins (run.bin_s)"),
     _col("bin_end_s", "s", "bin end", "the run's bins (run.bin_s)"),
@@ -147,9 +148,9 @@ REGISTRY: tuple[Figure, ...] = (
     # -- console and report rows ------------------------------------------------------------------
     # (labels no longer than the table's longest, "visitors served (saw every page)": the columns stay put)
     Figure(name="page_response", key="page_response_s", unit="s", label="completed pages p50 / p95 / p99",
-           source=_PAGES, basis=COMPLETED, console=True, report=True),
+           source=_PAGES, basis=COMPLETED, console=True),
     Figure(name="page_attempt", key="page_attempt_s", unit="s", label="every attempt p50 / p95 / p99",
-           source=_ATTEMPTS, basis=EVERY_ATTEMPT, console=True, report=True),
+           source=_ATTEMPTS, basis=EVERY_ATTEMPT, console=True),
 )
 
 
@@ -197,6 +198,11 @@ def slo_lines(objectives, keys: tuple[str, ...]) -> list[tuple[float, str]]:
         if any(f.key == k or f.key.startswith(f"{k}.") for k in keys):
             lines.append((o.limit, f"SLO {o.text}" + (f" ({f.basis})" if f.basis else "")))
     return lines
+
+
+def shown_where(flag: str) -> tuple[Figure, ...]:
+    """The figures with ``flag`` (``"console"``, ``"report"``) set, in the registry's order."""
+    return tuple(f for f in REGISTRY if getattr(f, flag))
 
 
 def shown_label(name: str) -> str:
