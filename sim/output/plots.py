@@ -201,11 +201,11 @@ _SLO_STYLES = ("-", "-.", (0, (5, 1)))  # several objectives' limits told apart
 _PERCENTILES = (("p50", 0.5, "-", "tab:blue"), ("p95", 0.95, "--", "tab:orange"), ("p99", 0.99, ":", "tab:green"))
 
 
-def plot_latency(ax_latency, ax_rate, rows, columns, *, slo_s: float | None = None, slo_label: str | None = None,
-                 slo_lines: Sequence[tuple[float, str]] = (), merged=None, window=None, legend: bool = True) -> None:
+def plot_latency(ax_latency, ax_rate, rows, columns, *, slo_lines: Sequence[tuple[float, str]] = (), merged=None,
+                 window=None, legend: bool = True) -> None:
     """Response-time percentiles of the completed pages over time (``ax_latency``) above the arrival rate
-    (``ax_rate``, may be None). ``slo_lines``: (limit in s, label) of each objective to draw; ``slo_s``
-    and ``slo_label``: one more.
+    (``ax_rate``, may be None). ``slo_lines``: (limit in s, label) of each objective to draw
+    (:func:`sim.stats.figures.slo_lines`).
 
     ``merged`` (a :class:`~sim.stats.coarse.MergedQuantiles`): the percentiles of neighbouring bins merged
     until each holds ``min_count`` responses, drawn as steps; a group still short of it (at its widest) is
@@ -240,7 +240,7 @@ def plot_latency(ax_latency, ax_rate, rows, columns, *, slo_s: float | None = No
             values = _column(rows, columns, f"{name}_s")
             ax_latency.plot(mid, values, style, color=color, lw=1, label=f"{name} (each bin)")
             drawn.append(values)
-    lines = list(slo_lines) + ([] if slo_s is None else [(slo_s, slo_label or f"SLO {_seconds_tick(slo_s)}")])
+    lines = list(slo_lines)
     for (limit, label), style in zip(lines, _SLO_STYLES * len(lines)):
         ax_latency.axhline(limit, color="tab:red", lw=1, ls=style, label=label)
     if not any(np.any(np.isfinite(v)) for v in drawn):
@@ -317,11 +317,11 @@ def plot_throughput(ax, rows, columns, *, ax_origin=None, window=None, legend: b
         _legend(other, legend, loc="center right")
 
 
-def plot_actions_lost(ax, merged, *, slo_fraction: float | None = None, slo_label: str | None = None,
-                      slo_lines: Sequence[tuple[float, str]] = (), window=None, legend: bool = True) -> None:
+def plot_actions_lost(ax, merged, *, slo_lines: Sequence[tuple[float, str]] = (), window=None,
+                      legend: bool = True) -> None:
     """The share of actions lost (%) over time, from a :class:`~sim.stats.coarse.MergedRatio` of actions lost
     to actions ended (completed + lost) over groups of neighbouring bins; a group short of ``min_count``
-    actions is drawn faint; each objective's limit (``slo_lines``: (fraction, label), and ``slo_fraction``) as a line."""
+    actions is drawn faint; each objective's limit (``slo_lines``: (fraction, label)) as a line."""
     edges = np.asarray(merged.edges_s, dtype=float)
     keep = np.ones(len(edges) - 1, dtype=bool) if window is None else \
         (edges[1:] > window[0]) & (edges[:-1] < window[1])
@@ -334,9 +334,7 @@ def plot_actions_lost(ax, merged, *, slo_fraction: float | None = None, slo_labe
         if not enough.all():
             ax.stairs(np.where(enough, np.nan, pct), x, baseline=None, lw=1, color="tab:red", alpha=0.3,
                       label=f"faint: fewer than {merged.min_count} actions")
-    lines = list(slo_lines) + ([] if slo_fraction is None else [(slo_fraction,
-                                                                  slo_label or f"SLO {100 * slo_fraction:g} %")])
-    for limit, label in lines:
+    for limit, label in slo_lines:
         ax.axhline(100 * limit, color="black", lw=1, ls="--", label=label)
     ax.set_ylim(0, 105)
     ax.set_ylabel("actions lost (%)")
