@@ -21,7 +21,15 @@ from sim.analysis.verdict import Verdict, peak_demand, verdict
 from sim.config.scenario import Scenario
 from sim.stats.summary import TIMESERIES_COLUMNS, aggregate, summarize, timeseries
 
-__all__ = ["RunSummary", "Settings", "summarize_runs", "complete_or_last", "with_quick", "slo_entries", "mean_rows"]
+__all__ = ["RunSummary", "Settings", "NOT_RUN", "summarize_runs", "complete_or_last", "with_quick", "slo_entries", "mean_rows"]
+
+
+class _NotRun:
+    def __repr__(self) -> str:
+        return "NOT_RUN"
+
+
+NOT_RUN = _NotRun()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,8 +61,10 @@ class RunSummary:
     verdict: Verdict
     scenario: Scenario
     partial: bool
-    quick_advice: dict | None = None  # surge run's quick advice, when it ran
-    quick_risk: dict | None = None  # surge run's quick look over the [uncertain] ranges, when it ran
+    # surge run's quick advice and quick look over the [uncertain] ranges: NOT_RUN writes no key, while
+    # one that ran and had nothing to say (None) writes null
+    quick_advice: dict | None | _NotRun = NOT_RUN
+    quick_risk: dict | None | _NotRun = NOT_RUN
 
     @cached_property
     def peak_demand_x(self) -> float:
@@ -74,9 +84,9 @@ class RunSummary:
                # as surge loadtest writes it: each objective with the figure it was judged on
                "slo": [{"objective": t, "value": v, "met": m} for t, v, m in self.verdict.terms],
                "verdict": {**self.verdict.to_dict(), "slo": self.slo_text, "peak_demand_x": self.peak_demand_x}}
-        if self.quick_advice is not None:
+        if self.quick_advice is not NOT_RUN:
             out["verdict"]["quick_advice"] = self.quick_advice
-        if self.quick_risk is not None:
+        if self.quick_risk is not NOT_RUN:
             out["verdict"]["quick_risk"] = self.quick_risk
         return out
 
@@ -110,9 +120,12 @@ def summarize_runs(scenario, results: list, *, objectives: tuple[Objective, ...]
                       verdict=judged, scenario=scenario, partial=last.partial)
 
 
-def with_quick(summary: RunSummary, *, advice: dict | None = None, risk: dict | None = None) -> RunSummary:
-    """The summary with surge run's quick advice and quick look over the ranges added."""
-    return dataclasses.replace(summary, quick_advice=advice, quick_risk=risk)
+def with_quick(summary: RunSummary, **ran: dict | None) -> RunSummary:
+    """The summary with what surge run's quick looks that ran gave: ``advice=``, ``risk=``."""
+    unknown = set(ran) - {"advice", "risk"}
+    if unknown:
+        raise TypeError(f"with_quick takes advice and risk, not {', '.join(sorted(unknown))}")
+    return dataclasses.replace(summary, **{f"quick_{name}": got for name, got in ran.items()})
 
 
 def slo_entries(objectives: tuple[Objective, ...], summary: dict) -> list[dict]:

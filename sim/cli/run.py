@@ -242,13 +242,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"peak: the busiest 10 s offer {demand:.2g}x the work the site's "
                   f"{scenario.site.app.instances * scenario.site.app.workers} workers can do "
                   f"(the utilization below is the run's average)")
-        advice = risk = None
+        quick = {}
         if not verdict_.holds and verdict_.window_s is not None and not last.partial and not compressed \
                 and not getattr(args, "no_advise", False) and scenario.site.app is not None:
-            advice = _quick_advice(args, verdict_, rows, slo_text, judged.to_dict())
+            quick["advice"] = _quick_advice(args, verdict_, rows, slo_text, judged.to_dict())
         if scenario.uncertain and not last.partial and not compressed:
-            risk = _quick_risk(args, slo_text, judged.to_dict())
-        summary = with_quick(judged, advice=advice, risk=risk).to_dict()
+            quick["risk"] = _quick_risk(args, slo_text, judged.to_dict())
+        summary = with_quick(judged, **quick).to_dict()
         print()
         print(format_table(summary_rows(summary), title=title))
         if args.out:

@@ -55,8 +55,10 @@ def test_the_summary_json_holds_the_figures_how_it_ran_and_the_verdict(two_runs)
     assert out["verdict"]["slo"] == "p95<2s,lost_actions<1%" and out["verdict"]["holds"] == all(m for _, _, m in judged)
     assert out["verdict"]["peak_demand_x"] == pytest.approx(summary.peak_demand_x)
     assert len(summary.rows) == 10 and "quick_advice" not in out["verdict"]
-    quick = with_quick(summary, advice={"cheapest": None}).to_dict()
-    assert quick["verdict"]["quick_advice"] == {"cheapest": None} and "quick_risk" not in quick["verdict"]
+    quick = with_quick(summary, advice={"cheapest": None}, risk=None).to_dict()
+    # a quick look that ran with nothing to judge is null; one that did not run has no key
+    assert quick["verdict"]["quick_advice"] == {"cheapest": None} and quick["verdict"]["quick_risk"] is None
+    assert "quick_risk" not in with_quick(summary, advice={}).to_dict()["verdict"]
 
 
 def test_a_stopped_replication_is_left_out_of_the_means(two_runs):
