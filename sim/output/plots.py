@@ -436,9 +436,10 @@ def plot_instances(ax, rows, columns, *, window=None, legend: bool = True) -> No
     _time_axis(ax, rows, columns, window)
 
 
-def plot_capacity(ax, rows, *, capacity_key: str, surge_keys, figure: str, ylabel: str, slo_limit=None,
-                  least=None, scale: float = 1.0) -> None:
-    """A figure against capacity, one line per surge size, with its confidence band and the SLO."""
+def plot_capacity(ax, rows, *, capacity_key: str, surge_keys, figure: str, ylabel: str,
+                  slo_lines: Sequence[tuple[float, str]] = (), least=None, scale: float = 1.0) -> None:
+    """A figure against capacity, one line per surge size, with its confidence band and the limits of
+    the SLO's terms on it (``slo_lines``: (limit, label), :func:`sim.stats.figures.slo_lines`)."""
     groups: dict = {}
     for row in rows:
         groups.setdefault(tuple(row["values"][k] for k in surge_keys), []).append(row)
@@ -457,8 +458,8 @@ def plot_capacity(ax, rows, *, capacity_key: str, surge_keys, figure: str, ylabe
             if mark is not None:
                 j = int(np.argmin(np.abs(x - mark)))
                 ax.plot([x[j]], [y[j]], marker="*", ms=14, color=line.get_color(), mec="black", zorder=5)
-    if slo_limit is not None:
-        ax.axhline(slo_limit * scale, color="tab:red", lw=1, ls="--", label="SLO")
+    for (limit, label), style in zip(slo_lines, _SLO_STYLES * len(slo_lines)):
+        ax.axhline(limit * scale, color="tab:red", lw=1, ls=style, label=label)
     ax.set_xlabel(capacity_key)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
