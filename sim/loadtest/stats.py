@@ -19,7 +19,7 @@ import numpy as np
 from sim.stats.attempts import QUANTILES, attempt_quantiles
 from sim.stats.figures import columns
 from sim.stats.histogram import LogHistogram
-from sim.stats.summary import rows_of
+from sim.stats.summary import quantile_figures, rows_of
 
 __all__ = ["LoadRecorder", "LOADTEST_COLUMNS", "COUNTERS", "LAG_THRESHOLD_S", "generator_verdict"]
 
@@ -165,10 +165,6 @@ class LoadRecorder:
         def frac(a, b):
             return a / b if b > 0 else math.nan
 
-        def quantiles(h):
-            return {"mean": h.mean, "p50": h.quantile(0.5), "p95": h.quantile(0.95), "p99": h.quantile(0.99),
-                    "count": h.count}
-
         lost = c["visitors_failed"]
         return {
             "kind": "loadtest",
@@ -192,13 +188,13 @@ class LoadRecorder:
                 "error_fraction": frac(c["requests"] - c["requests_ok"], c["requests"]),
                 "by_status": dict(sorted(self.status.items())),
             },
-            "response_s": quantiles(self.all_response),
-            "page_response_s": quantiles(self.response),
+            "response_s": quantile_figures(self.all_response),
+            "page_response_s": quantile_figures(self.response),
             # every page view and submit, a failed one as never answered (the SLO's p95)
             "page_attempt_s": attempt_quantiles(
                 self.response, attempts=c["page_views"],
                 answered=c["completed"] + c["actions_completed"]),
-            "page_response_from_send_s": quantiles(self.sent_response),
+            "page_response_from_send_s": quantile_figures(self.sent_response),
             "generator": generator_verdict(self.lag, self.loop_lag),
             "actions": {
                 "completed": c["actions_completed"], "lost": c["actions_lost"],

@@ -15,13 +15,14 @@ from sim.stats.attempts import QUANTILES, attempt_quantiles
 from sim.stats.confidence import mean_ci
 from sim.stats.figures import REGISTRY, columns
 
-__all__ = ["summarize", "timeseries", "rows_of", "TIMESERIES_COLUMNS", "aggregate", "flatten"]
+__all__ = ["summarize", "timeseries", "rows_of", "quantile_figures", "TIMESERIES_COLUMNS", "aggregate", "flatten"]
 
 TIMESERIES_COLUMNS = columns()  # the registry's order (sim.stats.figures)
 _COUNTS = frozenset(f.column for f in REGISTRY if f.column and f.unit == "count")
 
 
-def _quantiles(hist) -> dict:
+def quantile_figures(hist) -> dict:
+    """A latency histogram's ``mean``, ``p50``, ``p95``, ``p99`` and ``count`` (nan where it is empty)."""
     empty = hist.count == 0
     return {
         "mean": math.nan if empty else hist.mean,
@@ -89,9 +90,9 @@ def summarize(result) -> dict:
             "cdn_hits": tot["requests.cdn_hits"],
             "edge_overflow": _edge_overflow(result),
         },
-        "wait_s": _quantiles(rec.wait),
-        "response_s": _quantiles(rec.response),
-        "page_response_s": _quantiles(rec.page_response),
+        "wait_s": quantile_figures(rec.wait),
+        "response_s": quantile_figures(rec.response),
+        "page_response_s": quantile_figures(rec.page_response),
         "page_attempt_s": attempt_quantiles(
             rec.page_response, attempts=tot["page_views.attempted"] + tot["actions.submits"],
             answered=tot["page_views.completed"] + completed),
