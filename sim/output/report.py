@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sim.errors import ConfigError
 from sim.stats.figures import COMPLETED, shown_where
-from sim.output.summary import get, number, pct_text, summary_rows, time_text, verdicts, with_ci
+from sim.output.summary import get, number, pct_text, summary_rows, term_basis, time_text, verdicts, with_ci
 from sim.output.text import fmt
 from sim.analysis.slo import evaluate, parse_slo
 from sim.loadtest.meaning import FAILED, MEASURED, outcome
@@ -289,7 +289,7 @@ def slo_section(verdicts: list[tuple[str, str, bool]]) -> str:
     broken = sum(1 for _, _, ok in verdicts if not ok)
     head = (f'<p class="banner good">All {len(verdicts)} objectives met.</p>' if not broken else
             f'<p class="banner bad">{broken} of {len(verdicts)} objectives broken.</p>')
-    rows = [[f"<code>{escape(text)}</code>", escape(value),
+    rows = [[f"<code>{escape(text)}</code>{escape(term_basis(text))}", escape(value),
              '<span class="met">met</span>' if ok else '<span class="broken">BROKEN</span>']
             for text, value, ok in verdicts]
     table = _table(["objective", "measured", "verdict"], rows)

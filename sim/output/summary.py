@@ -16,7 +16,7 @@ from sim.stats.figures import Figure
 from sim.stats.figures import figure as registered
 from sim.output.text import fmt
 
-__all__ = ["summary_rows", "slo_rows", "verdicts", "metric_text", "count_text", "time_text", "pct_text", "figure", "get", "number",
+__all__ = ["summary_rows", "slo_rows", "term_basis", "verdicts", "metric_text", "count_text", "time_text", "pct_text", "figure", "get", "number",
            "with_ci"]
 
 
@@ -167,7 +167,7 @@ def summary_rows(s: dict) -> list[tuple[str, str]]:
     return [(label, text) for label, text in rows if text is not None]
 
 
-def _basis(objective: str) -> str:
+def term_basis(objective: str) -> str:
     """`` (every attempt)`` for a latency term, naming over what it is taken; empty for others."""
     f = _term_figure(objective)
     return f" ({f.basis})" if f is not None and f.basis else ""
@@ -175,15 +175,25 @@ def _basis(objective: str) -> str:
 
 def slo_rows(verdicts) -> list[tuple[str, str]]:
     """``(objective, measured text, met)`` verdicts as rows: ``SLO p95<2s  met (1.2 s)``."""
-    return [(f"SLO {objective}" + _basis(objective), f"met ({value})" if met else
-             "BROKEN (not measured)" if value == "not measured" else f"BROKEN (measured {value})")
+    return [(f"SLO {objective}" + term_basis(objective), f"met ({value})" if met else
+             f"BROKEN ({value})" if value in ("not measured", "unanswered") else f"BROKEN (measured {value})")
             for objective, value, met in verdicts]
 
 
 def verdicts(summary: dict, slo: str | None = None) -> list[tuple[str, str, bool]]:
     """``(objective, measured text, met)`` for ``slo`` judged on ``summary``, else for the summary's own ``slo`` list."""
     if slo:
-        return [(o.text, metric_text(o.text, v), ok) for o, v, ok in evaluate(parse_slo(slo), summary)]
+        return [(o.text, _measured(summary, o.text, v), ok) for o, v, ok in evaluate(parse_slo(slo), summary)]
     given = summary.get("slo") if isinstance(summary.get("slo"), list) else []
-    return [(str(v.get("objective", "?")), metric_text(str(v.get("objective", "")), v.get("value")),
+    return [(str(v.get("objective", "?")), _measured(summary, str(v.get("objective", "")), v.get("value")),
              v.get("met") is True) for v in given if isinstance(v, dict)]
+
+
+def _measured(summary: dict, objective: str, value) -> str:
+    """:func:`metric_text`; an attempt percentile that summary.json holds as null while there were
+    attempts is one the failures reach: ``unanswered``, not "not measured"."""
+    f = _term_figure(objective)
+    if number(value) is None and f is not None and f.path[0] == "page_attempt_s" \
+            and (number(get(summary, "page_attempt_s.attempts")) or 0) > 0:
+        return time_text(math.inf)
+    return metric_text(objective, value)
