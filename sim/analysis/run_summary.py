@@ -4,7 +4,6 @@
 figures (:func:`sim.stats.summary.summarize`, averaged over the complete replications), the
 time series, how it was run, and the verdict on its SLO. ``surge run`` prints and writes it,
 ``surge advise`` and the quick advice read a variant's row from it; the CLI adds nothing.
-:func:`slo_entries` is the ``slo`` list a load test's ``summary.json`` holds too.
 """
 
 from __future__ import annotations
@@ -16,12 +15,12 @@ from functools import cached_property
 
 import numpy as np
 
-from sim.analysis.slo import Objective, evaluate
+from sim.analysis.slo import Objective
 from sim.analysis.verdict import Verdict, peak_demand, verdict
 from sim.config.scenario import Scenario
 from sim.stats.summary import TIMESERIES_COLUMNS, aggregate, summarize, timeseries
 
-__all__ = ["RunSummary", "Settings", "NOT_RUN", "summarize_runs", "complete_or_last", "with_quick", "slo_entries", "mean_rows"]
+__all__ = ["RunSummary", "Settings", "NOT_RUN", "summarize_runs", "complete_or_last", "with_quick", "mean_rows"]
 
 
 class _NotRun:
@@ -126,8 +125,3 @@ def with_quick(summary: RunSummary, **ran: dict | None) -> RunSummary:
     if unknown:
         raise TypeError(f"with_quick takes advice and risk, not {', '.join(sorted(unknown))}")
     return dataclasses.replace(summary, **{f"quick_{name}": got for name, got in ran.items()})
-
-
-def slo_entries(objectives: tuple[Objective, ...], summary: dict) -> list[dict]:
-    """``summary.json``'s ``slo``: each objective with the figure it was judged on and whether it held."""
-    return [{"objective": o.text, "value": v, "met": ok} for o, v, ok in evaluate(objectives, summary)]

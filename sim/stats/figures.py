@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["Figure", "REGISTRY", "UNITS", "BASES", "EVERY_ATTEMPT", "COMPLETED", "figure", "slo_terms", "columns", "terms_where",
-           "shown_label", "shown_where", "slo_lines", "place"]
+           "shown_where", "slo_lines", "place"]
 
 # "s": seconds (an SLO limit in s or ms); "fraction": 0..1 (an SLO limit in %); "count": how many
 # (per bin in a column); "expected": a mean count; "level": a time average of how many; "ratio": busy over in service.
@@ -60,7 +60,10 @@ class Figure:
             raise ValueError(f"{self.name}: a figure is a summary key, a column or both")
         if self.slo and (self.key is None or self.unit not in ("s", "fraction")):
             raise ValueError(f"{self.name}: an SLO term needs a summary key and a unit of s or fraction")
-        if (self.quick or self.plannable) and not self.slo or self.quick < 0:
+        if self.quick < 0:
+            raise ValueError(f"{self.name}: quick is a place in the quick advice's list (1 first) or 0, "
+                             f"got {self.quick}")
+        if (self.quick or self.plannable) and not self.slo:
             raise ValueError(f"{self.name}: only an SLO term is judged by the quick advice or sized by plan")
         if not (self.model or self.loadtest):
             raise ValueError(f"{self.name}: a column of neither a run nor a load test")
@@ -203,11 +206,6 @@ def slo_lines(objectives, keys: tuple[str, ...]) -> list[tuple[float, str]]:
 def shown_where(flag: str) -> tuple[Figure, ...]:
     """The figures with ``flag`` (``"console"``, ``"report"``) set, in the registry's order."""
     return tuple(f for f in REGISTRY if getattr(f, flag))
-
-
-def shown_label(name: str) -> str:
-    """How a figure is named to a person: its label and basis (``page response p95 (every attempt)``)."""
-    return figure(name).described
 
 
 def place(values: dict[str, float]) -> dict:

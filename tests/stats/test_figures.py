@@ -105,7 +105,7 @@ def test_a_figure_draws_the_limits_of_the_objectives_given_and_no_others():
 @pytest.mark.parametrize("bad, word", [({"unit": "furlong"}, "unit"), ({"basis": "some"}, "basis"),
                                        ({"key": None, "column": None}, "summary key"),
                                        ({"slo": True, "key": None, "column": "x"}, "SLO term"),
-                                       ({"quick": 1}, "quick advice")])
+                                       ({"quick": 1}, "quick advice"), ({"quick": -1, "slo": True}, "quick")])
 def test_a_bad_entry_is_refused_naming_what_is_wrong(bad, word):
     good = {"name": "x", "unit": "s", "label": "x", "source": "x", "key": "x.y"}
     with pytest.raises(ValueError, match=word):
