@@ -20,7 +20,7 @@ from typing import Callable
 from sim.analysis.mitigations import Mitigation, apply, catalog, instance_counts, sizing
 from sim.analysis.runner import Rows, run_points, shared_pool
 from sim.analysis.slo import parse_slo
-from sim.analysis.verdict import verdict
+from sim.stats.figures import place, terms_where
 from sim.config.scenario import Scenario, parse_scenario
 
 __all__ = ["Variant", "Session", "run_variant", "advise", "combinations", "quick_advice", "describe", "lost_fraction", "QUICK_TERMS", "rank", "DEFAULT_PRICE_PER_INSTANCE_HOUR", "MAX_VARIANTS"]
@@ -45,7 +45,7 @@ class Variant:
 def run_variant(point: Variant, replications: int, seed: int | None, engine: str) -> dict:
     """One variant's row (module level, for the process pool)."""
     from sim.engine import replication_seeds, simulate
-    from sim.stats.summary import TIMESERIES_COLUMNS, summarize, timeseries
+    from sim.analysis.run_summary import Settings, summarize_runs
 
     table = point.table
     if point.quick_end_s is not None:  # the run cut short: so is a schedule that reaches beyond it
@@ -62,9 +62,9 @@ def run_variant(point: Variant, replications: int, seed: int | None, engine: str
     scenario = parse_scenario(table, path=point.path)
     seed = scenario.run.seed if seed is None else seed
     result = simulate(scenario, engine=engine, seed_seq=replication_seeds(seed, 1)[0])
-    summary = summarize(result)
-    rows = timeseries(result)
-    judged = verdict(scenario, summary, rows, TIMESERIES_COLUMNS, parse_slo(point.slo))
+    run = summarize_runs(scenario, [result], objectives=parse_slo(point.slo),
+                         settings=Settings(replications_requested=1, seed=seed, engine=result.engine))
+    summary, judged = run.figures, run.verdict
     hours = scenario.run.duration_s / 3600
     inst = summary["instances"]["mean"]
     return {"index": point.index, "name": point.name, "keys": list(point.keys), "engine": result.engine,
@@ -202,7 +202,7 @@ def advise(table: dict, path: str, *, slo: str, price_per_instance_hour: float =
     return rank(session.rows), session.variants, session.stopped
 
 
-QUICK_TERMS = ("lost_actions", "lost_visitors", "p95", "errors")  # the figures a quick row is judged on
+QUICK_TERMS = terms_where("quick")  # the SLO terms a quick row is judged on (sim.stats.figures)
 
 
 def _meets_whole_run(row: dict, base: dict, summary: dict, objectives) -> bool:
@@ -217,11 +217,10 @@ def _meets_whole_run(row: dict, base: dict, summary: dict, objectives) -> bool:
     def whole(lost: float, after: float, total: float) -> float:
         return (lost + max(after, 0.0)) / total if total > 0 else math.nan
 
-    estimate = {"actions": {"lost_fraction": whole(row["lost_actions"], acts["lost"] - base["lost_actions"],
-                                                   acts["attempted"])},
-                "visitors": {"lost_fraction": whole(row["lost_visitors"], vis["lost"] - base["lost_visitors"],
-                                                    vis["arrived"])},
-                "page_attempt_s": {"p95": row["p95_s"]}, "requests": {"error_fraction": row["error_fraction"]}}
+    estimate = place({"lost_actions": whole(row["lost_actions"], acts["lost"] - base["lost_actions"],
+                                            acts["attempted"]),
+                      "lost_visitors": whole(row["lost_visitors"], vis["lost"] - base["lost_visitors"], vis["arrived"]),
+                      "p95": row["p95_s"], "errors": row["error_fraction"]})
     return all(o.met(estimate) for o in objectives if o.metric in QUICK_TERMS)
 
 

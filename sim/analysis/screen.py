@@ -22,6 +22,7 @@ import numpy as np
 from sim.analysis.advise import QUICK_TERMS, Variant, run_variant
 from sim.analysis.sizing import fluid_losses, workload
 from sim.analysis.slo import parse_slo
+from sim.stats.figures import place
 from sim.config.scenario import Scenario, parse_scenario
 from sim.traffic.profile import build_profile
 
@@ -123,8 +124,8 @@ def run_draw(point: DrawPoint, replications: int, seed: int | None, engine: str)
     vis = row["visitors_arrived"] + after
     lost_actions = row["lost_actions"] / acts if acts > 0 else math.nan
     lost_visitors = row["lost_visitors"] / vis if vis > 0 else math.nan
-    summary = {"actions": {"lost_fraction": lost_actions}, "visitors": {"lost_fraction": lost_visitors},
-               "page_attempt_s": {"p95": row["p95_s"]}, "requests": {"error_fraction": row["error_fraction"]}}
+    summary = place({"lost_actions": lost_actions, "lost_visitors": lost_visitors, "p95": row["p95_s"],
+                     "errors": row["error_fraction"]})
     # Loss terms over the whole run; p95 and errors over the simulated surge, where they are worst.
     holds = all(o.met(summary) for o in parse_slo(point.slo))
     return {"index": point.index, "holds": bool(holds and row["complete"]), "complete": row["complete"],

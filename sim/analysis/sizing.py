@@ -23,10 +23,11 @@ from sim.traffic.journey import per_visitor
 from sim.traffic.profile import build_profile
 from sim.config.scenario import Scenario
 from sim.analysis.slo import Objective
+from sim.stats.figures import terms_where
 
 __all__ = ["Workload", "workload", "least_workers", "fluid_losses", "FluidLosses", "PLANNABLE", "PLAN_DEFAULT_SLO"]
 
-PLANNABLE = ("p50", "p95", "p99", "wait_p50", "wait_p95", "wait_p99")
+PLANNABLE = terms_where("plannable")  # the SLO terms plan sizes the workers for (sim.stats.figures)
 PLAN_DEFAULT_SLO = "p95<2s"  # what surge plan sizes for without --slo
 _QUANTILE = {"50": 0.5, "95": 0.95, "99": 0.99}
 

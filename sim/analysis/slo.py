@@ -19,27 +19,14 @@ import re
 from dataclasses import dataclass
 
 from sim.errors import ConfigError
+from sim.stats.figures import slo_terms
 
 __all__ = ["Objective", "parse_slo", "evaluate", "METRICS"]
 
-# SLO name -> (path in summary.json, kind): "time" takes s or ms, "fraction" takes %.
+# SLO name -> (path in summary.json, kind): "time" takes s or ms, "fraction" takes %. From the
+# registry of figures (sim.stats.figures): a new term is an entry there.
 METRICS: dict[str, tuple[tuple[str, ...], str]] = {
-    "p50": (("page_attempt_s", "p50"), "time"),
-    "p95": (("page_attempt_s", "p95"), "time"),
-    "p99": (("page_attempt_s", "p99"), "time"),
-    "completed_p50": (("page_response_s", "p50"), "time"),
-    "completed_p95": (("page_response_s", "p95"), "time"),
-    "completed_p99": (("page_response_s", "p99"), "time"),
-    "mean": (("page_response_s", "mean"), "time"),
-    # waits from arrival to service start: wait_p95<0.5s is P(wait > 0.5 s) <= 5 %
-    "wait_p50": (("wait_s", "p50"), "time"),
-    "wait_p95": (("wait_s", "p95"), "time"),
-    "wait_p99": (("wait_s", "p99"), "time"),
-    "errors": (("requests", "error_fraction"), "fraction"),
-    "dropped": (("visitors", "dropped_fraction"), "fraction"),
-    "lost_visitors": (("visitors", "lost_fraction"), "fraction"),
-    "lost_actions": (("actions", "lost_fraction"), "fraction"),
-}
+    f.name: (f.path, "time" if f.unit == "s" else "fraction") for f in slo_terms()}
 _TERM = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|<)\s*([0-9.eE+-]+)\s*(ms|s|%)?\s*$")
 
 

@@ -27,18 +27,16 @@ from sim.analysis.window import surge_window
 from sim.stats.coarse import merged_quantiles, merged_ratio
 from sim.traffic.profile import build_profile
 from sim.output.plots import plot_actions_lost, plot_instances, plot_latency, plot_queue, plot_throughput, waited
-from sim.stats.summary import TIMESERIES_COLUMNS, aggregate, summarize, timeseries
+from sim.stats.figures import COMPLETED, slo_lines
+from sim.stats.summary import TIMESERIES_COLUMNS
 from sim.config.checks import at_most
 from sim.config.limits import MAX_REPLICATIONS
 from sim.config.scenario import check_run_size, load_scenario, read_site_file
 from sim.cli.outputs import out_folder
-from sim.analysis.verdict import DEFAULT_SLO, default_slo, peak_demand, verdict
+from sim.analysis.run_summary import Settings, complete_or_last, summarize_runs, with_quick
+from sim.analysis.verdict import DEFAULT_SLO, default_slo
 
 __all__ = ["add_parser", "run"]
-
-# Limits the figures draw besides the --slo's own: the SLO surge plan sizes for, and the actions lost.
-FIGURE_SLO = "p95<2s,lost_actions<1%"
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -71,19 +69,10 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _mean_rows(runs_rows: list[list[list]]) -> list[list]:
-    if len(runs_rows) == 1:
-        return runs_rows[0]
-    stacked = np.array(runs_rows, dtype=float)
-    with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
-        __import__("warnings").simplefilter("ignore", RuntimeWarning)  # all-nan bins stay nan
-        return np.nanmean(stacked, axis=0).tolist()
-
-
-def write_outputs(out, scenario, summary: dict, rows: list[list], *, merged=None, slo=None) -> list[str]:
+def write_outputs(out, scenario, summary: dict, rows: list[list], *, merged=None, slo=()) -> list[str]:
     """summary.json, timeseries.csv and the figures. ``merged``: the response-time percentiles over merged
-    bins (:func:`sim.stats.coarse.merged_quantiles`); ``slo``: the objectives the figures draw (parsed),
-    :data:`FIGURE_SLO` by default."""
+    bins (:func:`sim.stats.coarse.merged_quantiles`); ``slo``: the objectives the run was judged on (parsed),
+    whose limits the figures draw."""
     write_json(out / "summary.json", summary)
     write_csv(out / "timeseries.csv", TIMESERIES_COLUMNS,
               ([f"{x:.6g}" if isinstance(x, float) and not math.isnan(x) else ("" if x != x else x) for x in row]
@@ -91,24 +80,8 @@ def write_outputs(out, scenario, summary: dict, rows: list[list], *, merged=None
     files = ["summary.json", "timeseries.csv"]
     if not rows:
         return files
-    files += write_run_figures(out, scenario, summary, rows, merged=merged,
-                               slo=parse_slo(FIGURE_SLO) if slo is None else slo)
+    files += write_run_figures(out, scenario, summary, rows, merged=merged, slo=slo)
     return files
-
-
-def _latency_limit(slo) -> tuple[float | None, str | None]:
-    """The first percentile objective of the SLO (the figure draws p50, p95 and p99), as (limit, label)."""
-    for o in slo:
-        if o.metric in ("p50", "p95", "p99"):
-            return o.limit, f"SLO {o.text}"
-    return None, None
-
-
-def _lost_limit(slo) -> tuple[float | None, str | None]:
-    for o in slo:
-        if o.metric == "lost_actions":
-            return o.limit, f"SLO {o.text}"
-    return None, None
 
 
 def _actions_lost(rows):
@@ -131,18 +104,19 @@ def write_run_figures(out, scenario, summary: dict, rows: list[list], *, merged=
     name = summary["scenario"]
     shown = "" if window.whole_run else (f"\n{clock(window.start_s)} to {clock(window.end_s)}: from just before "
                                           f"the first share {window.why}")
-    slo_s, slo_label = _latency_limit(slo)
+    latency_limits = slo_lines(slo, ("page_attempt_s", "page_response_s"))
+    page_time = f"page response time ({COMPLETED})"
     app = scenario.site.app
 
     def latency(fig):
         (top, rate), whole = zoom_panels(fig, [3, 1.2], window)
-        plot_latency(top, rate, rows, cols, merged=merged, window=span, slo_s=slo_s, slo_label=slo_label)
-        top.set_title(f"{name}: page response time{shown}", fontsize=10)
+        plot_latency(top, rate, rows, cols, merged=merged, window=span, slo_lines=latency_limits)
+        top.set_title(f"{name}: {page_time}{shown}", fontsize=10)
         if whole is not None:
-            plot_latency(whole, None, rows, cols, merged=merged, slo_s=slo_s, legend=False)
-        finish_panels([top, rate], whole, window, what="page response time", warmup_s=scenario.run.warmup_s)
+            plot_latency(whole, None, rows, cols, merged=merged, slo_lines=latency_limits, legend=False)
+        finish_panels([top, rate], whole, window, what=page_time, warmup_s=scenario.run.warmup_s)
 
-    lost_limit, lost_label = _lost_limit(slo)
+    lost_limits = slo_lines(slo, ("actions.lost_fraction",))
     actions = _actions_lost(rows)
 
     def throughput(fig):
@@ -152,7 +126,7 @@ def write_run_figures(out, scenario, summary: dict, rows: list[list], *, merged=
         pages.set_title(f"{name}: page views asked for and served{shown}", fontsize=10)
         origin.set_title("origin requests lost (pages, submits and assets the CDN missed)", fontsize=9)
         if actions is not None:
-            plot_actions_lost(panels[2], actions, slo_fraction=lost_limit, slo_label=lost_label, window=span)
+            plot_actions_lost(panels[2], actions, slo_lines=lost_limits, window=span)
             panels[2].set_title("actions (form submits) lost: of those completed or lost", fontsize=9)
         if whole is not None:
             plot_throughput(whole, rows, cols, legend=False, lost=False)
@@ -208,8 +182,6 @@ def run(args: argparse.Namespace) -> int:
         parse_slo(args.slo)  # a bad --slo is refused before the scenario is read
     scenario = load_scenario(args.scenario)
     objectives = parse_slo(args.slo or default_slo(scenario))
-    # The figures draw the SLO's limits, and by default the p95 and lost actions' too.
-    slo = objectives + tuple(o for o in parse_slo(FIGURE_SLO) if o.metric not in {x.metric for x in objectives})
     if args.replications < 1:
         raise ConfigError("--replications", f"must be >= 1, got {args.replications}")
     at_most("--replications", args.replications, MAX_REPLICATIONS)
@@ -251,50 +223,40 @@ def run(args: argparse.Namespace) -> int:
 
     results = simulate_replications(scenario, args.replications, engine=engine, progress=progress)
     last = results[-1]
-    # Replications stopped midway are left out of the means: only complete ones are averaged (a
-    # lone replication that was stopped is shown as it is, marked partial).
-    used = [r for r in results if not r.partial] or [last]
-    summaries = [summarize(r) for r in used]
-    summary = aggregate(summaries) if len(summaries) > 1 else {**summaries[0], "replications": 1}
-    complete = sum(not r.partial for r in results)
-    summary["partial"] = last.partial
-    summary["replications_requested"], summary["replications_complete"] = args.replications, complete
-    summary["seed"] = scenario.run.seed
-    summary["engine"] = engine
-    summary["time_scale"], summary["scale"] = args.time_scale or 1.0, args.scale or 1.0
-    title = f"{summary['scenario']}: {scenario.run.duration_s / 3600:g} h simulated on the {engine} engine"
+    settings = Settings(replications_requested=args.replications, seed=scenario.run.seed, engine=engine,
+                        time_scale=args.time_scale or 1.0, scale=args.scale or 1.0)
+    judged = summarize_runs(scenario, results, objectives=objectives, settings=settings)
+    complete, used = judged.replications_complete, complete_or_last(results)
+    title = f"{judged.figures['scenario']}: {scenario.run.duration_s / 3600:g} h simulated on the {engine} engine"
     if len(used) > 1:
         title += f", {len(used)} replications (± 95 % CI)"
     if last.partial:
         title += f"  [PARTIAL: stopped at {last.end_s:,.0f} s: {last.error}"
         title += f"; the {complete} complete of {args.replications} replications shown]" if complete else "]"
-    rows = _mean_rows([timeseries(r) for r in used])
-    judged = verdict(scenario, summary, rows, TIMESERIES_COLUMNS, objectives)
-    slo_text = ",".join(o.text for o in objectives)
-    # as surge loadtest writes it: each objective with the figure it was judged on
-    summary["slo"] = [{"objective": t, "value": v, "met": m} for t, v, m in judged.terms]
-    summary["verdict"] = {**judged.to_dict(), "slo": slo_text, "peak_demand_x": peak_demand(scenario)}
+    rows, slo_text, verdict_ = judged.rows, judged.slo_text, judged.verdict
     with deferred_signals():  # a second Ctrl-C must not cut the files short
-        times = "" if judged.window_s is None else f"; {post_note(scenario.traffic.shares)}"
-        print(("PARTIAL RUN: " if last.partial else "") + f"{judged.text}  [SLO {slo_text}{times}]")
-        for warning in judged.warnings:
+        times = "" if verdict_.window_s is None else f"; {post_note(scenario.traffic.shares)}"
+        print(("PARTIAL RUN: " if last.partial else "") + f"{verdict_.text}  [SLO {slo_text}{times}]")
+        for warning in verdict_.warnings:
             print(f"warning: {warning}")
-        demand = summary["verdict"]["peak_demand_x"]
+        demand = judged.peak_demand_x
         if demand == demand:
             print(f"peak: the busiest 10 s offer {demand:.2g}x the work the site's "
                   f"{scenario.site.app.instances * scenario.site.app.workers} workers can do "
                   f"(the utilization below is the run's average)")
-        if not judged.holds and judged.window_s is not None and not last.partial and not compressed \
+        quick = {}
+        if not verdict_.holds and verdict_.window_s is not None and not last.partial and not compressed \
                 and not args.no_advise and scenario.site.app is not None:
-            summary["verdict"]["quick_advice"] = _quick_advice(args, judged, rows, slo_text, summary)
+            quick["advice"] = _quick_advice(args, verdict_, rows, slo_text, judged.to_dict())
         if scenario.uncertain and not last.partial and not compressed:
-            summary["verdict"]["quick_risk"] = _quick_risk(args, slo_text, summary)
+            quick["risk"] = _quick_risk(args, slo_text, judged.to_dict())
+        summary = with_quick(judged, **quick).to_dict()
         print()
         print(format_table(summary_rows(summary), title=title))
         if args.out:
             out = out_dir(args.out)
             files = write_outputs(out, scenario, summary, rows,
-                                  merged=merged_quantiles([r.recorder.series for r in used]), slo=slo)
+                                  merged=merged_quantiles([r.recorder.series for r in used]), slo=objectives)
             shutil.copyfile(args.scenario, out / "scenario.toml")  # what was run, for the report
             files.append("scenario.toml")
             print(f"\nwrote {', '.join(files)} to {out}/")

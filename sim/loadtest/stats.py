@@ -16,17 +16,18 @@ import math
 
 import numpy as np
 
-from sim.stats.attempts import attempt_quantiles
+from sim.stats.attempts import QUANTILES, attempt_quantiles
+from sim.stats.figures import columns
 from sim.stats.histogram import LogHistogram
-from sim.stats.summary import TIMESERIES_COLUMNS
+from sim.stats.summary import quantile_figures, rows_of
 
 __all__ = ["LoadRecorder", "LOADTEST_COLUMNS", "COUNTERS", "LAG_THRESHOLD_S", "generator_verdict"]
 
 COUNTERS = ("arrivals", "dropped", "page_views", "completed", "rejected", "timed_out", "errors",
             "actions_completed", "actions_lost", "requests", "requests_ok", "visitors_served", "visitors_failed",
             "driver_errors")
-# The model's columns, then what only a load test has.
-LOADTEST_COLUMNS = TIMESERIES_COLUMNS + ["target_arrivals", "dropped", "errors", "requests", "lag_p99_s", "lag_max_s"]
+# The model's columns, then what only a load test has (sim.stats.figures).
+LOADTEST_COLUMNS = columns(loadtest=True)
 # The generator kept up when 99 % of its requests left within this of their planned time
 # (docs/outputs.md: how it was chosen from measurements against nginx).
 LAG_THRESHOLD_S = 0.010
@@ -164,10 +165,6 @@ class LoadRecorder:
         def frac(a, b):
             return a / b if b > 0 else math.nan
 
-        def quantiles(h):
-            return {"mean": h.mean, "p50": h.quantile(0.5), "p95": h.quantile(0.95), "p99": h.quantile(0.99),
-                    "count": h.count}
-
         lost = c["visitors_failed"]
         return {
             "kind": "loadtest",
@@ -191,13 +188,13 @@ class LoadRecorder:
                 "error_fraction": frac(c["requests"] - c["requests_ok"], c["requests"]),
                 "by_status": dict(sorted(self.status.items())),
             },
-            "response_s": quantiles(self.all_response),
-            "page_response_s": quantiles(self.response),
+            "response_s": quantile_figures(self.all_response),
+            "page_response_s": quantile_figures(self.response),
             # every page view and submit, a failed one as never answered (the SLO's p95)
             "page_attempt_s": attempt_quantiles(
                 self.response, attempts=c["page_views"],
                 answered=c["completed"] + c["actions_completed"]),
-            "page_response_from_send_s": quantiles(self.sent_response),
+            "page_response_from_send_s": quantile_figures(self.sent_response),
             "generator": generator_verdict(self.lag, self.loop_lag),
             "actions": {
                 "completed": c["actions_completed"], "lost": c["actions_lost"],
@@ -207,20 +204,25 @@ class LoadRecorder:
         }
 
     def timeseries(self, target: np.ndarray) -> list[list]:
-        rows = []
+        """One row per bin in :data:`LOADTEST_COLUMNS`; the model's columns a load test cannot see are nan."""
+        n = len(self.edges_s) - 1
         nan = math.nan
-        for i in range(len(self.edges_s) - 1):
-            h, lag = self.bin_response.get(i), self.bin_lag.get(i)
-            q = [h.quantile(p) if h else nan for p in (0.5, 0.95, 0.99)]
-            c = {k: int(v[i]) for k, v in self.counts.items()}
-            rows.append([
-                self.edges_s[i], self.edges_s[i + 1], c["arrivals"], c["page_views"], c["completed"], c["rejected"],
-                c["timed_out"], 0, 0, c["actions_completed"], c["actions_lost"], *q,
-                nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,  # the model-only columns
-                float(target[i]) if i < len(target) else nan, c["dropped"], c["errors"], c["requests"],
-                lag.quantile(0.99) if lag else nan, lag.max if lag else nan,
-            ])
-        return rows
+
+        def per_bin(hists: dict, fn) -> np.ndarray:
+            return np.array([fn(hists[i]) if i in hists else nan for i in range(n)])
+
+        values = {name: self.counts[name] for name in ("arrivals", "page_views", "completed", "rejected",
+                                                        "timed_out", "actions_completed", "actions_lost",
+                                                        "dropped", "errors", "requests")}
+        values |= {"bin_start_s": self.edges_s[:-1], "bin_end_s": self.edges_s[1:],
+                   # its visitors neither give up nor retry (as surge run --time-scale models them)
+                   "abandoned": np.zeros(n), "retries": np.zeros(n),
+                   "target_arrivals": np.array([float(target[i]) if i < len(target) else nan for i in range(n)]),
+                   "lag_p99_s": per_bin(self.bin_lag, lambda h: h.quantile(0.99)),
+                   "lag_max_s": per_bin(self.bin_lag, lambda h: h.max)}
+        for q in ("p50", "p95", "p99"):
+            values[f"{q}_s"] = per_bin(self.bin_response, lambda h, q=q: h.quantile(QUANTILES[q]))
+        return rows_of(values, n, LOADTEST_COLUMNS)
 
 
 def generator_verdict(lag: LogHistogram, loop_lag: LogHistogram, *, threshold_s: float = LAG_THRESHOLD_S) -> dict:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 
 from sim.output.text import clock
+from sim.stats.figures import COMPLETED
 
 __all__ = ["plot_profile", "hours_axis", "clock_axis", "mark_window", "plot_latency", "plot_throughput", "waited",
            "plot_actions_lost", "plot_queue", "plot_instances", "plot_capacity", "loadtest_time_axis",
@@ -194,12 +196,15 @@ def _legend(ax, legend: bool, **kw) -> None:
         ax.legend(fontsize=8, **{"loc": "upper right", **kw})
 
 
+_SLO_STYLES = ("-", "-.", (0, (5, 1)))  # several objectives' limits told apart
 _PERCENTILES = (("p50", 0.5, "-", "tab:blue"), ("p95", 0.95, "--", "tab:orange"), ("p99", 0.99, ":", "tab:green"))
 
 
-def plot_latency(ax_latency, ax_rate, rows, columns, *, slo_s: float | None = None, slo_label: str | None = None,
-                 merged=None, window=None, legend: bool = True) -> None:
-    """Response-time percentiles over time (``ax_latency``) above the arrival rate (``ax_rate``, may be None).
+def plot_latency(ax_latency, ax_rate, rows, columns, *, slo_lines: Sequence[tuple[float, str]] = (), merged=None,
+                 window=None, legend: bool = True) -> None:
+    """Response-time percentiles of the completed pages over time (``ax_latency``) above the arrival rate
+    (``ax_rate``, may be None). ``slo_lines``: (limit in s, label) of each objective to draw
+    (:func:`sim.stats.figures.slo_lines`).
 
     ``merged`` (a :class:`~sim.stats.coarse.MergedQuantiles`): the percentiles of neighbouring bins merged
     until each holds ``min_count`` responses, drawn as steps; a group still short of it (at its widest) is
@@ -234,13 +239,14 @@ def plot_latency(ax_latency, ax_rate, rows, columns, *, slo_s: float | None = No
             values = _column(rows, columns, f"{name}_s")
             ax_latency.plot(mid, values, style, color=color, lw=1, label=f"{name} (each bin)")
             drawn.append(values)
-    if slo_s is not None:
-        ax_latency.axhline(slo_s, color="tab:red", lw=1, label=slo_label or f"SLO {_seconds_tick(slo_s)}")
+    lines = list(slo_lines)
+    for (limit, label), style in zip(lines, _SLO_STYLES * len(lines)):
+        ax_latency.axhline(limit, color="tab:red", lw=1, ls=style, label=label)
     if not any(np.any(np.isfinite(v)) for v in drawn):
         _nothing(ax_latency, "no page was served: no response time to show")
-    _time_yaxis(ax_latency, [v for vals in drawn for v in np.ravel(vals)], also=() if slo_s is None else (slo_s,),
+    _time_yaxis(ax_latency, [v for vals in drawn for v in np.ravel(vals)], also=tuple(limit for limit, _ in lines),
                 legend_room=legend)
-    ax_latency.set_ylabel("page response time")
+    ax_latency.set_ylabel(f"page response time\n({COMPLETED})")
     _legend(ax_latency, legend, loc="upper right")
     ax_latency.grid(True, alpha=0.3)
     _time_axis(ax_latency, rows, columns, window)
@@ -310,11 +316,11 @@ def plot_throughput(ax, rows, columns, *, ax_origin=None, window=None, legend: b
         _legend(other, legend, loc="center right")
 
 
-def plot_actions_lost(ax, merged, *, slo_fraction: float | None = None, slo_label: str | None = None,
-                      window=None, legend: bool = True) -> None:
+def plot_actions_lost(ax, merged, *, slo_lines: Sequence[tuple[float, str]] = (), window=None,
+                      legend: bool = True) -> None:
     """The share of actions lost (%) over time, from a :class:`~sim.stats.coarse.MergedRatio` of actions lost
     to actions ended (completed + lost) over groups of neighbouring bins; a group short of ``min_count``
-    actions is drawn faint; the SLO's limit as a line."""
+    actions is drawn faint; each objective's limit (``slo_lines``: (fraction, label)) as a line."""
     edges = np.asarray(merged.edges_s, dtype=float)
     keep = np.ones(len(edges) - 1, dtype=bool) if window is None else \
         (edges[1:] > window[0]) & (edges[:-1] < window[1])
@@ -327,8 +333,8 @@ def plot_actions_lost(ax, merged, *, slo_fraction: float | None = None, slo_labe
         if not enough.all():
             ax.stairs(np.where(enough, np.nan, pct), x, baseline=None, lw=1, color="tab:red", alpha=0.3,
                       label=f"faint: fewer than {merged.min_count} actions")
-    if slo_fraction is not None:
-        ax.axhline(100 * slo_fraction, color="black", lw=1, ls="--", label=slo_label or f"SLO {100 * slo_fraction:g} %")
+    for limit, label in slo_lines:
+        ax.axhline(100 * limit, color="black", lw=1, ls="--", label=label)
     ax.set_ylim(0, 105)
     ax.set_ylabel("actions lost (%)")
     ax.grid(True, alpha=0.3)
@@ -429,9 +435,10 @@ def plot_instances(ax, rows, columns, *, window=None, legend: bool = True) -> No
     _time_axis(ax, rows, columns, window)
 
 
-def plot_capacity(ax, rows, *, capacity_key: str, surge_keys, figure: str, ylabel: str, slo_limit=None,
-                  least=None, scale: float = 1.0) -> None:
-    """A figure against capacity, one line per surge size, with its confidence band and the SLO."""
+def plot_capacity(ax, rows, *, capacity_key: str, surge_keys, figure: str, ylabel: str,
+                  slo_lines: Sequence[tuple[float, str]] = (), least=None, scale: float = 1.0) -> None:
+    """A figure against capacity, one line per surge size, with its confidence band and the limits of
+    the SLO's terms on it (``slo_lines``: (limit, label), :func:`sim.stats.figures.slo_lines`)."""
     groups: dict = {}
     for row in rows:
         groups.setdefault(tuple(row["values"][k] for k in surge_keys), []).append(row)
@@ -450,8 +457,8 @@ def plot_capacity(ax, rows, *, capacity_key: str, surge_keys, figure: str, ylabe
             if mark is not None:
                 j = int(np.argmin(np.abs(x - mark)))
                 ax.plot([x[j]], [y[j]], marker="*", ms=14, color=line.get_color(), mec="black", zorder=5)
-    if slo_limit is not None:
-        ax.axhline(slo_limit * scale, color="tab:red", lw=1, ls="--", label="SLO")
+    for (limit, label), style in zip(slo_lines, _SLO_STYLES * len(slo_lines)):
+        ax.axhline(limit * scale, color="tab:red", lw=1, ls=style, label=label)
     ax.set_xlabel(capacity_key)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
@@ -545,7 +552,7 @@ def plot_loadtest_latency(ax, rows, columns, *, time_scale: float, slo_s: float 
     if not np.any(np.isfinite(series)):
         _nothing(ax, "no page was served: no response time to show")
     _time_yaxis(ax, series, also=() if slo_s is None else (slo_s,))
-    ax.set_ylabel("page response time\n(from the planned send)")
+    ax.set_ylabel(f"page response time\n({COMPLETED}, from the planned send)")
     loadtest_time_axis(ax, rows, columns, time_scale=time_scale)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", fontsize=8)

@@ -21,7 +21,8 @@ from html import escape
 from pathlib import Path
 
 from sim.errors import ConfigError
-from sim.output.summary import get, number, pct_text, summary_rows, time_text, verdicts, with_ci
+from sim.stats.figures import COMPLETED, shown_where
+from sim.output.summary import get, number, pct_text, summary_rows, term_basis, time_text, verdicts, with_ci
 from sim.output.text import fmt
 from sim.analysis.slo import evaluate, parse_slo
 from sim.loadtest.meaning import FAILED, MEASURED, outcome
@@ -35,12 +36,13 @@ __all__ = ["Folder", "load_folder", "build_report", "render", "summary_section",
 KIND_LABELS = {"run": "simulation run", "loadtest": "load test", "sweep": "sweep", "advise": "advice",
                "risk": "risk over the plausible surges"}
 _CAPTIONS = {
-    "latency.png": "Page response time percentiles over time, above the arrival rate",
+    "latency.png": f"Page response time percentiles of the {COMPLETED} over time, above the arrival rate, with "
+                   "the limits of the SLO's latency terms",
     "throughput.png": "Page views asked for, served, and requests lost",
     "queue.png": "Backlogs at the app tier, the database and the waiting room",
     "instances.png": "App instances in service (autoscaling)",
     "profile.png": "The traffic profile: visitors per second",
-    "p95.png": "Page response p95 against capacity, one line per surge size",
+    "p95.png": f"Page response p95 ({COMPLETED}) against capacity, one line per surge size",
     "lost_visitors.png": "Visitors lost against capacity, one line per surge size",
     "lost_actions.png": "Actions lost against capacity, one line per surge size",
     "advise.png": "Each variant's lost actions and page p95 over every attempt, best first; green meets the SLO",
@@ -50,7 +52,7 @@ _CAPTIONS = {
 # A load-test folder's figures (sim/cli/loadtest_figures.py): latency.png there is not the run's.
 _LOADTEST_CAPTIONS = {
     "arrivals.png": "Visitors per second: the plan's target, those the load generator sent, and those it dropped",
-    "latency.png": "Response time p50 / p95 / p99 per bin of the pages served, from each request's planned send",
+    "latency.png": f"Response time p50 / p95 / p99 per bin of the {COMPLETED}, from each request's planned send",
     "lag.png": "How late the load generator sent its requests (p99 and max per bin), against the threshold "
                "under which it kept up",
 }
@@ -287,7 +289,7 @@ def slo_section(verdicts: list[tuple[str, str, bool]]) -> str:
     broken = sum(1 for _, _, ok in verdicts if not ok)
     head = (f'<p class="banner good">All {len(verdicts)} objectives met.</p>' if not broken else
             f'<p class="banner bad">{broken} of {len(verdicts)} objectives broken.</p>')
-    rows = [[f"<code>{escape(text)}</code>", escape(value),
+    rows = [[f"<code>{escape(text)}</code>{escape(term_basis(text))}", escape(value),
              '<span class="met">met</span>' if ok else '<span class="broken">BROKEN</span>']
             for text, value, ok in verdicts]
     table = _table(["objective", "measured", "verdict"], rows)
@@ -363,8 +365,7 @@ def sweep_table(sweep: dict, columns: tuple[str, ...], rows: tuple[dict, ...], s
     """Every point of the sweep: its varied values, p95, visitors and actions lost (± CI), and the SLO verdict."""
     vary = [v.get("key") for v in sweep.get("vary") or [] if isinstance(v, dict)]
     keys = [k for k in vary if k in columns]
-    shown = [("page_response_s.p95", "page response p95", time_text), ("visitors.lost_fraction", "visitors lost", pct_text),
-             ("actions.lost_fraction", "actions lost", pct_text)]
+    shown = [(f.key, f.described, time_text if f.unit == "s" else pct_text) for f in shown_where("report")]
     shown = [s for s in shown if s[0] in columns]
     text = slo or sweep.get("slo")
     objectives = parse_slo(str(text), source="--slo" if slo else "sweep.json: slo") if text else ()

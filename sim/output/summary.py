@@ -11,9 +11,12 @@ import math
 import re
 
 from sim.analysis.slo import METRICS, evaluate, parse_slo
+from sim.stats.attempts import QUANTILES as _QUANTILES
+from sim.stats.figures import Figure
+from sim.stats.figures import figure as registered
 from sim.output.text import fmt
 
-__all__ = ["summary_rows", "slo_rows", "verdicts", "metric_text", "count_text", "time_text", "pct_text", "figure", "get", "number",
+__all__ = ["summary_rows", "slo_rows", "term_basis", "verdicts", "metric_text", "count_text", "time_text", "pct_text", "figure", "get", "number",
            "with_ci"]
 
 
@@ -36,8 +39,13 @@ def count_text(x) -> str:
 
 
 def time_text(x) -> str:
+    """``799 ms``, ``1.45 s``; an attempt percentile the failures reach (inf) is ``unanswered``."""
     x = number(x)
-    return "-" if x is None else (f"{x * 1000:.0f} ms" if abs(x) < 1 else f"{x:,.2f} s")
+    if x is None:
+        return "-"
+    if math.isinf(x):
+        return "unanswered"
+    return f"{x * 1000:.0f} ms" if abs(x) < 1 else f"{x:,.2f} s"
 
 
 def pct_text(x) -> str:
@@ -57,12 +65,18 @@ def figure(d: dict, key: str, f=count_text) -> str | None:
     return with_ci(get(d, key), get(d, f"{key}_ci"), f)
 
 
-def metric_text(objective: str, value) -> str:
+def _term_figure(objective: str) -> Figure | None:
+    """The registry's figure of an objective's term (``p95<2s`` -> p95), None for a term it does not know."""
     m = re.match(r"\s*([a-z_0-9]+)", objective or "")
-    kind = METRICS.get(m.group(1), (None, None))[1] if m else None
+    return registered(m.group(1)) if m and m.group(1) in METRICS else None
+
+
+def metric_text(objective: str, value) -> str:
+    f = _term_figure(objective)
     if number(value) is None:
         return "not measured"
-    return time_text(value) if kind == "time" else pct_text(value) if kind == "fraction" else fmt(value)
+    unit = f.unit if f else None
+    return time_text(value) if unit == "s" else pct_text(value) if unit == "fraction" else fmt(value)
 
 
 def _joined(parts: list[tuple[str | None, str]], sep: str = ", ") -> str | None:
@@ -89,7 +103,7 @@ def _visitor_rows(s: dict) -> list[tuple[str, str | None]]:
     return [("visitors targeted", figure(s, "visitors.target")),
             ("visitors arrived", figure(s, "visitors.arrived")),
             ("visitors served (saw every page)", figure(s, "visitors.served")),
-            ("visitors lost", f"{lost}: {why}" if lost and why else lost),
+            (registered("lost_visitors").label, f"{lost}: {why}" if lost and why else lost),
             ("retries (refresh storm)", figure(s, "visitors.retries"))]
 
 
@@ -99,13 +113,25 @@ def _action_rows(s: dict) -> list[tuple[str, str | None]]:
         done += f" of {count_text(get(s, 'actions.attempted'))} attempted"
     # A load test measures the page response twice: from the planned send (what a visitor lives
     # through, the generator's delay included) and from the actual send (the site alone).
-    from_send = _of_each(s, tuple(f"page_response_from_send_s.{q}" for q in ("p50", "p95", "p99")), f=time_text)
+    from_send = _of_each(s, tuple(f"page_response_from_send_s.{q}" for q in _QUANTILES), f=time_text)
     planned = " (from the planned send)" if from_send is not None else ""
-    return [("actions completed", done), ("actions lost", _with_share(s, "actions.lost", "actions.lost_fraction")),
-            (f"page response p50 / p95 / p99{planned}",
-             _of_each(s, tuple(f"page_response_s.{q}" for q in ("p50", "p95", "p99")), f=time_text)),
-            ("page response p50 / p95 / p99 (from the actual send)", from_send),
+    completed = registered("page_response").label
+    return [("actions completed", done), (registered("lost_actions").label, _with_share(s, "actions.lost", "actions.lost_fraction")),
+            (f"{completed}{planned}", _of_each(s, tuple(f"page_response_s.{q}" for q in _QUANTILES), f=time_text)),
+            (f"{completed} (from the actual send)", from_send),
+            (registered("page_attempt").label, _attempts(s)),
             ("signatures written (queued after the answer)", _signatures(s))]
+
+
+def _attempts(s: dict) -> str | None:
+    """``69 ms / unanswered / unanswered (89.1 % answered)``: the SLO's percentiles, over every attempt.
+
+    A percentile the failures reach is null in summary.json: unanswered, when there were attempts."""
+    answered = number(get(s, "page_attempt_s.answered_fraction"))
+    if answered is None:
+        return None
+    texts = [figure(s, f"page_attempt_s.{q}", time_text) or "unanswered" for q in _QUANTILES]
+    return " / ".join(texts) + f" ({pct_text(answered)} answered)"
 
 
 def _signatures(s: dict) -> str | None:
@@ -141,17 +167,33 @@ def summary_rows(s: dict) -> list[tuple[str, str]]:
     return [(label, text) for label, text in rows if text is not None]
 
 
+def term_basis(objective: str) -> str:
+    """`` (every attempt)`` for a latency term, naming over what it is taken; empty for others."""
+    f = _term_figure(objective)
+    return f" ({f.basis})" if f is not None and f.basis else ""
+
+
 def slo_rows(verdicts) -> list[tuple[str, str]]:
     """``(objective, measured text, met)`` verdicts as rows: ``SLO p95<2s  met (1.2 s)``."""
-    return [(f"SLO {objective}", f"met ({value})" if met else
-             "BROKEN (not measured)" if value == "not measured" else f"BROKEN (measured {value})")
+    return [(f"SLO {objective}" + term_basis(objective), f"met ({value})" if met else
+             f"BROKEN ({value})" if value in ("not measured", "unanswered") else f"BROKEN (measured {value})")
             for objective, value, met in verdicts]
 
 
 def verdicts(summary: dict, slo: str | None = None) -> list[tuple[str, str, bool]]:
     """``(objective, measured text, met)`` for ``slo`` judged on ``summary``, else for the summary's own ``slo`` list."""
     if slo:
-        return [(o.text, metric_text(o.text, v), ok) for o, v, ok in evaluate(parse_slo(slo), summary)]
+        return [(o.text, _measured(summary, o.text, v), ok) for o, v, ok in evaluate(parse_slo(slo), summary)]
     given = summary.get("slo") if isinstance(summary.get("slo"), list) else []
-    return [(str(v.get("objective", "?")), metric_text(str(v.get("objective", "")), v.get("value")),
+    return [(str(v.get("objective", "?")), _measured(summary, str(v.get("objective", "")), v.get("value")),
              v.get("met") is True) for v in given if isinstance(v, dict)]
+
+
+def _measured(summary: dict, objective: str, value) -> str:
+    """:func:`metric_text`; an attempt percentile that summary.json holds as null while there were
+    attempts is one the failures reach: ``unanswered``, not "not measured"."""
+    f = _term_figure(objective)
+    if number(value) is None and f is not None and f.path[0] == "page_attempt_s" \
+            and (number(get(summary, "page_attempt_s.attempts")) or 0) > 0:
+        return time_text(math.inf)
+    return metric_text(objective, value)

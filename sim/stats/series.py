@@ -129,9 +129,6 @@ class BinnedSeries:
             raise ValueError(f"quantile level must be within [0, 1], got {q!r}")
         return self._per_bin(name, lambda h: h.quantile(q), math.nan)
 
-    def mean_series(self, name: str) -> np.ndarray:
-        return self._per_bin(name, lambda h: h.mean, math.nan)
-
     def bin_histogram(self, name: str, b: int) -> LogHistogram:
         """Bin ``b``'s histogram of ``name`` as a (dense) LogHistogram."""
         out = LogHistogram(*self._layout.key)

@@ -11,20 +11,18 @@ from typing import Sequence
 
 import numpy as np
 
-from sim.stats.attempts import attempt_quantiles
+from sim.stats.attempts import QUANTILES, attempt_quantiles
 from sim.stats.confidence import mean_ci
+from sim.stats.figures import REGISTRY, columns
 
-__all__ = ["summarize", "timeseries", "TIMESERIES_COLUMNS", "aggregate", "flatten"]
+__all__ = ["summarize", "timeseries", "rows_of", "quantile_figures", "TIMESERIES_COLUMNS", "aggregate", "flatten"]
 
-TIMESERIES_COLUMNS = [
-    "bin_start_s", "bin_end_s", "arrivals", "page_views", "completed", "rejected", "timed_out", "abandoned",
-    "retries", "actions_completed", "actions_lost", "p50_s", "p95_s", "p99_s",
-    "in_system_app", "in_queue_app", "in_system_db", "in_queue_db", "in_queue_waiting_room",
-    "utilization_app", "utilization_db", "instances", "waiting_room_refreshes", "signature_queue",
-]
+TIMESERIES_COLUMNS = columns()  # the registry's order (sim.stats.figures)
+_COUNTS = frozenset(f.column for f in REGISTRY if f.column and f.unit == "count")
 
 
-def _quantiles(hist) -> dict:
+def quantile_figures(hist) -> dict:
+    """A latency histogram's ``mean``, ``p50``, ``p95``, ``p99`` and ``count`` (nan where it is empty)."""
     empty = hist.count == 0
     return {
         "mean": math.nan if empty else hist.mean,
@@ -92,9 +90,9 @@ def summarize(result) -> dict:
             "cdn_hits": tot["requests.cdn_hits"],
             "edge_overflow": _edge_overflow(result),
         },
-        "wait_s": _quantiles(rec.wait),
-        "response_s": _quantiles(rec.response),
-        "page_response_s": _quantiles(rec.page_response),
+        "wait_s": quantile_figures(rec.wait),
+        "response_s": quantile_figures(rec.response),
+        "page_response_s": quantile_figures(rec.page_response),
         "page_attempt_s": attempt_quantiles(
             rec.page_response, attempts=tot["page_views.attempted"] + tot["actions.submits"],
             answered=tot["page_views.completed"] + completed),
@@ -124,32 +122,40 @@ def summarize(result) -> dict:
     }
 
 
+def _column_values(result) -> dict[str, np.ndarray]:
+    """Each column of :data:`TIMESERIES_COLUMNS`, per bin, from the recorder's counters, histograms and levels."""
+    rec = result.recorder
+    s = rec.series
+    edges = s.edges_s
+    values = {"bin_start_s": edges[:-1], "bin_end_s": edges[1:]}
+    for name in ("arrivals", "page_views", "completed", "rejected", "timed_out", "abandoned", "retries",
+                 "actions_completed", "actions_lost", "waiting_room_refreshes"):
+        values[name] = s.counter(name)
+    for q in ("p50", "p95", "p99"):
+        values[f"{q}_s"] = s.quantile_series("response_s", QUANTILES[q])
+    per_bin = {name: rec.level_per_bin(name) for name in (*rec.levels, "app_in_system", "db_in_system")}
+    for column, level in (("in_system_app", "app_in_system"), ("in_queue_app", "app_queue"),
+                          ("in_system_db", "db_in_system"), ("in_queue_db", "db_queue"),
+                          ("in_queue_waiting_room", "room_queue"), ("instances", "instances"),
+                          ("signature_queue", "signature_queue")):
+        values[column] = per_bin[level]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values["utilization_app"] = per_bin["app_busy"] / per_bin["app_capacity"]
+        values["utilization_db"] = per_bin["db_busy"] / per_bin["db_capacity"]
+    return values
+
+
+def rows_of(values: dict, n: int, cols: Sequence[str]) -> list[list]:
+    """``n`` rows of ``cols`` from per-bin ``values`` by column name; counts as integers, a column
+    ``values`` lacks as nan (a load test has no queue to measure)."""
+    nan_column = [math.nan] * n
+    by_col = [(values.get(c, nan_column), c in values and c in _COUNTS) for c in cols]
+    return [[int(v[i]) if count else v[i] for v, count in by_col] for i in range(n)]
+
+
 def timeseries(result) -> list[list]:
     """One row per ``run.bin_s`` with the columns of :data:`TIMESERIES_COLUMNS`."""
-    rec = result.recorder
-    s, lv = rec.series, rec.levels
-    edges = s.edges_s
-    n = len(edges) - 1
-    counts = {name: s.counter(name) for name in (
-        "arrivals", "page_views", "completed", "rejected", "timed_out", "abandoned", "retries",
-        "actions_completed", "actions_lost")}
-    refreshes = s.counter("waiting_room_refreshes")
-    q = {p: s.quantile_series("response_s", p) for p in (0.5, 0.95, 0.99)}
-    per_bin = {name: rec.level_per_bin(name) for name in (*lv, "app_in_system", "db_in_system")}
-    with np.errstate(invalid="ignore", divide="ignore"):
-        util_app = per_bin["app_busy"] / per_bin["app_capacity"]
-        util_db = per_bin["db_busy"] / per_bin["db_capacity"]
-    rows = []
-    for i in range(n):
-        rows.append([
-            edges[i], edges[i + 1], *(int(counts[k][i]) for k in counts),
-            q[0.5][i], q[0.95][i], q[0.99][i],
-            per_bin["app_in_system"][i], per_bin["app_queue"][i], per_bin["db_in_system"][i],
-            per_bin["db_queue"][i], per_bin["room_queue"][i], util_app[i], util_db[i], per_bin["instances"][i],
-            int(refreshes[i]),
-            per_bin["signature_queue"][i],
-        ])
-    return rows
+    return rows_of(_column_values(result), result.recorder.series.n_bins, TIMESERIES_COLUMNS)
 
 
 def flatten(summary: dict, prefix: str = "") -> dict:

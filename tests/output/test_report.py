@@ -135,7 +135,7 @@ def test_run_report_is_one_self_contained_page(run_dir, capsys):
         assert base64.b64encode(png.read_bytes()).decode() in page, png.name
     assert len([n for n, _ in parsed.urls if n == "src"]) == len(pngs)
     assert "<h1>steady</h1>" in page and "simulation run" in page
-    assert "visitors arrived" in page and "page response p50 / p95 / p99" in page
+    assert "visitors arrived" in page and "completed pages p50 / p95 / p99" in page
     # surge run judged its default SLO (lost visitors: no action here): the verdict opens the page, the objective is in the SLO table
     assert page.index('class="banner good">holds') < page.index("<h2>Summary</h2>")
     assert "<code>lost_visitors&lt;1%</code>" in page  # steady: visitors take no action
@@ -192,8 +192,8 @@ def test_a_load_test_folder_puts_the_generator_verdict_first_then_both_latencies
     banner = 'class="banner good">✔ The load generator kept up (lag p99 4.49 ms ≤ 10 ms).'
     assert banner in page and page.index(banner) < page.index("<h2>Summary</h2>")
     rows = dict(summary_rows(summary))
-    planned, sent = rows["page response p50 / p95 / p99 (from the planned send)"], \
-        rows["page response p50 / p95 / p99 (from the actual send)"]
+    planned, sent = rows["completed pages p50 / p95 / p99 (from the planned send)"], \
+        rows["completed pages p50 / p95 / p99 (from the actual send)"]
     assert planned != sent and planned in page and sent in page
     for name in ("arrivals.png", "latency.png", "lag.png"):
         assert base64.b64encode((folder / name).read_bytes()).decode() in page, name
@@ -221,7 +221,7 @@ def test_a_load_test_folder_without_locust_html_or_a_verdict(tmp_path):
     assert "Locust" not in page
     page = render(Folder(path=tmp_path, kind="loadtest", summary=LOADTEST))  # from before the generator's verdict
     assert "load generator kept up" not in page and "fell behind" not in page
-    assert "page response p50 / p95 / p99<" in page  # one latency: no "(from the planned send)"
+    assert "completed pages p50 / p95 / p99<" in page  # one latency: no "(from the planned send)"
     loop = {**LOADTEST, "generator": {"kept_up": False, "threshold_s": 0.01, "lag_s": {"p99": 0.004},
                                       "loop_lag_s": {"p99": 0.25}}}
     assert "fell behind (event-loop lag p99 250 ms &gt; 10 ms)" in render(Folder(path=tmp_path, kind="loadtest",
@@ -235,7 +235,7 @@ def test_confidence_half_widths_and_partial_runs(tmp_path):
     rows = dict(summary_rows(summary))
     assert rows["visitors arrived"] == "1,000 ± 12.50"
     assert rows["visitors lost"] == "3 (0.3 %)"  # a zero half-width is not shown
-    assert rows["page response p50 / p95 / p99"] == "200 ms ± 10 ms / 2.50 s ± 500 ms / -"
+    assert rows["completed pages p50 / p95 / p99"] == "200 ms ± 10 ms / 2.50 s ± 500 ms / -"
     assert "actions lost" not in rows  # missing figures are left out, not shown as errors
     page = render(Folder(path=tmp_path, kind="run", summary=summary))
     assert 'class="banner warn">⚠ Partial results' in page and "1,200 s" in page

@@ -58,11 +58,14 @@ def test_sparse_bins_are_merged_and_a_short_group_is_faint(fig):
     assert merged.counts.tolist() == [120, 120, 2000, 2000, 24]  # 4 x 30, 4 x 30, the surge, 6 x 4 at the widest
     ax, rate = fig.subplots(2, 1)
     rows = rows_of(arrivals=[float(n) for n in sizes])
-    plot_latency(ax, rate, rows, TIMESERIES_COLUMNS, merged=merged, slo_s=2.0, slo_label="SLO p95<2s")
+    plot_latency(ax, rate, rows, TIMESERIES_COLUMNS, merged=merged,
+                 slo_lines=[(2.0, "SLO p95<2s (every attempt)"), (3.0, "SLO completed_p99<3s (completed pages)")])
     labels = ax.get_legend_handles_labels()[1]
     assert labels == ["p50 (bins merged to \u2265 100 responses)", "p95 (bins merged to \u2265 100 responses)",
                       "p99 (bins merged to \u2265 100 responses)",
-                      "faint: fewer than 100 responses (not a true percentile)", "SLO p95<2s"]
+                      "faint: fewer than 100 responses (not a true percentile)", "SLO p95<2s (every attempt)",
+                      "SLO completed_p99<3s (completed pages)"]
+    assert sorted(line.get_ydata()[0] for line in ax.lines if line.get_label().startswith("SLO")) == [2.0, 3.0]
     solid = [p for p in ax.patches if p.get_label().startswith("p99")][0]
     values = solid.get_data().values
     assert np.isnan(values[-1]) and values[:4].tolist() == merged.values[0.99][:4].tolist()
@@ -127,7 +130,7 @@ def test_actions_lost_in_percent_with_the_slo_and_faint_short_groups(fig):
     edges = np.arange(0.0, 5 * 60.0, 60.0)  # 4 bins
     merged = merged_ratio(edges, [50, 5, 0, 1], [100, 100, 3, 3], min_count=100, max_bins=2)
     assert merged.ratio.tolist() == [0.5, 0.05, 1 / 6] and merged.enough.tolist() == [True, True, False]
-    plot_actions_lost(ax, merged, slo_fraction=0.01, slo_label="SLO lost_actions<1%")
+    plot_actions_lost(ax, merged, slo_lines=[(0.01, "SLO lost_actions<1%")])
     assert ax.get_legend_handles_labels()[1] == ["actions lost (bins merged to \u2265 100 actions ended)",
                                                  "faint: fewer than 100 actions", "SLO lost_actions<1%"]
     solid, faint = ax.patches
