@@ -42,7 +42,7 @@ SURGE_TAB = [
 
 def web_ui_labels() -> dict[str, str]:
     """Each option's label in the web UI, by the name locust's page gives its field (camelCase)."""
-    return {re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), o.name): f"{o.label} - {o.help}" for o in OPTIONS}
+    return {re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), o.name): o.web_label for o in OPTIONS}
 
 
 # Locust's "Custom parameters" section starts folded, and labels each field by its name: unfold it once,
@@ -68,7 +68,7 @@ _SCRIPT = """<script>(function () {
       }
     }
   }
-  new MutationObserver(relabel).observe(document.body, {childList: true, subtree: true});
+  new MutationObserver(relabel).observe(document.body, {childList: true, subtree: true, characterData: true});
   relabel();
 })();</script>"""
 

@@ -30,12 +30,17 @@ class Option:
     name: str
     flag: str  # the locust file's flag
     label: str  # what the web UI shows (the unit in it)
-    help: str
+    help: str  # --help's text (after the flag), and the web UI's help text
     kind: type = float  # the value's type
     metavar: str | None = None
     choices: tuple[str, ...] | None = None
     cli_flag: str = ""  # surge loadtest's flag, when it is not ``flag``
     unset: object = None  # the locust flag's value for "not given" (None itself in the options object)
+    hint: str = ""  # what the web UI adds to the label: an example, or what a special value means
+
+    @property
+    def web_label(self) -> str:
+        return f"{self.label} \u2014 {self.hint}" if self.hint else self.label
 
     @property
     def surge_flag(self) -> str:
@@ -46,27 +51,32 @@ OPTIONS: tuple[Option, ...] = (  # in this order in the web UI and in --help
     Option(name="scenario", flag="--scenario", kind=str, label="Scenario file (TOML)", metavar="FILE",
            help="surge scenario file (TOML)"),
     Option(name="time_scale", flag="--time-scale", label="Time scale (simulated s per wall s)", metavar="X",
-           help="simulated seconds per wall second (144: 24 h in 10 min)"),
-    Option(name="scale", flag="--scale", label="Scale (fraction of the visitors)", metavar="F",
+           hint="144 = 24 h in 10 min", help="simulated seconds per wall second (144: 24 h in 10 min)"),
+    Option(name="scale", flag="--scale", label="Scale (fraction of the scenario's visitors)", metavar="F",
+           hint="the test plays scale x time scale of the real arrival rate",
            help="fraction of the scenario's visitors to send; the test plays scale x time-scale of the real arrival "
            "rate"),
     Option(name="duration_s", flag="--duration-s", label="Duration of arrivals (wall s)", metavar="S", unset=0.0,
+           hint="0 = the whole scenario at the time scale",
            help="wall seconds of arrivals (0: the whole scenario at the time scale)"),
     Option(name="slo", flag="--slo", kind=str, label="Service-level objectives", metavar="OBJECTIVES",
-           help='objectives, e.g. "p95<2s,errors<1%,dropped<1%"'),
+           hint="e.g. p95<2s,errors<1%,dropped<1%", help='objectives, e.g. "p95<2s,errors<1%,dropped<1%"'),
     Option(name="out", flag="--out", kind=str, label="Output folder", metavar="DIR",
+           hint="summary.json and timeseries.csv, written as each test stops",
            help="folder for summary.json and timeseries.csv (written as each test stops)"),
-    Option(name="assets", flag="--assets", kind=str, label="Asset requests", choices=ASSET_MODES,
-           help="which asset requests to send: all, only CDN misses, or none"),
-    Option(name="max_concurrent_visitors", flag="--max-concurrent-visitors", kind=int, label="Visitors in flight (most)",
-           metavar="N", help="visitors in flight before arrivals are dropped (and counted)"),
+    Option(name="assets", flag="--assets", kind=str, label="Asset requests to send", choices=ASSET_MODES,
+           hint="all, only CDN misses, or none", help="which asset requests to send: all, only CDN misses, or none"),
+    Option(name="max_concurrent_visitors", flag="--max-concurrent-visitors", kind=int, label="Most visitors in flight",
+           metavar="N", hint="more arrivals are dropped (and counted)",
+           help="visitors in flight before arrivals are dropped (and counted)"),
     Option(name="request_timeout_s", flag="--request-timeout-s", label="Request timeout (s)", metavar="S",
            help="client timeout of one request"),
     Option(name="seed", flag="--surge-seed", kind=int, cli_flag="--seed", label="Random seed", metavar="N", unset=-1,
-           help="seed (-1: the scenario's run.seed)"),
+           hint="-1 = the scenario's run.seed", help="seed (-1: the scenario's run.seed)"),
     Option(name="abort_on_error_rate", flag="--abort-on-error-rate", label="Abort above this error rate (fraction)",
-           metavar="F", help="stop early when this fraction of requests fails (0: never)"),
+           metavar="F", hint="0 = never", help="stop early when this fraction of requests fails (0: never)"),
     Option(name="abort_after_s", flag="--abort-after-s", label="Safety brake window (s)", metavar="S",
+           hint="the error rate is judged over it, and not before it has passed",
            help="the window over which the error rate is judged, and the least run time before"),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
