@@ -59,19 +59,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 from loadtests.session import DRAIN_S, SurgeProcess, check_owner, log, of  # noqa: E402
 from sim.errors import ConfigError  # noqa: E402
 from sim.loadtest.host import check_host  # noqa: E402
-from sim.loadtest.options import HANDOFF_FLAG, OPTIONS, LoadTestOptions  # noqa: E402
+from sim.loadtest.options import HANDOFF_FLAG, LoadTestOptions, add_locust_arguments  # noqa: E402
 from sim.loadtest.ownership import LIFT_FLAG, VOUCH_FLAG, Ownership  # noqa: E402
 
 # The host's proof, fetched as the options are parsed (before --processes forks), for the process's state.
 _proven_at_parse: list[Ownership] = []
-
-
-class _Literal(str):
-    """A help text shown as written: argparse %-formats help texts (where "1%" must be written "1%%"),
-    locust's web UI shows them raw (where "1%%" stays "1%%")."""
-
-    def __mod__(self, _params):
-        return str(self)
 
 
 def _host_argument(value: str) -> str:
@@ -121,13 +113,7 @@ def _arguments(parser) -> None:
     g = parser.add_argument_group("Surge options (loadtests/locustfile.py)",
                                   "The scenario's traffic as an open workload, one driver per process:\n"
                                   "--users, --spawn-rate and --run-time do not apply.")
-    defaults = LoadTestOptions.defaults()
-    for option in OPTIONS:
-        default = defaults[option.name]
-        action = g.add_argument(option.flag, dest=option.name, default=default, metavar=option.metavar,
-                                type=None if option.kind is str else option.kind,
-                                choices=option.choices, help=_Literal(option.help) if "%" in option.help else
-                                option.help)
+    for action in add_locust_arguments(g):
         # shown in the web UI (an argument group takes none of locust's own keywords such as
         # include_in_web_ui: its attributes are set here instead)
         action.include_in_web_ui, action.is_secret, action.is_required, action.is_multiple = True, False, False, False

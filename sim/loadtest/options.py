@@ -20,7 +20,7 @@ from sim.config.limits import MAX_CONCURRENT_VISITORS
 from sim.errors import ConfigError
 from sim.loadtest.schedule import ASSET_MODES
 
-__all__ = ["Option", "OPTIONS", "LoadTestOptions", "PLAN_FIELDS", "HANDOFF_FLAG"]
+__all__ = ["Option", "OPTIONS", "LoadTestOptions", "PLAN_FIELDS", "HANDOFF_FLAG", "add_locust_arguments"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +82,7 @@ OPTIONS: tuple[Option, ...] = (  # in this order in the web UI and in --help
 _BY_NAME = {o.name: o for o in OPTIONS}
 # The locust file's flag, set by surge loadtest only: the file it hands its measurements over in.
 HANDOFF_FLAG = "--surge-handoff"
+_KIND_TEXT = {str: "text", float: "a number", int: "a whole number"}
 PLAN_FIELDS = ("scenario", "time_scale", "scale", "duration_s", "assets")  # what the load plan is made of
 
 
@@ -133,13 +134,14 @@ class LoadTestOptions:
         for field in dataclasses.fields(cls):
             option = _BY_NAME[field.name]
             value = getattr(namespace, field.name, None)
+            if value is not None and type(value) is not option.kind:
+                try:
+                    value = option.kind(value)
+                except (TypeError, ValueError):
+                    raise ConfigError(option.surge_flag, f"must be {_KIND_TEXT[option.kind]}, got {value!r}") from None
             if value is None or option.unset is not None and value == option.unset:
-                values[field.name] = None if option.unset is not None else field.default
-                continue
-            try:
-                values[field.name] = value if type(value) is option.kind else option.kind(value)
-            except (TypeError, ValueError):
-                raise ConfigError(option.surge_flag, f"must be a {option.kind.__name__}, got {value!r}") from None
+                value = None if option.unset is not None else field.default
+            values[field.name] = value
         return cls(**values)
 
     def to_argv(self) -> list[str]:
@@ -156,3 +158,19 @@ class LoadTestOptions:
         """What the load plan depends on: a plan made for these is valid for any options with the same key."""
         return tuple(getattr(self, name) for name in PLAN_FIELDS)
 
+
+class _Literal(str):
+    """A help text shown as written: argparse %-formats help texts (where "1%" must be written "1%%"),
+    locust's web UI shows them raw (where "1%%" stays "1%%")."""
+
+    def __mod__(self, _params):
+        return str(self)
+
+
+def add_locust_arguments(group) -> list:
+    """The locust file's flags for :data:`OPTIONS`, in their order, on an argparse group; the actions added.
+    A flag's default is the options' own (its ``unset`` value for None)."""
+    defaults = LoadTestOptions.defaults()
+    return [group.add_argument(o.flag, dest=o.name, default=defaults[o.name], metavar=o.metavar, choices=o.choices,
+                               type=None if o.kind is str else o.kind, help=_Literal(o.help))
+            for o in OPTIONS]
