@@ -189,7 +189,8 @@ def _check(args: argparse.Namespace) -> LoadPlan:
             raise ConfigError(VOUCH_FLAG, "is for a --host; the demo site, on loopback, needs no proof")
         _check_demo_site(args)
     plan = _plan(args, load_scenario(args.scenario))
-    _resolve_processes(args, plan)
+    if args.processes == "auto":
+        _resolve_processes(args, plan)
     out_folder(args.out)
     return plan
 
