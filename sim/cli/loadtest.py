@@ -126,8 +126,9 @@ def _resolve_processes(args: argparse.Namespace, plan: LoadPlan | None) -> None:
 
 
 def options_of(args: argparse.Namespace, *, out: Path | None = None) -> LoadTestOptions:
-    """The load test's options from the flags (a flag not given takes the options' own default)."""
-    given = {o.name: getattr(args, o.name, None) for o in OPTIONS}
+    """The load test's options from the flags (a flag not given, or at its ``unset`` value, takes the options'
+    own default)."""
+    given = {o.name: None if getattr(args, o.name, None) == o.unset else getattr(args, o.name, None) for o in OPTIONS}
     given["scenario"] = str(Path(args.scenario).resolve())
     given["out"] = str(out) if out is not None else getattr(args, "out", None)
     return LoadTestOptions(**{k: v for k, v in given.items() if v is not None})

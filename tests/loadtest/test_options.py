@@ -54,6 +54,9 @@ def test_the_surge_flags_are_the_declared_ones_with_the_declared_defaults():
     assert (options.time_scale, options.seed, options.duration_s, options.max_concurrent_visitors,
             options.slo) == (50.0, 3, 9.0, 12, "errors<5%")
     assert (options.scale, options.request_timeout_s, options.assets) == (0.001, 30.0, "misses")  # defaults
+    # a value that means "not given" means it on both routes: the scenario's seed, the whole scenario
+    args = build_parser().parse_args(["loadtest", STEADY, "--seed", "-1", "--duration-s", "0"])
+    assert (options_of(args).seed, options_of(args).duration_s) == (None, None)
 
 
 def test_a_bad_value_names_its_flag():
