@@ -1,15 +1,17 @@
 """``surge loadtest SCENARIO [--host URL] ...``: replay the surge against a site with locust, headless.
 
-A thin wrapper: it checks the flags, starts the bundled demo site when no ``--host`` is
-given, and runs ``locust -f loadtests/locustfile.py --headless`` in a child process
-(``sim`` itself never imports locust or gevent). Whether a ``--host`` that is not loopback
+A thin wrapper: it checks the flags (the load test's options are ``sim.loadtest.options``'s,
+parsed into a :class:`~sim.loadtest.options.LoadTestOptions` and handed to the locust file as its
+flags), parses the scenario once, starts the bundled demo site when no ``--host`` is given, and
+runs ``locust -f loadtests/locustfile.py --headless`` in a child process (``sim`` itself never
+imports locust or gevent). The locust file hands its measurements back; the summary is built from
+them by ``sim.loadtest.result`` and ``summary.json`` written once, here. Whether a ``--host`` that is not loopback
 wants the load (``sim.loadtest.ownership``) is checked there, as on every route of the locust file.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import signal
@@ -18,23 +20,22 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sim.config.checks import at_most
-from sim.config.limits import MAX_CONCURRENT_VISITORS, max_processes
+from sim.config.limits import max_processes
 from sim.errors import ConfigError
-from sim.files import write_json
 from sim.interrupts import deferred_signals, exit_code, reason
 from sim.loadtest.host import check_host
 from sim.loadtest.ownership import (FIRST_TEST_MAX_REQUESTS_PER_S, LIFT_FLAG, VOUCH_FLAG, WELL_KNOWN_PATH,
                                     check_vouch)
-from sim.loadtest.meaning import FAILED, MEASURED, meaning, outcome
-from sim.loadtest.schedule import ASSET_MODES, LoadPlan
+from sim.loadtest.meaning import FAILED, MEASURED
+from sim.loadtest.options import HANDOFF_FLAG, OPTIONS, LoadTestOptions
+from sim.loadtest.result import Measured, summarize, timeseries_rows, write
+from sim.loadtest.schedule import LoadPlan
 from sim.output.summary import slo_rows, summary_rows, verdicts
 from sim.output.text import format_table
 from sim.config.scenario import load_scenario
-from sim.analysis.slo import parse_slo
 from sim.cli.outputs import out_folder
 
-__all__ = ["add_parser", "run", "locust_command", "locustfile_path"]
+__all__ = ["add_parser", "run", "locust_command", "locustfile_path", "options_of", "resolve_load"]
 
 
 def add_parser(sub) -> None:
@@ -50,28 +51,21 @@ def add_parser(sub) -> None:
     )
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML)")
     p.add_argument("--host", metavar="URL", help="the site, e.g. http://127.0.0.1:8000 (default: the demo site)")
-    p.add_argument("--time-scale", type=float, default=144.0, metavar="X",
-                   help="simulated seconds per wall second (144: 24 h in 10 min)")
-    p.add_argument("--scale", type=float, default=None, metavar="Y",
-                   help="fraction of the scenario's visitors (default 0.001); the test plays scale x time-scale "
-                   "of the real arrival rate")
-    p.add_argument("--match-peak", action="store_true",
-                   help="play the real surge's arrival rate: scale = 1 / time-scale (instead of --scale)")
-    p.add_argument("--duration-s", type=float, metavar="S", help="wall seconds of arrivals (default: all of it)")
-    p.add_argument("--out", metavar="DIR", help="folder for summary.json, timeseries.csv and locust's CSV and HTML")
-    p.add_argument("--slo", metavar="OBJECTIVES", help='e.g. "p95<2s,errors<1%%,dropped<1%%"')
-    p.add_argument("--assets", choices=ASSET_MODES, default="misses",
-                   help="asset requests to send: all, only CDN misses (default), or none")
-    p.add_argument("--max-concurrent-visitors", type=int, default=10_000, metavar="N",
-                   help="visitors in flight before new arrivals are dropped (and counted)")
+    defaults = LoadTestOptions()
+    for option in OPTIONS:  # the options the locust file takes too, declared once (sim.loadtest.options)
+        if option.name == "scenario":
+            continue  # positional here
+        if option.name == "scale":
+            p.add_argument("--match-peak", action="store_true",
+                           help="play the real surge's arrival rate: scale = 1 / time-scale (instead of --scale)")
+        default = getattr(defaults, option.name)
+        # None: not given, so LoadTestOptions' own default applies (and --scale may be set by --match-peak)
+        p.add_argument(option.surge_flag, dest=option.name, default=None, metavar=option.metavar,
+                       choices=option.choices, type=None if option.kind is str else option.kind,
+                       help=(option.help + _default_text(default)).replace("%", "%%"))
     p.add_argument("--processes", default="0", metavar="N|auto",
                    help="locust worker processes (0: one process; auto: enough for the plan's peak request rate, "
                    f"{PROCESS_CAPACITY_PER_S:g} requests/s each, at most the cores)")
-    p.add_argument("--abort-on-error-rate", type=float, default=0.0, metavar="F",
-                   help="stop early when this fraction of requests fails over --abort-after-s (0: never)")
-    p.add_argument("--abort-after-s", type=float, default=30.0, metavar="S", help="window of the safety brake")
-    p.add_argument("--request-timeout-s", type=float, default=30.0, metavar="S", help="client timeout per request")
-    p.add_argument("--seed", type=int, metavar="N", help="seed instead of the scenario's run.seed")
     p.add_argument(VOUCH_FLAG, metavar="URL",
                    help="skip the proof that a --host that is not loopback wants this load (its token at "
                    f"{WELL_KNOWN_PATH}): you vouch that you control it; repeat --host's scheme, host and port "
@@ -85,24 +79,40 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _default_text(default) -> str:
+    if default is None or default == "":
+        return ""
+    return f" (default {default:g})" if isinstance(default, (int, float)) else f" (default {default})"
+
+
 # Requests per second one driver process sends on this kind of machine with its lag p99 under half
 # the threshold (benchmarks/README.md, "Load generator throughput").
 PROCESS_CAPACITY_PER_S = 2000.0
 
 
-def resolve_load(args: argparse.Namespace) -> None:
-    """``--scale`` (or ``--match-peak``) and ``--processes`` (or ``auto``) as numbers, in ``args``."""
+def resolve_load(args: argparse.Namespace, plan: LoadPlan | None = None) -> None:
+    """``--scale`` (or ``--match-peak``) and ``--processes`` (or ``auto``, from ``plan``: made from the flags
+    when not given) as numbers, in ``args``."""
+    _resolve_scale(args)
+    if args.processes == "auto" and plan is None:
+        plan = _plan(args, load_scenario(args.scenario))
+    _resolve_processes(args, plan)
+
+
+def _resolve_scale(args: argparse.Namespace) -> None:
     if args.match_peak:
         if args.scale is not None:
             raise ConfigError("--match-peak", "sets the scale itself (1 / --time-scale): drop --scale")
-        if not (0 < args.time_scale < math.inf):
-            raise ConfigError("--time-scale", f"must be > 0, got {args.time_scale!r}")
-        args.scale = 1.0 / args.time_scale
+        time_scale = LoadTestOptions().time_scale if args.time_scale is None else args.time_scale
+        if not (0 < time_scale < math.inf):
+            raise ConfigError("--time-scale", f"must be > 0, got {time_scale!r}")
+        args.scale = 1.0 / time_scale
     elif args.scale is None:
-        args.scale = 0.001
+        args.scale = LoadTestOptions().scale
+
+
+def _resolve_processes(args: argparse.Namespace, plan: LoadPlan | None) -> None:
     if args.processes == "auto":
-        plan = LoadPlan(load_scenario(args.scenario), time_scale=args.time_scale, scale=args.scale,
-                        duration_s=args.duration_s, assets=args.assets)
         peak_requests = plan.peak_requests_per_s()
         need = math.ceil(peak_requests / PROCESS_CAPACITY_PER_S)
         args.processes = 0 if need <= 1 else min(need, max_processes())
@@ -115,30 +125,40 @@ def resolve_load(args: argparse.Namespace) -> None:
             raise ConfigError("--processes", f"must be a whole number or auto, got {args.processes!r}") from None
 
 
+def options_of(args: argparse.Namespace, *, out: Path | None = None) -> LoadTestOptions:
+    """The load test's options from the flags (a flag not given, or at its ``unset`` value, takes the options'
+    own default)."""
+    given = {o.name: None if getattr(args, o.name, None) == o.unset else getattr(args, o.name, None) for o in OPTIONS}
+    given["scenario"] = str(Path(args.scenario).resolve())
+    given["out"] = str(out) if out is not None else getattr(args, "out", None)
+    return LoadTestOptions(**{k: v for k, v in given.items() if v is not None})
+
+
+def _plan(args: argparse.Namespace, scenario) -> LoadPlan:
+    """The plan of the flags; LoadPlan checks the time scale, the scale and the visitors the test expects."""
+    options = options_of(args)
+    try:
+        return LoadPlan(scenario, time_scale=options.time_scale, scale=options.scale, duration_s=options.duration_s,
+                        assets=options.assets)
+    except ConfigError as err:
+        raise (err if err.key.startswith("--") else err.at(args.scenario)) from None
+
+
 def locustfile_path() -> Path:
     import loadtests  # the package alone: no locust, no gevent
 
     return Path(loadtests.__file__).resolve().parent / "locustfile.py"
 
 
-def locust_command(args: argparse.Namespace, *, host: str, out: Path) -> list[str]:
-    cmd = [
-        sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--headless", "--host", host,
-        "--scenario", str(Path(args.scenario).resolve()), "--time-scale", repr(args.time_scale),
-        "--scale", repr(args.scale), "--assets", args.assets,
-        "--max-concurrent-visitors", str(args.max_concurrent_visitors),
-        "--request-timeout-s", repr(args.request_timeout_s), "--out", str(out),
-        "--exit-code-on-error", "0",  # failures are judged by --slo, not by their mere presence
-        "--csv", str(out / "locust"), "--html", str(out / "locust.html"), "--only-summary",
-    ]
-    if args.duration_s:
-        cmd += ["--duration-s", repr(args.duration_s)]
-    if args.slo:
-        cmd += ["--slo", args.slo]
-    if args.abort_on_error_rate:
-        cmd += ["--abort-on-error-rate", repr(args.abort_on_error_rate), "--abort-after-s", repr(args.abort_after_s)]
-    if args.seed is not None:
-        cmd += ["--surge-seed", str(args.seed)]
+def locust_command(args: argparse.Namespace, *, host: str, out: Path, handoff: Path | None = None) -> list[str]:
+    """locust on the locust file, headless, with the load test's options (and, from ``surge loadtest``, the
+    file to hand its measurements over in: surge writes summary.json)."""
+    cmd = [sys.executable, "-m", "locust", "-f", str(locustfile_path()), "--headless", "--host", host,
+           *options_of(args, out=out).to_argv(),
+           "--exit-code-on-error", "0",  # failures are judged by --slo, not by their mere presence
+           "--csv", str(out / "locust"), "--html", str(out / "locust.html"), "--only-summary"]
+    if handoff is not None:
+        cmd += [HANDOFF_FLAG, str(handoff)]
     if args.i_control_this_host is not None:
         cmd += [VOUCH_FLAG, args.i_control_this_host]
     if args.lift_first_test_limit:
@@ -148,22 +168,18 @@ def locust_command(args: argparse.Namespace, *, host: str, out: Path) -> list[st
     return cmd
 
 
-def _check(args: argparse.Namespace) -> None:
-    """Every flag, the scenario and --out, before the demo site or locust starts."""
-    resolve_load(args)
-    for flag, value, low in (("--max-concurrent-visitors", args.max_concurrent_visitors, 1),
-                             ("--processes", args.processes, 0), ("--demo-workers", args.demo_workers, 1),
+def _check(args: argparse.Namespace) -> LoadPlan:
+    """Every flag, the scenario (parsed here, once) and --out, before the demo site or locust starts; the plan."""
+    _resolve_scale(args)
+    options_of(args)  # the options' own checks, each naming its flag
+    if args.processes != "auto":
+        _resolve_processes(args, None)
+    for flag, value, low in (("--processes", args.processes, 0), ("--demo-workers", args.demo_workers, 1),
                              ("--demo-queue-limit", args.demo_queue_limit, 0)):
-        if value < low:
+        if isinstance(value, int) and value < low:
             raise ConfigError(flag, f"must be >= {low}, got {value}")
-    if args.processes > max_processes():
+    if isinstance(args.processes, int) and args.processes > max_processes():
         raise ConfigError("--processes", f"must be within [0, {max_processes()}] (the cores), got {args.processes}")
-    at_most("--max-concurrent-visitors", args.max_concurrent_visitors, MAX_CONCURRENT_VISITORS)
-    for flag, value in (("--request-timeout-s", args.request_timeout_s), ("--abort-after-s", args.abort_after_s)):
-        if not (0 < value < math.inf):
-            raise ConfigError(flag, f"must be > 0 and finite, got {value}")
-    if not (0 <= args.abort_on_error_rate <= 1):
-        raise ConfigError("--abort-on-error-rate", f"must be within [0, 1], got {args.abort_on_error_rate}")
     if args.host is not None:
         args.host = check_host(args.host)  # as locust's own routes check it (loadtests/locustfile.py)
         if args.i_control_this_host is not None:
@@ -173,15 +189,11 @@ def _check(args: argparse.Namespace) -> None:
         if args.i_control_this_host is not None:
             raise ConfigError(VOUCH_FLAG, "is for a --host; the demo site, on loopback, needs no proof")
         _check_demo_site(args)
-    if args.slo:
-        parse_slo(args.slo)
-    scenario = load_scenario(args.scenario)
-    try:  # LoadPlan checks the time scale, the scale and the visitors the test expects
-        LoadPlan(scenario, time_scale=args.time_scale, scale=args.scale, duration_s=args.duration_s,
-                 assets=args.assets)
-    except ConfigError as err:
-        raise (err if err.key.startswith("--") else err.at(args.scenario)) from None
+    plan = _plan(args, load_scenario(args.scenario))
+    if args.processes == "auto":
+        _resolve_processes(args, plan)
     out_folder(args.out)
+    return plan
 
 
 def _check_demo_site(args: argparse.Namespace) -> None:
@@ -226,7 +238,7 @@ def _print_summary(summary: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    _check(args)
+    plan = _check(args)
     site, stopped = None, None
     try:
         if args.host is None:
@@ -239,25 +251,19 @@ def run(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(args.out) if args.out else Path(tmp)
             out.mkdir(parents=True, exist_ok=True)
-            code, stopped = _run_locust(args, host=site.url if site is not None else args.host, out=out)
+            handoff = Path(tmp) / "measured.json"  # the locust file's measurements, handed over
+            code, stopped = _run_locust(args, host=site.url if site is not None else args.host, out=out,
+                                        handoff=handoff)
             demo, site = site, None
             stored = _stop_site(demo)
-            summary_path = out / "summary.json"
             if code == 2 and not stopped:
                 pass  # the locust file refused the test before any load (e.g. its host), and said why in one line
-            elif summary_path.exists():
-                summary = json.loads(summary_path.read_text())
-                if demo is not None:
-                    summary["demo_site"] = {"signatures_stored": stored}
-                if stopped:
-                    summary["partial"], summary["stopped"] = True, stopped
-                summary["load_factor"] = summary.get("plan", {}).get("load_factor")
-                summary["outcome"] = outcome(summary)
-                summary["meaning"] = meaning(summary)
-                if summary["outcome"]["status"] != MEASURED and code in (0, 4):
-                    code = 1  # as locust says; a test that measured nothing is that first, whatever its lag
+            elif handoff.exists():
+                measured = Measured.from_json(handoff.read_text(encoding="utf-8"))
+                summary = summarize(measured, plan, options_of(args, out=out), stopped=stopped,
+                                    demo_site=None if demo is None else {"signatures_stored": stored})
                 with deferred_signals():
-                    write_json(summary_path, summary)
+                    write(out, summary, timeseries_rows(measured, plan))
                     figures = _figures(out, summary) if args.out else []
                 _print_summary(summary)
                 if args.out:
@@ -288,13 +294,14 @@ def _figures(out: Path, summary: dict) -> list[str]:
     return write_loadtest_figures(out, rows, header, summary)
 
 
-def _run_locust(args: argparse.Namespace, *, host: str, out: Path) -> tuple[int, str | None]:
+def _run_locust(args: argparse.Namespace, *, host: str, out: Path, handoff: Path) -> tuple[int, str | None]:
     """Locust's exit code and, if surge was stopped meanwhile, why (locust is then stopped too)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(locustfile_path().parent.parent),
                                                                      os.environ.get("PYTHONPATH")]))}
     # Locust runs in a session of its own: a Ctrl-C to the terminal's process group reaches surge
     # alone, which asks locust to stop once (it then writes what it measured, marked partial).
-    proc = subprocess.Popen(locust_command(args, host=host, out=out), env=env, start_new_session=True)
+    proc = subprocess.Popen(locust_command(args, host=host, out=out, handoff=handoff), env=env,
+                            start_new_session=True)
     try:
         return proc.wait(), None
     except KeyboardInterrupt as exc:

@@ -1,1 +1,2 @@
-"""The load test's pure parts: the schedule of visits, the measured statistics, the calibration probe."""
+"""The load test's pure parts: its options, the schedule of visits, the measured statistics, the summary built
+from them, the calibration probe."""

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["held", "meaning", "outcome", "MEASURED", "FAILED", "INVALID"]
+from sim.analysis.slo import evaluate, parse_slo
 
-_LOSS_OK = 0.01  # without --slo, "held" means fewer than 1 % of visitors lost and of requests failed
+__all__ = ["held", "meaning", "outcome", "HELD_WITHOUT_SLO", "MEASURED", "FAILED", "INVALID"]
+
+# Without --slo, "held" means these objectives: fewer than 1 % of visitors lost and of requests failed.
+HELD_WITHOUT_SLO = "lost_visitors<1%,errors<1%"
 MEASURED, FAILED, INVALID = "measured", "failed", "invalid"
 
 
@@ -69,15 +72,14 @@ def outcome(summary: dict) -> dict:
 
 
 def held(summary: dict) -> bool:
-    """Did the site hold the load it was given? The SLO verdicts if any, else under 1 % lost and failed."""
+    """Did the site hold the load it was given? The one place a load test decides it: a test that measured
+    the site, and met its SLO verdicts (summary.json's ``slo``), or :data:`HELD_WITHOUT_SLO` when none was given."""
     if outcome(summary)["status"] != MEASURED:
         return False
     verdicts = summary.get("slo") or []
     if verdicts:
         return all(v.get("met") is True for v in verdicts)
-    lost = summary.get("visitors", {}).get("lost_fraction")
-    errors = summary.get("requests", {}).get("error_fraction")
-    return all(isinstance(x, (int, float)) and not math.isnan(x) and x < _LOSS_OK for x in (lost, errors))
+    return all(ok for _, _, ok in evaluate(parse_slo(HELD_WITHOUT_SLO), summary))
 
 
 def meaning(summary: dict) -> str:

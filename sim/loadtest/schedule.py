@@ -78,6 +78,11 @@ class LoadPlan:
     def expected_visitors(self) -> float:
         return self.scale * self.profile.expected_visitors(0.0, self.sim_duration_s)
 
+    def planned_visitors(self, t_s: float) -> float:
+        """Visitors the plan expects in its first ``t_s`` wall seconds."""
+        t = min(max(t_s, 0.0), self.duration_s) * self.time_scale
+        return self.scale * float(self.profile.cumulative(t))
+
     def target_per_bin(self) -> tuple[np.ndarray, np.ndarray]:
         """Bin edges in simulated seconds (``run.bin_s``) and the expected arrivals in each."""
         edges, counts = self.profile.binned(self.scenario.run.bin_s)

@@ -12,6 +12,7 @@ import pytest
 
 from sim.cli import main
 from sim.cli.loadtest import locustfile_path
+from sim.config.scenario import load_scenario
 from tests.conftest import ROOT, SCENARIOS
 from tests.servers import loopback_server
 
@@ -195,3 +196,15 @@ def test_match_peak_with_a_scale_is_refused(capsys):
     code = main(["loadtest", str(SCENARIOS / "anca-2020.toml"), "--match-peak", "--scale", "0.01"])
     assert code == 2
     assert capsys.readouterr().err.strip() == "--match-peak: sets the scale itself (1 / --time-scale): drop --scale"
+
+
+def test_surge_loadtest_parses_the_scenario_once(monkeypatch, tmp_path, capsys):
+    import sim.cli.loadtest as cli
+
+    parsed = []
+    monkeypatch.setattr(cli, "load_scenario", lambda path: parsed.append(path) or load_scenario(path))
+    # every check passes but --out's (a file in the way): the flags, the scenario and --processes auto are
+    # resolved, from one parse, and nothing starts
+    (tmp_path / "file").write_text("")
+    assert main(["loadtest", STEADY, "--processes", "auto", "--out", str(tmp_path / "file" / "out")]) == 2
+    assert parsed == [STEADY] and "--processes auto: 1 for a peak of" in capsys.readouterr().err

@@ -24,6 +24,7 @@ import pytest
 
 from loadtests.demo_site import DemoSite
 from sim.cli.loadtest import locustfile_path
+from sim.loadtest.options import OPTIONS
 from tests.conftest import ROOT, SCENARIOS
 
 STEADY = str(SCENARIOS / "steady.toml")
@@ -144,6 +145,11 @@ def test_web_ui_runs_several_tests_in_one_process_and_writes_each(site, locust, 
     assert "errors<1%," in slo_help and "%%" not in slo_help
     assert args["hide_common_options"] is True
     assert {"key": "surge", "title": "Surge"} in args["extended_tabs"]
+    # each field labelled as declared (the page's script puts the label on it), each column headed in full
+    for option in OPTIONS:
+        assert json.dumps(option.web_label)[1:-1] in page, option.name
+    titles = [column["title"] for column in args["extended_tables"][0]["structure"]]
+    assert "of" not in titles and "Visitors in the whole plan" in titles
 
     # a Host the load test cannot send to (no http://) is refused, in the same words as --host, and no test starts
     refused = json.loads(_http(f"{ui}/swarm", form={"user_count": "0", "spawn_rate": "0", "host": "127.0.0.1:8000"}))
@@ -153,7 +159,7 @@ def test_web_ui_runs_several_tests_in_one_process_and_writes_each(site, locust, 
 
     first = _run_one_test(ui, out, {})
     _close_to_target(first)
-    assert first["plan"]["scale"] == 0.05
+    assert first["plan"]["scale"] == 0.05 and first["held"] is True
     rows = _surge_rows(ui)
     assert rows and rows[-1]["target_rate"] == pytest.approx(45.0, rel=0.01)
     assert 0 < rows[0]["planned"] <= rows[0]["planned_total"] == round(first["plan"]["expected_visitors"])
@@ -190,6 +196,15 @@ def test_help_lists_the_surge_options():
         assert re.search(rf"^\s+{flag} ", done.stdout, re.MULTILINE), flag
     assert '"p95<2s,errors<1%,dropped<1%"' in done.stdout  # one %, as typed
     assert "--web-port" in done.stdout  # locust's own options too
+
+
+def test_the_locust_file_alone_refuses_a_bad_option_in_one_line():
+    # checked as locust parses its options, before it starts anything: nothing is sent to the (loopback) host
+    done = subprocess.run([sys.executable, "-m", "locust", "-f", str(locustfile_path()), *PLAN, "--headless",
+                           "--host", "http://127.0.0.1:9", "--abort-on-error-rate", "2"], cwd=ROOT, env=ENV,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "--abort-on-error-rate: must be within [0, 1], got 2.0"
 
 
 def test_headless_run_prints_progress_lines(site, locust, tmp_path):
