@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config.scenario import Scenario
+from sim.vocabulary import PAGE, SUBMIT  # a journey's step kinds
 
 __all__ = ["PerVisitor", "per_visitor", "JourneyPlans", "draw_journeys", "PAGE", "SUBMIT"]
 
@@ -49,8 +50,6 @@ def per_visitor(scenario: Scenario) -> PerVisitor:
     )
 
 
-# Step kinds in a journey plan.
-PAGE, SUBMIT = 0, 1
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

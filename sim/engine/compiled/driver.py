@@ -21,7 +21,6 @@ import numpy as np
 
 from sim.config.scenario import Scenario
 from sim.engine.compiled import layout as L
-from sim.engine.compiled.sigqueue import BY_TTL
 from sim.engine.compiled.autoscale import AS_START, IN_FLIGHT, XF_LAST, XF_LEVEL, XF_METRIC, XF_SCHED, fold_areas
 from sim.engine.compiled.loop import run_loop
 from sim.engine.compiled.room import METHODS, PATIENCE, SESSION, law_row, room_finish
@@ -301,7 +300,7 @@ class _Loop:
         rows = slice(base, base + steps)
         Si[rows, L.S_KIND], Si[rows, L.S_HTML] = plans.kind, plans.html_hit
         if self.landing_by_ttl:
-            Si[base + plans.first_step[:-1], L.S_HTML] = BY_TTL  # every journey's first step: its landing page
+            Si[base + plans.first_step[:-1], L.S_HTML] = L.BY_TTL  # every journey's first step: its landing page
         Si[rows, L.S_ASSETS], Si[rows, L.S_NQ], Si[rows, L.S_AFIRST] = plans.assets, plans.queries, plans.asset_first
         Sf[rows, L.SF_THINK], Sf[rows, L.SF_SERV] = plans.think_s, plans.service_s
         if self.width:

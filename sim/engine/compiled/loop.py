@@ -28,7 +28,7 @@ from sim.engine.compiled.room import room_enter, room_event, room_has_room, room
 from sim.engine.compiled.autoscale import autoscale_event, autoscale_room
 from sim.engine.compiled.site import (acquire, arm, arrive, count, failed, finish, new_request, pop_root, push, released, remove,
                                submit, total, unref)
-from sim.engine.compiled.sigqueue import BY_TTL, enqueue, landing_hit, released_signature, sq_room, written
+from sim.engine.compiled.sigqueue import enqueue, landing_hit, released_signature, sq_room, written
 
 __all__ = ["run_loop"]
 

@@ -19,9 +19,7 @@ from sim.engine.compiled.layout import *  # noqa: F403 (the layout's names are t
 from sim.engine.compiled.layout import inline as _inline, jit as _jit
 from sim.engine.compiled.site import acquire, hand_over, new_request, push_request, total, unref
 
-__all__ = ["BY_TTL", "landing_hit", "enqueue", "written", "released_signature", "sq_room"]
-
-BY_TTL = 2  # S_HTML of a landing page under landing_ttl_s: hit or miss decided when it is requested
+__all__ = ["landing_hit", "enqueue", "written", "released_signature", "sq_room"]
 
 
 @_inline
