@@ -16,10 +16,10 @@ from sim.vocabulary import (ABANDONED, ASSETS, BY_TTL, CONNECTING, COUNTS, FAILE
 jit = numba.njit(cache=True, _nrt=False)  # nothing is allocated in the loop: no reference counting
 inline = numba.njit(cache=True, _nrt=False, inline="always")  # small helpers, inlined into callers
 
-OK_STATUS, ROOM, WINDOW = 0, 1, 2
+OK_STATUS, GROW, WINDOW = 0, 1, 2  # ran to the end time; an array needs growing; a window to draw
 HEADROOM = 64  # free entries every array keeps before an event or a visitor is processed
 
-# Scalars: I (int64) and F (float64).
+# Scalars: ``ints`` (int64) and ``floats`` (float64), indexed by I_* and F_*.
 I_SEQ, I_HN, I_RR, I_TBUSY, I_TWAIT, I_DBBUSY, I_ARMED, I_DLH, I_DLT, I_DBH, I_DBT = range(11)
 I_RFREE, I_RUSED, I_VFREE, I_VUSED, I_RETRY_POS, I_BAL_POS, I_NWAIT, I_NDONE, I_NAPP, I_NDB = range(11, 21)
 I_PENDING, I_CW, I_CW_I, I_CW_N, I_ARRIVED = range(21, 26)
@@ -60,7 +60,7 @@ S_INTS = 5
 SF_THINK, SF_SERV, SF_Q = range(3)
 # Instance queue rings: head, tail, busy, waiting.
 Q_HEAD, Q_TAIL, Q_BUSY, Q_WAIT = range(4)
-# Instance table X, a row per row of Q: X_RT is the routable list by position (the balancer's pool,
+# The instance table (``instance_table``), a row per row of ``queues``: X_RT is the routable list by position (the balancer's pool,
 # I_AS_NR long, in the order instances became routable), X_ROLE and X_SYN (dropped SYNs whose
 # retransmission is due at the instance) belong to the instance of the row.
 X_RT, X_ROLE, X_SYN = range(3)
@@ -79,8 +79,8 @@ EV_SQ_WRITTEN = 13  # a signature's write_s is over (14 is the signature queue's
 ROUND_ROBIN, LEAST_CONNECTIONS, RANDOM = range(3)
 STEP, RESULT, FETCH, ASSET_DONE, NEXT = range(5)  # what a visitor does next (loop.visitor_chain)
 
-# Per-bin counters (C: a row per name of sim.vocabulary.COUNTS, the last column says the name was touched)
-# and totals (T: a column per name of sim.vocabulary.TOTALS, row 0 the value, row 1 touched).
+# Per-bin counters (``counts``: a row per name of sim.vocabulary.COUNTS, the last column says the name was touched)
+# and totals (``totals``: a column per name of sim.vocabulary.TOTALS, row 0 the value, row 1 touched).
 (C_PAGE_VIEWS, C_SUBMITS, C_CDN_HITS, C_COMPLETED, C_ACTIONS_COMPLETED, C_ORIGIN, C_REJECTED, C_TIMED_OUT,
  C_ABANDONED, C_V_FAILED, C_V_ABANDONED, C_ACTIONS_LOST, C_RETRIES, C_WR_REFRESHES) = range(len(COUNTS))
 (T_PV_ATTEMPTED, T_SUBMITS, T_CDN_HITS, T_PV_COMPLETED, T_ACT_COMPLETED, T_ARRIVED, T_STARTED, T_COMPLETED,
