@@ -11,7 +11,7 @@ counters', totals' and levels' names are the recorder's keys and the time series
 from __future__ import annotations
 
 __all__ = [
-    "PAGE", "SUBMIT", "ASSETS", "KINDS",
+    "PAGE", "SUBMIT", "ASSETS",
     "QUEUED", "SERVING", "FINISHED", "GONE", "CONNECTING",
     "NONE", "OK", "REJECTED", "TIMED_OUT", "ABANDONED", "OUTCOMES",
     "SERVED", "FAILED", "ENDS",
@@ -22,7 +22,6 @@ __all__ = [
 # What an origin request is: a page's HTML document, a form submit, or an asset that missed the CDN.
 # A journey's steps are PAGE or SUBMIT; ASSETS requests are the page's asset misses, fetched after it.
 PAGE, SUBMIT, ASSETS = 0, 1, 2
-KINDS = ("page", "submit", "assets")  # by code
 
 # A request's life at an instance (CONNECTING: its SYN was dropped, a retransmission is due).
 QUEUED, SERVING, FINISHED, GONE, CONNECTING = range(5)
@@ -46,7 +45,8 @@ BY_TTL = 2
 COUNTS = ("page_views", "submits", "cdn_hits", "completed", "actions_completed", "origin_requests",
           "rejected", "timed_out", "abandoned", "visitors_failed", "visitors_abandoned", "actions_lost",
           "retries", "waiting_room_refreshes")
-# Totals over the measured part of the run (after the warm-up), in the order of the compiled loop's.
+# Totals an engine reports over the measured part of the run (after the warm-up), in the order of the
+# compiled loop's columns (``visitors.arrived`` and ``actions.attempted`` are the recorder's own).
 TOTALS = ("page_views.attempted", "actions.submits", "requests.cdn_hits", "page_views.completed",
           "actions.completed", "requests.arrived", "requests.started", "requests.completed", "requests.wasted",
           "requests.rejected", "requests.timed_out", "requests.abandoned", "visitors.retries", "visitors.served",
