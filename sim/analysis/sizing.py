@@ -164,6 +164,9 @@ def _fluid(load: Workload, doc_rate: np.ndarray, asset_rate: np.ndarray, *, serv
             else:
                 step = min(t_left, (queue_limit - q) / excess if excess > 0 else q / -excess)
                 q_new = q + excess * step
+            if q_new == q and t_left - step == t_left:
+                # Within a rounding of the cap or of zero, the step is below both clocks' resolution: go there.
+                q_new = queue_limit if excess > 0 else 0.0
             q = min(max(q_new, 0.0), queue_limit)
             peak = max(peak, q)
             t_left -= step
