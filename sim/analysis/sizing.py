@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.analysis import theory
-from sim.traffic.journey import per_visitor
+from sim.traffic.journey import origin_work
 from sim.traffic.profile import build_profile
 from sim.config.scenario import Scenario
 from sim.analysis.slo import Objective
@@ -47,27 +47,17 @@ class Workload:
 
 
 def workload(scenario: Scenario, *, bin_s: float = 10.0) -> Workload:
-    v, site = scenario.visitors, scenario.site
-    app, db, cdn = site.app, site.db, site.cdn
-    profile = build_profile(scenario)
-    edges, counts = profile.binned(bin_s)
-    per = per_visitor(scenario)
-    miss = 1.0 - (cdn.hit_ratio if cdn else 0.0)
-    html_miss = 1.0 - (cdn.html_ratio if cdn else 0.0)
-    docs = per.page_views * html_miss
-    asset_requests = per.page_views * (v.requests_per_page - 1) * miss  # each miss a request of its own
-    q = db.query_s.mean if db else 0.0
-    qpp = db.queries_per_page if db else 0
-    qps = db.queries_per_submit if db else 0
-    page_work = app.page_s.mean + qpp * q
-    submit_work = app.submit_dist.mean + qps * q
-    requests = docs + v.action_rate + asset_requests
-    work = docs * page_work + v.action_rate * submit_work + asset_requests * app.asset_s.mean
+    """The profile's visitors per bin and what each asks of the app tier (``origin_work``)."""
+    edges, counts = build_profile(scenario).binned(bin_s)
+    w = origin_work(scenario)
+    docs, submits, assets = w.pages.requests, w.submits.requests, w.assets.requests
+    requests = docs + submits + assets
+    work = w.pages.work_s + w.submits.work_s + w.assets.work_s
     return Workload(
         bin_s=bin_s, visitors_per_s=counts / np.diff(edges), requests_per_visitor=requests,
-        document_share=(docs + v.action_rate) / requests if requests else 0.0,
-        work_s=work / requests if requests else 0.0, page_work_s=page_work,
-        query_rate_per_visitor=docs * qpp + v.action_rate * qps, query_s=q,
+        document_share=(docs + submits) / requests if requests else 0.0,
+        work_s=work / requests if requests else 0.0, page_work_s=w.pages.app_s,
+        query_rate_per_visitor=docs * w.pages.queries + submits * w.submits.queries, query_s=w.query_s,
     )
 
 
@@ -176,6 +166,9 @@ def _fluid(load: Workload, doc_rate: np.ndarray, asset_rate: np.ndarray, *, serv
             else:
                 step = min(t_left, (queue_limit - q) / excess if excess > 0 else q / -excess)
                 q_new = q + excess * step
+            if q_new == q and t_left - step == t_left:
+                # Within a rounding of the cap or of zero, the step is below both clocks' resolution: go there.
+                q_new = queue_limit if excess > 0 else 0.0
             q = min(max(q_new, 0.0), queue_limit)
             peak = max(peak, q)
             t_left -= step

@@ -14,7 +14,7 @@ import numpy as np
 
 from sim.analysis.slo import Objective, evaluate
 from sim.config.scenario import Scenario
-from sim.traffic.journey import per_visitor
+from sim.traffic.journey import origin_work
 
 __all__ = ["default_slo", "DEFAULT_SLO", "Verdict", "verdict", "bottleneck", "work_by_kind", "peak_demand", "clock", "COVERAGE_WARNING"]
 
@@ -62,26 +62,13 @@ def clock(t_s: float) -> str:
 def work_by_kind(scenario: Scenario) -> dict[str, float]:
     """Seconds of app worker time each request kind takes per visitor (a query's time included, as a
     worker holds it), and database connection time per kind under ``db.<kind>``."""
-    site, v = scenario.site, scenario.visitors
-    app, db, cdn = site.app, site.db, site.cdn
-    if app is None:
+    if scenario.site.app is None:
         return {}
-    per = per_visitor(scenario)
-    html_miss = 1.0 - (cdn.html_ratio if cdn else 0.0)
-    asset_miss = 1.0 - (cdn.hit_ratio if cdn else 0.0)
-    q = db.query_s.mean if db else 0.0
-    qpp, qps = (db.queries_per_page, db.queries_per_submit) if db else (0, 0)
-    sigq = getattr(site, "signature_queue", None)
-    submit_s = app.submit_dist.mean + qps * q if sigq is None else sigq.ack_s.mean
-    # every journey's first page is the landing page: from the edge when it is cached (landing_ttl_s > 0;
-    # a TTL of seconds leaves one origin fetch per TTL, nothing beside a surge's visitors)
-    landing_miss = 0.0 if cdn is not None and getattr(cdn, "landing_ttl_s", 0) > 0 else html_miss
-    pages = landing_miss + (per.page_views - 1) * html_miss  # the action page is a page too
-    work = {"pages": pages * (app.page_s.mean + qpp * q), "form submits": v.action_rate * submit_s,
-            "asset requests": per.page_views * (v.requests_per_page - 1) * asset_miss * app.asset_s.mean}
-    if db is not None:
-        work["db.pages"] = pages * qpp * q
-        work["db.form submits"] = v.action_rate * qps * q  # made by a writer when signatures are queued
+    w = origin_work(scenario)
+    work = {"pages": w.pages.work_s, "form submits": w.submits.work_s, "asset requests": w.assets.work_s}
+    if scenario.site.db is not None:
+        work["db.pages"] = w.db_s(w.pages)
+        work["db.form submits"] = w.db_s(w.submits)  # made by a writer when signatures are queued
     return work
 
 

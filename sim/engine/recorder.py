@@ -24,21 +24,20 @@ from collections import defaultdict
 
 import numpy as np
 
-from sim.traffic.journey import PAGE
 from sim.stats.series import BinnedSeries, TimeWeighted
 from sim.stats.histogram import LogHistogram
 from sim.config.scenario import Scenario
+from sim.vocabulary import ABANDONED, ASSETS, ENDS, LEVELS, OK, OUTCOMES, PAGE, REJECTED, SERVED, TIMED_OUT
 
-__all__ = ["Recorder", "LEVELS"]
+__all__ = ["Recorder"]
 
 _BLOCK = 4096  # latencies buffered before a vectorised histogram add
 _LEVEL_BLOCK = 16384  # level changes buffered before a vectorised fold into the levels
 _JOURNAL = 16384  # page views journaled before the journal is handed to the bulk methods
 
-ASSETS = 2
-# Time-weighted levels, each averaged per bin.
-LEVELS = ("app_busy", "app_queue", "app_capacity", "instances",
-          "db_busy", "db_queue", "db_capacity", "room_active", "room_queue", "signature_queue")
+# A visitor's end (sim.vocabulary) -> its counter and its total.
+_END_COUNTER = {end: f"visitors_{name}" for end, name in ENDS.items()}
+_END_TOTAL = {end: f"visitors.{name}" for end, name in ENDS.items()}
 
 
 def _first_reload(joined_s: float, refresh_s: float, x: float) -> int:
@@ -144,22 +143,23 @@ class Recorder:
         self.totals["visitors.arrived"] += int(measured.sum())
         self.totals["actions.attempted"] += int((measured & intends_action).sum())
 
-    def visitor_left(self, t: float, measured: bool, intends_action: bool, outcome: str, acted: bool,
+    def visitor_left(self, t: float, measured: bool, intends_action: bool, outcome: int, acted: bool,
                      where: str = "site") -> None:
-        if outcome == "served" and not (intends_action and not acted):  # the common case, kept lean
+        """A visitor's journey ended ``outcome`` (sim.vocabulary: SERVED, FAILED or ABANDONED)."""
+        if outcome == SERVED and not (intends_action and not acted):  # the common case, kept lean
             if measured:
                 self._j_served += 1
             return
-        if outcome != "served":
-            self._count(f"visitors_{outcome}", t)
+        if outcome != SERVED:
+            self._count(_END_COUNTER[outcome], t)
         lost = intends_action and not acted
         if lost:
             self._count("actions_lost", t)
         if measured:
-            self.totals[f"visitors.{outcome}"] += 1
+            self.totals[_END_TOTAL[outcome]] += 1
             self.totals["actions.lost"] += lost
             if where == "waiting_room":
-                self.totals["waiting_room.abandoned" if outcome == "abandoned" else "waiting_room.rejected"] += 1
+                self.totals["waiting_room.abandoned" if outcome == ABANDONED else "waiting_room.rejected"] += 1
 
     def retry(self, t: float) -> None:
         self._count("retries", t)
@@ -186,8 +186,8 @@ class Recorder:
         if t >= self.warmup_s:
             self.totals["requests.unmodelled"] += 1
 
-    def page_result(self, t: float, kind: int, result: str) -> None:
-        if result == "ok":
+    def page_result(self, t: float, kind: int, result: int) -> None:
+        if result == OK:
             (self._j_page_ok if kind == PAGE else self._j_submit_ok).append(t)
 
     # -- origin requests -----------------------------------------------------------------
@@ -219,13 +219,13 @@ class Recorder:
             self.totals["requests.wasted"] += req.count
 
     def request_rejected(self, req, now: float) -> None:
-        self._failed("rejected", req, now)
+        self._failed(OUTCOMES[REJECTED], req, now)
 
     def request_timed_out(self, req, now: float) -> None:
-        self._failed("timed_out", req, now)
+        self._failed(OUTCOMES[TIMED_OUT], req, now)
 
     def request_abandoned(self, req, now: float) -> None:
-        self._failed("abandoned", req, now)
+        self._failed(OUTCOMES[ABANDONED], req, now)
         if req.measured:
             self.abandoned_wait_s += now - req.arrival_s
 
@@ -358,10 +358,6 @@ class Recorder:
     def waits_many(self, waits: np.ndarray) -> None:
         """Waits of measured requests, in the order they started."""
         self._blocks("wait", waits, _BLOCK, self.wait.add_many)
-
-    def completed_many(self, t: np.ndarray, response: np.ndarray, measured: np.ndarray) -> None:
-        """``request_completed`` of page requests finishing at ``t`` (sorted), in that order."""
-        self.completions_many(t, response, measured, np.ones(len(t), dtype=bool))
 
     def completions_many(self, t: np.ndarray, response: np.ndarray, measured: np.ndarray,
                          is_page: np.ndarray) -> None:

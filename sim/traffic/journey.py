@@ -21,8 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config.scenario import Scenario
+from sim.vocabulary import PAGE, SUBMIT  # a journey's step kinds
 
-__all__ = ["PerVisitor", "per_visitor", "JourneyPlans", "draw_journeys", "PAGE", "SUBMIT"]
+__all__ = ["PerVisitor", "per_visitor", "KindWork", "OriginWork", "origin_work", "JourneyPlans", "draw_journeys",
+           "PAGE", "SUBMIT"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,8 +51,63 @@ def per_visitor(scenario: Scenario) -> PerVisitor:
     )
 
 
-# Step kinds in a journey plan.
-PAGE, SUBMIT = 0, 1
+@dataclass(frozen=True, kw_only=True)
+class KindWork:
+    """One request kind at the origin, per arriving visitor."""
+
+    requests: float  # requests of this kind reaching the app tier
+    app_s: float  # mean app worker time of one (its queries' time included: the worker holds it)
+    queries: float  # database queries one makes (a queued submit's: its writer's)
+
+    @property
+    def work_s(self) -> float:
+        """App worker seconds per visitor."""
+        return self.requests * self.app_s
+
+
+@dataclass(frozen=True, kw_only=True)
+class OriginWork:
+    """What an arriving visitor asks of the app tier and the database, by request kind (sim.vocabulary)."""
+
+    pages: KindWork  # HTML documents that miss the edge
+    submits: KindWork  # form submits
+    assets: KindWork  # asset requests that miss the edge
+    query_s: float  # mean query time (0 without a database)
+
+    def db_s(self, kind: KindWork) -> float:
+        """Database connection seconds per visitor of ``kind``."""
+        return kind.requests * kind.queries * self.query_s
+
+
+def origin_work(scenario: Scenario) -> OriginWork:
+    """The origin's work per arriving visitor, by kind, as the engines model it.
+
+    Every journey's first page is the landing page: with ``site.cdn.landing_ttl_s`` > 0 it comes
+    from the edge (a TTL of seconds leaves one origin fetch per TTL, nothing beside a surge's
+    visitors). With ``[site.signature_queue]`` a submit holds its worker for ``ack_s`` only; its
+    queries are still made, by a writer. Without an app tier every kind's ``app_s`` is 0.
+    """
+    site, v = scenario.site, scenario.visitors
+    app, db, cdn = site.app, site.db, site.cdn
+    per = per_visitor(scenario)
+    html_miss = 1.0 - (cdn.html_ratio if cdn else 0.0)
+    asset_miss = 1.0 - (cdn.hit_ratio if cdn else 0.0)
+    landing_miss = 0.0 if cdn is not None and cdn.landing_ttl_s > 0 else html_miss
+    q = db.query_s.mean if db else 0.0
+    qpp, qps = (db.queries_per_page, db.queries_per_submit) if db else (0, 0)
+    sigq = site.signature_queue
+    if app is None:
+        page_s = submit_s = asset_s = 0.0
+    else:
+        page_s, asset_s = app.page_s.mean + qpp * q, app.asset_s.mean
+        submit_s = app.submit_dist.mean + qps * q if sigq is None else sigq.ack_s.mean
+    return OriginWork(
+        pages=KindWork(requests=landing_miss + (per.page_views - 1) * html_miss, app_s=page_s, queries=qpp),
+        submits=KindWork(requests=v.action_rate, app_s=submit_s, queries=qps),
+        assets=KindWork(requests=per.page_views * (v.requests_per_page - 1) * asset_miss, app_s=asset_s, queries=0),
+        query_s=q)
+
+
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

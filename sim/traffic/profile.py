@@ -16,7 +16,9 @@ exact and the reshared generations are convolved numerically (FFT on a grid).
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -255,11 +257,30 @@ class Profile:
 
 
 def build_profile(scenario: Scenario) -> Profile:
+    """The scenario's profile, built once per traffic, duration and trace file's contents.
+
+    A run asks for it in several places (the arrival windows of every replication, the surge
+    window, the verdict's peak demand, the advice's sizing); a profile is immutable once built
+    (a cascade's table included), so they share one. The trace file's size and time of change
+    are part of the key: a trace rewritten in place is read again.
+    """
     traffic = scenario.traffic
+    stamp = None
+    if traffic.trace is not None:
+        try:
+            st = os.stat(traffic.trace)
+            stamp = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            pass  # read_trace names the missing file
+    return _build_profile(traffic, scenario.run.duration_s, stamp)
+
+
+@functools.lru_cache(maxsize=8)  # a handful of traffics in one process (advise's variants share one)
+def _build_profile(traffic: TrafficConfig, duration_s: float, _trace_stamp) -> Profile:
     if traffic.trace is not None:
         baseline = read_trace(traffic.trace)
     elif traffic.constant_per_s is not None:
         baseline = _Constant(traffic.constant_per_s)
     else:
         baseline = _Diurnal(traffic)
-    return Profile(duration_s=scenario.run.duration_s, baseline=baseline, shares=traffic.shares)
+    return Profile(duration_s=duration_s, baseline=baseline, shares=traffic.shares)

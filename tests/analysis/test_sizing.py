@@ -46,3 +46,23 @@ def test_a_site_the_visitors_give_no_work_needs_one_worker(tmp_path):
     load = workload(load_scenario(path))
     assert load.work_s == 0
     assert least_workers(load, parse_slo("p95<2s")[0]) == 1  # not a ZeroDivisionError
+
+
+def test_the_fluid_model_ends_when_its_queue_drains_below_the_floats_resolution():
+    """Draw 17 of signature-queue.toml's ranges drains its queue to 3e-323: a step of 0 s, which
+    never ended its bin. It must finish (a thread, so a regression fails here instead of hanging)."""
+    import threading
+
+    from sim.analysis.risk import plan_draws, read_uncertain
+    from sim.analysis.screen import draw_figures
+    from sim.config.scenario import parse_scenario, read_scenario_table
+
+    path = str(SCENARIOS / "mitigations" / "signature-queue.toml")
+    table = read_scenario_table(path)
+    seed = parse_scenario(table, path=path).run.seed
+    point = plan_draws(table, path, read_uncertain(table, path), slo="lost_actions<1%", draws=20, seed=seed)[17]
+    got = {}
+    worker = threading.Thread(target=lambda: got.update(draw_figures(point)), daemon=True)
+    worker.start()
+    worker.join(30)  # about 0.4 s when it ends
+    assert not worker.is_alive() and 0 <= got["lost_actions_fraction"] <= 1

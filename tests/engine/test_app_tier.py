@@ -8,10 +8,10 @@ import numpy as np
 import simpy
 
 from sim.config.distributions import Constant
-from sim.traffic.journey import PAGE
 from sim.engine.clock import SimpyClock
 from sim.engine.reference.app_tier import AppTier, Request
 from sim.config.site import AppConfig, DbConfig
+from sim.vocabulary import OUTCOMES, PAGE
 
 
 class Log:
@@ -40,7 +40,7 @@ def _tier(env, *, workers=1, queue_limit=math.inf, instances=1, balancer="round_
 def _send(env, tier, tag, *, at=0.0, service_s=1.0, patience_s=math.inf, queries=None):
     def go(_ev):
         req = Tagged(now=env.now, kind=PAGE, count=1, service_s=service_s, query_s=queries, measured=True,
-                     on_done=lambda _owner, outcome: seen.append((tag, outcome, env.now)))
+                     on_done=lambda _owner, outcome: seen.append((tag, OUTCOMES[outcome], env.now)))
         req.tag = tag
         tier.submit(req, patience_s=patience_s)
     seen = _send.seen

@@ -246,13 +246,13 @@ def _sizes_as_they_grow(monkeypatch, measure) -> list:
     monkeypatch.setattr(fast_jit, "_START", 128)
     monkeypatch.setattr(fast_jit, "_OUT", 128)
     sizes = []
-    real = fast_jit._Loop.make_room
+    real = fast_jit._Loop.make_headroom
 
     def spy(self):
         real(self)
         sizes.append(measure(self))
 
-    monkeypatch.setattr(fast_jit._Loop, "make_room", spy)
+    monkeypatch.setattr(fast_jit._Loop, "make_headroom", spy)
     return sizes
 
 
@@ -260,7 +260,7 @@ def test_growth_and_packing_keep_the_results(monkeypatch):
     """Tiny first pools and output buffers: every ring, pool and the step arena grows or is packed
     many times over, and the results stay the reference's."""
     grown = _sizes_as_they_grow(monkeypatch,
-                                lambda self: (len(self.Ri), len(self.Si), self.Q.shape[1] - 4, len(self.DL)))
+                                lambda self: (len(self.req_i), len(self.step_i), self.queues.shape[1] - 4, len(self.deadlines)))
     _same(_surge(**{"site.app.queue_limit": None, "site.app.timeout_s": 30}))  # long queues, many deadlines
     assert len(grown) > 100
     rows, arena, queue, deadlines = zip(*grown)
@@ -270,7 +270,7 @@ def test_growth_and_packing_keep_the_results(monkeypatch):
 def test_the_waiting_rooms_ring_grows_and_keeps_the_results(monkeypatch):
     """Tiny first arrays: the tickets' ring (numbered tickets kept in place) and the room's level rows
     grow many times while patience events for tickets in it are pending."""
-    rings = _sizes_as_they_grow(monkeypatch, lambda self: len(self.WQ))
+    rings = _sizes_as_they_grow(monkeypatch, lambda self: len(self.room_ring))
     for method in ("fifo", "random"):
         rings.clear()
         s = _same(_surge(**{"site.waiting_room": _room(queueing_method=method, new_users_per_minute=120,
@@ -280,7 +280,7 @@ def test_the_waiting_rooms_ring_grows_and_keeps_the_results(monkeypatch):
 
 def test_growth_keeps_the_signature_queue_results(monkeypatch):
     """One writer at 20 s a signature (about 900 of them in 5,400 s): the queue outgrows a tiny first ring."""
-    rings = _sizes_as_they_grow(monkeypatch, lambda self: len(self.SQ))
+    rings = _sizes_as_they_grow(monkeypatch, lambda self: len(self.sig_ring))
     s = _same(_surge(**{"site.signature_queue": {"write_s": 20.0}}))
     assert max(rings) > 128 and s["signatures"]["pending_at_end"] > 128
 
@@ -334,7 +334,7 @@ def test_a_signature_queue_meets_the_same_visitors(ack_s):
 def test_instances_retired_with_a_backlog_take_more_rows(monkeypatch):
     """Scale-in every 20 s while retired instances still drain long backlogs (and dropped SYNs are due
     at them): the instance rows run short and grow, and the results stay the reference's."""
-    rows = _sizes_as_they_grow(monkeypatch, lambda self: len(self.X))
+    rows = _sizes_as_they_grow(monkeypatch, lambda self: len(self.instance_table))
     _same(_surge(**{"site.autoscale": {"target": 0.3, "max": 8, "warmup_s": 10, "period_s": 20, "cooldown_s": 0,
                                        "step": 4},
                     "site.app.queue_limit": None, "site.app.timeout_s": 30, "site.app.overflow": "drop"}))

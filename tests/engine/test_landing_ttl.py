@@ -8,6 +8,7 @@ import pytest
 from sim.engine.run import RunResult
 from sim.config.scenario import parse_scenario
 from sim.stats.summary import summarize
+from sim.vocabulary import OUTCOMES
 from tests.engine.fixed_arrivals import compiled_run, reference_model
 
 
@@ -36,7 +37,7 @@ def _landing_pages(monkeypatch, scenario, times):
         done, sent = req.on_done, env.now
 
         def on_done(v, outcome):
-            seen.append((sent, outcome, env.now))
+            seen.append((sent, OUTCOMES[outcome], env.now))
             done(v, outcome)
         req.on_done = on_done
         submit(req, patience_s)

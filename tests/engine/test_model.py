@@ -6,8 +6,8 @@ import simpy
 
 from sim.config.scenario import parse_scenario
 from sim.engine.clock import SimpyClock
-from sim.engine.reference.model import ASSETS, Model
-from sim.traffic.journey import PAGE, SUBMIT
+from sim.engine.reference.model import Model
+from sim.vocabulary import ASSETS, OUTCOMES, PAGE, SUBMIT
 
 
 def _scenario(**app_changes):
@@ -35,7 +35,7 @@ def _first_visitor_requests(scenario):
             done = req.on_done
 
             def on_done(v, outcome, kind=req.kind, sent=env.now - first["t0"]):
-                seen.append((kind, round(sent, 9), round(env.now - first["t0"], 9), outcome))
+                seen.append((kind, round(sent, 9), round(env.now - first["t0"], 9), OUTCOMES[outcome]))
                 done(v, outcome)
             req.on_done = on_done
         submit(req, patience_s)

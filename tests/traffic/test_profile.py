@@ -131,3 +131,33 @@ def test_the_numerical_cascade_sums_every_generation(reshare_factor):
     assert np.max(np.abs(numerical.cdf(t) - closed.cdf(t))) < 1e-4 * float(closed.cdf(36_000.0))  # cut at 200: 13 %, 91 %
     if reshare_factor == 100:  # most of the cascade is within 10 h: the sum reaches about all of it
         assert float(numerical.cdf(36_000.0)) > 0.99
+
+
+def test_a_run_builds_its_profile_once(monkeypatch, tmp_path):
+    from sim.analysis.verdict import peak_demand
+    from sim.engine import simulate_replications
+    from sim.traffic import profile as profile_module
+
+    sc = parse_scenario({"run": {"duration_s": 600, "warmup_s": 0, "seed": 1},
+                         "traffic": {"constant_per_s": 2.0},
+                         "site": {"app": {"instances": 1, "workers": 2, "page_s": 0.5}}})
+    built = []
+    real_init = profile_module.Profile.__init__
+
+    def counting_init(self, **kw):
+        built.append(kw["duration_s"])
+        real_init(self, **kw)
+
+    monkeypatch.setattr(profile_module.Profile, "__init__", counting_init)
+    profile_module._build_profile.cache_clear()
+    simulate_replications(sc, 2, engine="reference")  # the arrival windows of each replication
+    peak_demand(sc)  # the verdict's sizing
+    assert build_profile(sc) is build_profile(sc)
+    assert built == [600.0]
+    # A trace rewritten in place is read again: its size and time of change are in the key.
+    trace = tmp_path / "trace.csv"
+    trace.write_text("t_start,visitors\n2020-01-01T00:00:00,10\n2020-01-01T00:01:00,20\n")
+    with_trace = parse_scenario({"run": {"duration_s": 120}, "traffic": {"trace": str(trace)}})
+    first = build_profile(with_trace).expected_visitors()
+    trace.write_text("t_start,visitors\n2020-01-01T00:00:00,10\n2020-01-01T00:01:00,20000\n")
+    assert build_profile(with_trace).expected_visitors() > first

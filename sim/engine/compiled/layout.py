@@ -1,21 +1,25 @@
 """The compiled loop's memory layout: what each slot of its arrays holds, and its codes.
 
 ``sim.engine.compiled.driver`` allocates the arrays, ``sim.engine.compiled.site`` and ``sim.engine.compiled.loop``
-read and write them by these names. The codes mirror ``sim.engine.reference.app_tier`` and ``sim.engine.reference.model``
-(request kinds, states, outcomes; a visitor's end; the balancer policies).
+read and write them by these names. Request kinds, states and outcomes, a visitor's end, the counters' and totals' names are the model's
+vocabulary (``sim.vocabulary``), shared with the reference engine and the recorder; the codes here are
+the loop's own (events, what a visitor does next, slots, the balancer policies).
 """
 
 from __future__ import annotations
 
 import numba
 
+from sim.vocabulary import (ABANDONED, ASSETS, BY_TTL, CONNECTING, COUNTS, FAILED, FINISHED, GONE, NONE, OK, PAGE,
+                            QUEUED, REJECTED, SERVED, SERVING, SUBMIT, TIMED_OUT, TOTALS)
+
 jit = numba.njit(cache=True, _nrt=False)  # nothing is allocated in the loop: no reference counting
 inline = numba.njit(cache=True, _nrt=False, inline="always")  # small helpers, inlined into callers
 
-OK_STATUS, ROOM, WINDOW = 0, 1, 2
+OK_STATUS, GROW, WINDOW = 0, 1, 2  # ran to the end time; an array needs growing; a window to draw
 HEADROOM = 64  # free entries every array keeps before an event or a visitor is processed
 
-# Scalars: I (int64) and F (float64).
+# Scalars: ``ints`` (int64) and ``floats`` (float64), indexed by I_* and F_*.
 I_SEQ, I_HN, I_RR, I_TBUSY, I_TWAIT, I_DBBUSY, I_ARMED, I_DLH, I_DLT, I_DBH, I_DBT = range(11)
 I_RFREE, I_RUSED, I_VFREE, I_VUSED, I_RETRY_POS, I_BAL_POS, I_NWAIT, I_NDONE, I_NAPP, I_NDB = range(11, 21)
 I_PENDING, I_CW, I_CW_I, I_CW_N, I_ARRIVED = range(21, 26)
@@ -50,13 +54,13 @@ V_INTS = 10
 W_SBASE, W_LIVE, W_STEPS, W_ABASE, W_ASSETS = range(5)  # W_STEPS 0: a free slot
 W_INTS = 5
 # Step arena: int fields (S_AFIRST: the step's first asset in the window's asset block; S_HTML: 1 an
-# edge hit, 0 a miss, sigqueue.BY_TTL decided when requested), float fields (think, service, then the queries).
+# edge hit, 0 a miss, BY_TTL decided when requested), float fields (think, service, then the queries).
 S_KIND, S_HTML, S_ASSETS, S_NQ, S_AFIRST = range(5)
 S_INTS = 5
 SF_THINK, SF_SERV, SF_Q = range(3)
 # Instance queue rings: head, tail, busy, waiting.
 Q_HEAD, Q_TAIL, Q_BUSY, Q_WAIT = range(4)
-# Instance table X, a row per row of Q: X_RT is the routable list by position (the balancer's pool,
+# The instance table (``instance_table``), a row per row of ``queues``: X_RT is the routable list by position (the balancer's pool,
 # I_AS_NR long, in the order instances became routable), X_ROLE and X_SYN (dropped SYNs whose
 # retransmission is due at the instance) belong to the instance of the row.
 X_RT, X_ROLE, X_SYN = range(3)
@@ -65,32 +69,20 @@ X_FREE, X_WARMING, X_ROUTABLE, X_RETIRED = range(4)
 # Pending work when the loop was left: arrivals of the current window to go on with.
 P_NONE, P_ARRIVALS = 0, 2
 
-# Events (the model's callbacks), request kinds, states and outcomes (as sim.engine.reference.app_tier).
+# Events (the model's callbacks).
 EV_ARRIVAL, EV_WINDOW, EV_STEP, EV_FINISH, EV_QUERIES, EV_RELEASED, EV_GAVE_UP, EV_DEADLINE, EV_SYN = range(9)
 EV_AS_TICK, EV_AS_READY = 9, 10  # the autoscaler (sim.engine.compiled.autoscale)
 # The waiting room: a session ends (a place frees); a ticket's patience ends (arg: the ticket), or, arg -1,
 # the gap since the last admission has passed.
 EV_WR_SESSION, EV_WR_QUEUE = 11, 12
 EV_SQ_WRITTEN = 13  # a signature's write_s is over (14 is the signature queue's too, unused)
-PAGE, SUBMIT, ASSETS = 0, 1, 2
-QUEUED, SERVING, FINISHED, GONE, CONNECTING = range(5)
-NONE, OK, REJECTED, TIMED_OUT, ABANDONED = range(5)
-SERVED, FAILED = 1, 2  # a visitor's end (ABANDONED as above)
 ROUND_ROBIN, LEAST_CONNECTIONS, RANDOM = range(3)
 STEP, RESULT, FETCH, ASSET_DONE, NEXT = range(5)  # what a visitor does next (loop.visitor_chain)
 
-# Per-bin counters (C: a row per name, the last column says the name was touched) and totals
-# (T: row 0 the value, row 1 touched), named as the recorder names them.
-COUNTS = ("page_views", "submits", "cdn_hits", "completed", "actions_completed", "origin_requests",
-          "rejected", "timed_out", "abandoned", "visitors_failed", "visitors_abandoned", "actions_lost",
-          "retries", "waiting_room_refreshes")
+# Per-bin counters (``counts``: a row per name of sim.vocabulary.COUNTS, the last column says the name was touched)
+# and totals (``totals``: a column per name of sim.vocabulary.TOTALS, row 0 the value, row 1 touched).
 (C_PAGE_VIEWS, C_SUBMITS, C_CDN_HITS, C_COMPLETED, C_ACTIONS_COMPLETED, C_ORIGIN, C_REJECTED, C_TIMED_OUT,
  C_ABANDONED, C_V_FAILED, C_V_ABANDONED, C_ACTIONS_LOST, C_RETRIES, C_WR_REFRESHES) = range(len(COUNTS))
-TOTALS = ("page_views.attempted", "actions.submits", "requests.cdn_hits", "page_views.completed",
-          "actions.completed", "requests.arrived", "requests.started", "requests.completed", "requests.wasted",
-          "requests.rejected", "requests.timed_out", "requests.abandoned", "visitors.retries", "visitors.served",
-          "visitors.failed", "visitors.abandoned", "actions.lost", "waiting_room.abandoned", "waiting_room.rejected",
-          "waiting_room.refreshes", "signatures.queued", "signatures.written")
 (T_PV_ATTEMPTED, T_SUBMITS, T_CDN_HITS, T_PV_COMPLETED, T_ACT_COMPLETED, T_ARRIVED, T_STARTED, T_COMPLETED,
  T_WASTED, T_REJECTED, T_TIMED_OUT, T_ABANDONED, T_RETRIES, T_SERVED, T_V_FAILED, T_V_ABANDONED,
  T_LOST, T_WR_ABANDONED, T_WR_REJECTED, T_WR_REFRESHES, T_SQ_QUEUED, T_SQ_WRITTEN) = range(len(TOTALS))

@@ -5,12 +5,12 @@ the same draws from the room's own stream: the loop is handed that ``numpy.rando
 itself (numba shares its bit generator's state and transcribes numpy's algorithms, so a
 draw here is the draw the reference makes there, in the same sequence).
 
-Tickets are numbered in the order visitors joined the queue; a ring ``WQ`` (entry
-``p % len(WQ)``) holds ticket ``p``'s visitor (-1 once it left the queue) and its place in
-the pool ``WP`` (the random method's dense list of waiting tickets), ``WQf`` the time it
+Tickets are numbered in the order visitors joined the queue; a ring ``room_ring`` (entry
+``p % len(room_ring)``) holds ticket ``p``'s visitor (-1 once it left the queue) and its place in
+the pool ``room_pool`` (the random method's dense list of waiting tickets), ``room_joined`` the time it
 joined. The ring keeps tickets ``head .. tail - 1``, the head always a waiting one (or the
 tail), so a ticket below the head has left. A patience event carries its ticket.
-``WD`` holds the two laws drawn here, a row each: the session (0) and the queue patience (1).
+``room_laws`` holds the two laws drawn here, a row each: the session (0) and the queue patience (1).
 """
 
 from __future__ import annotations
@@ -27,17 +27,17 @@ from sim.engine.compiled.layout import inline as _inline, jit as _jit
 from sim.engine.compiled.site import count, push, total
 
 __all__ = ["FIFO", "RANDOM_PICK", "REJECT", "METHODS", "SESSION", "PATIENCE", "law_row", "room_enter",
-           "room_event", "room_session", "room_has_room", "room_finish"]
+           "room_event", "room_session", "room_has_headroom", "room_finish"]
 
 FIFO, RANDOM_PICK, REJECT = 0, 1, 2  # the queueing methods (I_WR_METHOD; -1: no waiting room)
 METHODS = {"fifo": FIFO, "random": RANDOM_PICK, "reject": REJECT}
-SESSION, PATIENCE = 0, 1  # rows of WD
+SESSION, PATIENCE = 0, 1  # rows of room_laws
 D_CONSTANT, D_EXPONENTIAL, D_LOGNORMAL, D_UNIFORM, D_GAMMA, D_EMPIRICAL = range(6)
-_WD = 4  # WD's columns before an empirical law's samples: law, two parameters, number of samples
+_WD = 4  # room_laws' columns before an empirical law's samples: law, two parameters, number of samples
 
 
 def law_row(dist) -> list[float]:
-    """A distribution as a row of WD: what ``dist.sample(rng)`` computes before it draws."""
+    """A distribution as a row of room_laws: what ``dist.sample(rng)`` computes before it draws."""
     if isinstance(dist, Constant):
         return [D_CONSTANT, float(dist.value), 0.0, 0.0]
     if isinstance(dist, Exponential):
@@ -67,35 +67,36 @@ def _integer(rng, n):
 
 
 @_inline
-def draw(rng, WD, k):
-    """``float(dist.sample(rng))`` for the law in row ``k`` of WD (sim.config.distributions)."""
-    law = WD[k, 0]
+def draw(rng, room_laws, k):
+    """``float(dist.sample(rng))`` for the law in row ``k`` of room_laws (sim.config.distributions)."""
+    law = room_laws[k, 0]
     if law == D_CONSTANT:
-        return WD[k, 1]
+        return room_laws[k, 1]
     if law == D_EXPONENTIAL:
-        if math.isinf(WD[k, 1]):
+        if math.isinf(room_laws[k, 1]):
             return math.inf
-        return rng.exponential(WD[k, 1])
+        return rng.exponential(room_laws[k, 1])
     if law == D_LOGNORMAL:
-        return rng.lognormal(WD[k, 1], WD[k, 2])
+        return rng.lognormal(room_laws[k, 1], room_laws[k, 2])
     if law == D_UNIFORM:
-        return rng.uniform(WD[k, 1], WD[k, 2])
+        return rng.uniform(room_laws[k, 1], room_laws[k, 2])
     if law == D_GAMMA:
-        return rng.gamma(WD[k, 1], WD[k, 2])
-    return WD[k, _WD + _integer(rng, int64(WD[k, 3]))]
+        return rng.gamma(room_laws[k, 1], room_laws[k, 2])
+    return room_laws[k, _WD + _integer(rng, int64(room_laws[k, 3]))]
 
 
 @_inline
-def room_has_room(I, WQ, out_room):
+def room_has_headroom(ints, room_ring, out_room):
     """HEADROOM free entries in the ring and the level rows (as ``loop.room`` for the other arrays)."""
-    return I[I_WR_TAIL] - I[I_WR_HEAD] + HEADROOM <= WQ.shape[0] and I[I_WR_NOUT] + HEADROOM <= out_room.shape[0]
+    return (ints[I_WR_TAIL] - ints[I_WR_HEAD] + HEADROOM <= room_ring.shape[0]
+            and ints[I_WR_NOUT] + HEADROOM <= out_room.shape[0])
 
 
 @_inline
-def level(I, F, out_room):
-    n = I[I_WR_NOUT]
-    out_room[n, 0], out_room[n, 1], out_room[n, 2] = F[F_NOW], I[I_WR_ACTIVE], I[I_WR_WAITING]
-    I[I_WR_NOUT] = n + 1
+def level(ints, floats, out_room):
+    n = ints[I_WR_NOUT]
+    out_room[n, 0], out_room[n, 1], out_room[n, 2] = floats[F_NOW], ints[I_WR_ACTIVE], ints[I_WR_WAITING]
+    ints[I_WR_NOUT] = n + 1
 
 
 @_inline
@@ -111,8 +112,8 @@ def first_reload(joined, r, x, guess):
 
 
 @_inline
-def bin_of(F, edges, nb, t):
-    b = min(int(t / F[F_BIN]), nb - 1)  # as site.count and sim.stats.series._Bins.index
+def bin_of(floats, edges, nb, t):
+    b = min(int(t / floats[F_BIN]), nb - 1)  # as site.count and sim.stats.series._Bins.index
     if t < edges[b]:
         b -= 1
     elif b < nb - 1 and t >= edges[b + 1]:
@@ -121,15 +122,15 @@ def bin_of(F, edges, nb, t):
 
 
 @_jit
-def refreshes(F, C, T, edges, joined, left):
+def refreshes(floats, counts, totals, edges, joined, left):
     """Recorder.waiting_room_refreshes: reloads at joined + k * refresh_s before ``left``, a bin at a time."""
-    r = F[F_WR_REFRESH]
+    r = floats[F_WR_REFRESH]
     if not joined + r < left:
         return
     n = first_reload(joined, r, left, int64(math.ceil((left - joined) / r))) - 1
-    nb = C.shape[1] - 1
-    first, last = bin_of(F, edges, nb, joined + r), bin_of(F, edges, nb, joined + n * r)
-    per_bin = int64(F[F_BIN] / r)  # a guess at the reloads of a whole bin: the search then takes a step or two
+    nb = counts.shape[1] - 1
+    first, last = bin_of(floats, edges, nb, joined + r), bin_of(floats, edges, nb, joined + n * r)
+    per_bin = int64(floats[F_BIN] / r)  # a guess at the reloads of a whole bin: the search then takes a step or two
     start = int64(1)
     for b in range(first, last + 1):
         if b == last:
@@ -138,139 +139,142 @@ def refreshes(F, C, T, edges, joined, left):
             end = first_reload(joined, r, edges[b + 1], int64(math.ceil((edges[b + 1] - joined) / r)))
         else:
             end = first_reload(joined, r, edges[b + 1], start + per_bin)
-        C[C_WR_REFRESHES, b] += end - start
+        counts[C_WR_REFRESHES, b] += end - start
         start = end
-    C[C_WR_REFRESHES, nb] = 1
-    warm = F[F_WARMUP]
-    total(T, T_WR_REFRESHES, max(0, n + 1 - first_reload(joined, r, warm, int64(math.ceil((warm - joined) / r)))))
+    counts[C_WR_REFRESHES, nb] = 1
+    warm = floats[F_WARMUP]
+    total(totals, T_WR_REFRESHES, max(0, n + 1 - first_reload(joined, r, warm, int64(math.ceil((warm - joined) / r)))))
 
 
 @_jit
-def room_finish(I, F, C, T, edges, WQ, WQf, end):
+def room_finish(ints, floats, counts, totals, edges, room_ring, room_joined, end):
     """WaitingRoom.finish: the reloads of those still waiting, up to ``end``."""
-    cap = WQ.shape[0]
-    for p in range(I[I_WR_HEAD], I[I_WR_TAIL]):
-        if WQ[p % cap, 0] >= 0:
-            refreshes(F, C, T, edges, WQf[p % cap], end)
+    cap = room_ring.shape[0]
+    for p in range(ints[I_WR_HEAD], ints[I_WR_TAIL]):
+        if room_ring[p % cap, 0] >= 0:
+            refreshes(floats, counts, totals, edges, room_joined[p % cap], end)
 
 
 @_inline
-def out_of_queue(I, F, C, T, edges, WQ, WQf, WP, p):
+def out_of_queue(ints, floats, counts, totals, edges, room_ring, room_joined, room_pool, p):
     """WaitingRoom._out_of_queue: ticket ``p`` stops waiting; its reloads are counted."""
-    cap = WQ.shape[0]
+    cap = room_ring.shape[0]
     e = p % cap
-    WQ[e, 0] = -1
-    I[I_WR_WAITING] -= 1
-    if I[I_WR_METHOD] == RANDOM_PICK:  # the last of the pool takes its place
-        last = WP[I[I_WR_WAITING]]
+    room_ring[e, 0] = -1
+    ints[I_WR_WAITING] -= 1
+    if ints[I_WR_METHOD] == RANDOM_PICK:  # the last of the pool takes its place
+        last = room_pool[ints[I_WR_WAITING]]
         if last != p:
-            place = WQ[e, 1]
-            WP[place] = last
-            WQ[last % cap, 1] = place
-    while I[I_WR_HEAD] < I[I_WR_TAIL] and WQ[I[I_WR_HEAD] % cap, 0] < 0:
-        I[I_WR_HEAD] += 1
-    refreshes(F, C, T, edges, WQf[e], F[F_NOW])
+            place = room_ring[e, 1]
+            room_pool[place] = last
+            room_ring[last % cap, 1] = place
+    while ints[I_WR_HEAD] < ints[I_WR_TAIL] and room_ring[ints[I_WR_HEAD] % cap, 0] < 0:
+        ints[I_WR_HEAD] += 1
+    refreshes(floats, counts, totals, edges, room_joined[e], floats[F_NOW])
 
 
 @_inline
-def gate_at(I, F, Ht, Hi, delay):
-    I[I_WR_GATE] = 1
-    push(I, F, Ht, Hi, delay, EV_WR_QUEUE, -1)
+def gate_at(ints, floats, heap_t, heap_i, delay):
+    ints[I_WR_GATE] = 1
+    push(ints, floats, heap_t, heap_i, delay, EV_WR_QUEUE, -1)
 
 
 @_jit
-def next_in(I, F, Ht, Hi, C, T, edges, WQ, WQf, WP, rng, gap_over):
+def next_in(ints, floats, heap_t, heap_i, counts, totals, edges, room_ring, room_joined, room_pool, rng, gap_over):
     """WaitingRoom._next: the visitor let in now, or -1 (an admission event when the gap keeps them out)."""
-    if I[I_WR_WAITING] == 0 or I[I_WR_ACTIVE] >= I[I_WR_LIMIT] or I[I_WR_GATE]:
+    if ints[I_WR_WAITING] == 0 or ints[I_WR_ACTIVE] >= ints[I_WR_LIMIT] or ints[I_WR_GATE]:
         return -1
-    now = F[F_NOW]
-    if not gap_over and now < F[F_WR_OPEN]:
-        gate_at(I, F, Ht, Hi, F[F_WR_OPEN] - now)
+    now = floats[F_NOW]
+    if not gap_over and now < floats[F_WR_OPEN]:
+        gate_at(ints, floats, heap_t, heap_i, floats[F_WR_OPEN] - now)
         return -1
-    if I[I_WR_METHOD] == RANDOM_PICK:
-        n = I[I_WR_WAITING]
-        p = WP[min(int(rng.random() * n), n - 1)]
+    if ints[I_WR_METHOD] == RANDOM_PICK:
+        n = ints[I_WR_WAITING]
+        p = room_pool[min(int(rng.random() * n), n - 1)]
     else:
-        p = I[I_WR_HEAD]
-    v = WQ[p % WQ.shape[0], 0]
-    out_of_queue(I, F, C, T, edges, WQ, WQf, WP, p)
-    I[I_WR_ACTIVE] += 1
-    F[F_WR_OPEN] = now + F[F_WR_GAP]
-    if F[F_WR_GAP] > 0 and I[I_WR_WAITING] > 0 and I[I_WR_ACTIVE] < I[I_WR_LIMIT]:
-        gate_at(I, F, Ht, Hi, F[F_WR_OPEN] - now)
+        p = ints[I_WR_HEAD]
+    v = room_ring[p % room_ring.shape[0], 0]
+    out_of_queue(ints, floats, counts, totals, edges, room_ring, room_joined, room_pool, p)
+    ints[I_WR_ACTIVE] += 1
+    floats[F_WR_OPEN] = now + floats[F_WR_GAP]
+    if floats[F_WR_GAP] > 0 and ints[I_WR_WAITING] > 0 and ints[I_WR_ACTIVE] < ints[I_WR_LIMIT]:
+        gate_at(ints, floats, heap_t, heap_i, floats[F_WR_OPEN] - now)
     return v
 
 
 @_inline
-def exit_room(I, F, Vi, Wt, C, T, edges, v, outcome):
+def exit_room(ints, floats, vis_i, win_table, counts, totals, edges, v, outcome):
     """Model._admitted for a visitor who gave up in the queue or was turned away: Recorder.visitor_left
     (where = "waiting_room"), then the visitor's slot is freed (as loop.leave does)."""
-    now = F[F_NOW]
-    count(F, C, edges, C_V_FAILED if outcome == FAILED else C_V_ABANDONED, now, 1)
-    lost = Vi[v, V_INT]  # never acted: they were never let in
+    now = floats[F_NOW]
+    count(floats, counts, edges, C_V_FAILED if outcome == FAILED else C_V_ABANDONED, now, 1)
+    lost = vis_i[v, V_INT]  # never acted: they were never let in
     if lost:
-        count(F, C, edges, C_ACTIONS_LOST, now, 1)
-    if Vi[v, V_MEAS]:
-        total(T, T_V_FAILED if outcome == FAILED else T_V_ABANDONED, 1)
-        total(T, T_LOST, lost)
-        total(T, T_WR_REJECTED if outcome == FAILED else T_WR_ABANDONED, 1)
-    Wt[Vi[v, V_WIN], W_LIVE] -= 1
-    Vi[v, V_NEXT] = I[I_VFREE]
-    I[I_VFREE] = v
-    I[I_VUSED] -= 1
+        count(floats, counts, edges, C_ACTIONS_LOST, now, 1)
+    if vis_i[v, V_MEAS]:
+        total(totals, T_V_FAILED if outcome == FAILED else T_V_ABANDONED, 1)
+        total(totals, T_LOST, lost)
+        total(totals, T_WR_REJECTED if outcome == FAILED else T_WR_ABANDONED, 1)
+    win_table[vis_i[v, V_WIN], W_LIVE] -= 1
+    vis_i[v, V_NEXT] = ints[I_VFREE]
+    ints[I_VFREE] = v
+    ints[I_VUSED] -= 1
 
 
 @_jit
-def room_enter(I, F, Ht, Hi, Vi, Wt, C, T, edges, WQ, WQf, WP, WD, out_room, rng, v):
+def room_enter(ints, floats, heap_t, heap_i, vis_i, win_table, counts, totals, edges, room_ring, room_joined, room_pool,
+               room_laws, out_room, rng, v):
     """WaitingRoom.enter: True if ``v`` is let in at once (the loop carries on with them)."""
-    now = F[F_NOW]
-    if I[I_WR_ACTIVE] < I[I_WR_LIMIT] and I[I_WR_WAITING] == 0 and I[I_WR_GATE] == 0 and now >= F[F_WR_OPEN]:
-        I[I_WR_ACTIVE] += 1
-        F[F_WR_OPEN] = now + F[F_WR_GAP]
-        level(I, F, out_room)
+    now = floats[F_NOW]
+    if (ints[I_WR_ACTIVE] < ints[I_WR_LIMIT] and ints[I_WR_WAITING] == 0 and ints[I_WR_GATE] == 0
+            and now >= floats[F_WR_OPEN]):
+        ints[I_WR_ACTIVE] += 1
+        floats[F_WR_OPEN] = now + floats[F_WR_GAP]
+        level(ints, floats, out_room)
         return True
-    if I[I_WR_METHOD] == REJECT:
-        exit_room(I, F, Vi, Wt, C, T, edges, v, FAILED)
+    if ints[I_WR_METHOD] == REJECT:
+        exit_room(ints, floats, vis_i, win_table, counts, totals, edges, v, FAILED)
         return False
-    p = I[I_WR_TAIL]
-    I[I_WR_TAIL] = p + 1
-    e = p % WQ.shape[0]
-    WQ[e, 0], WQ[e, 1], WQf[e] = v, I[I_WR_WAITING], now
-    if I[I_WR_METHOD] == RANDOM_PICK:
-        WP[I[I_WR_WAITING]] = p
-    I[I_WR_WAITING] += 1
-    level(I, F, out_room)
-    patience = draw(rng, WD, PATIENCE)
+    p = ints[I_WR_TAIL]
+    ints[I_WR_TAIL] = p + 1
+    e = p % room_ring.shape[0]
+    room_ring[e, 0], room_ring[e, 1], room_joined[e] = v, ints[I_WR_WAITING], now
+    if ints[I_WR_METHOD] == RANDOM_PICK:
+        room_pool[ints[I_WR_WAITING]] = p
+    ints[I_WR_WAITING] += 1
+    level(ints, floats, out_room)
+    patience = draw(rng, room_laws, PATIENCE)
     if not math.isinf(patience):
-        push(I, F, Ht, Hi, patience, EV_WR_QUEUE, p)
-    next_in(I, F, Ht, Hi, C, T, edges, WQ, WQf, WP, rng, False)  # never lets anyone in here: a gap event at most
+        push(ints, floats, heap_t, heap_i, patience, EV_WR_QUEUE, p)
+    next_in(ints, floats, heap_t, heap_i, counts, totals, edges, room_ring, room_joined, room_pool, rng, False)  # never lets anyone in here: a gap event at most
     return False
 
 
 @_inline
-def room_session(I, F, Ht, Hi, WD, rng):
+def room_session(ints, floats, heap_t, heap_i, room_laws, rng):
     """WaitingRoom.leave: the visitor's place frees a session after their journey ends."""
-    push(I, F, Ht, Hi, draw(rng, WD, SESSION), EV_WR_SESSION, 0)
+    push(ints, floats, heap_t, heap_i, draw(rng, room_laws, SESSION), EV_WR_SESSION, 0)
 
 
 @_jit
-def room_event(I, F, Ht, Hi, Vi, Wt, C, T, edges, WQ, WQf, WP, out_room, rng, kind, arg):
+def room_event(ints, floats, heap_t, heap_i, vis_i, win_table, counts, totals, edges, room_ring, room_joined, room_pool,
+               out_room, rng, kind, arg):
     """A session ends (WaitingRoom._release), the gap passes (_gate) or a ticket's patience ends
     (_give_up); returns the visitor let in (the loop carries on with them) or -1."""
     if kind == EV_WR_SESSION:
-        I[I_WR_ACTIVE] -= 1
-        v = next_in(I, F, Ht, Hi, C, T, edges, WQ, WQf, WP, rng, False)
-        level(I, F, out_room)
+        ints[I_WR_ACTIVE] -= 1
+        v = next_in(ints, floats, heap_t, heap_i, counts, totals, edges, room_ring, room_joined, room_pool, rng, False)
+        level(ints, floats, out_room)
         return v
     if arg < 0:
-        I[I_WR_GATE] = 0
-        v = next_in(I, F, Ht, Hi, C, T, edges, WQ, WQf, WP, rng, True)
+        ints[I_WR_GATE] = 0
+        v = next_in(ints, floats, heap_t, heap_i, counts, totals, edges, room_ring, room_joined, room_pool, rng, True)
         if v >= 0:
-            level(I, F, out_room)
+            level(ints, floats, out_room)
         return v
-    if arg >= I[I_WR_HEAD] and WQ[arg % WQ.shape[0], 0] >= 0:  # still waiting: gives up
-        v = WQ[arg % WQ.shape[0], 0]
-        out_of_queue(I, F, C, T, edges, WQ, WQf, WP, arg)
-        level(I, F, out_room)
-        exit_room(I, F, Vi, Wt, C, T, edges, v, ABANDONED)
+    if arg >= ints[I_WR_HEAD] and room_ring[arg % room_ring.shape[0], 0] >= 0:  # still waiting: gives up
+        v = room_ring[arg % room_ring.shape[0], 0]
+        out_of_queue(ints, floats, counts, totals, edges, room_ring, room_joined, room_pool, arg)
+        level(ints, floats, out_room)
+        exit_room(ints, floats, vis_i, win_table, counts, totals, edges, v, ABANDONED)
     return -1

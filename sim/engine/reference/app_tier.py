@@ -36,13 +36,9 @@ from sim.config.site import AppConfig, DbConfig
 from sim.engine.clock import as_clock
 from sim.engine.draws import BlockDraws
 from sim.engine.reference.db_pool import DbPool
+from sim.vocabulary import ABANDONED, CONNECTING, FINISHED, GONE, NONE, OK, QUEUED, REJECTED, SERVING, TIMED_OUT
 
-__all__ = ["Request", "Instance", "AppTier",
-           "OK", "REJECTED", "TIMED_OUT", "ABANDONED"]
-
-OK, REJECTED, TIMED_OUT, ABANDONED = "ok", "rejected", "timed_out", "abandoned"
-# Request life cycle at an instance (CONNECTING: its SYN was dropped, a retransmission is due).
-QUEUED, SERVING, FINISHED, GONE, CONNECTING = range(5)
+__all__ = ["Request", "Instance", "AppTier"]
 
 
 class Request:
@@ -52,8 +48,8 @@ class Request:
                  "outcome", "instance", "measured", "qi", "owner", "syn")
 
     def __init__(self, *, now: float, kind: int, count: int, service_s: float, query_s: np.ndarray | None,
-                 measured: bool, on_done: Callable[[object, str], None] | None = None, owner=None) -> None:
-        self.kind = kind  # journey.PAGE, journey.SUBMIT, or ASSETS
+                 measured: bool, on_done: Callable[[object, int], None] | None = None, owner=None) -> None:
+        self.kind = kind  # sim.vocabulary: PAGE, SUBMIT or ASSETS
         self.count = count  # HTTP requests it stands for
         self.arrival_s = now
         self.start_s = math.nan
@@ -61,16 +57,16 @@ class Request:
         self.query_s = query_s  # a sequence of query times, or None
         self.state = QUEUED
         self.on_done = on_done
-        self.outcome: str | None = None
+        self.outcome = NONE  # sim.vocabulary: OK, REJECTED, TIMED_OUT or ABANDONED once decided
         self.instance: Instance | None = None
         self.measured = measured  # arrived after the warm-up: counts in the statistics
         self.qi = 0  # next database query
         self.owner = owner  # whoever ``on_done(owner, outcome)`` is about (a visitor)
         self.syn = 0  # SYNs of this connection dropped so far
 
-    def decide(self, outcome: str) -> bool:
+    def decide(self, outcome: int) -> bool:
         """Settle what the visitor sees; later outcomes (a wasted completion) change nothing."""
-        if self.outcome is not None:
+        if self.outcome != NONE:
             return False
         self.outcome = outcome
         return True
@@ -124,7 +120,7 @@ class Instance:
     def _syn_timer(self, req: Request) -> None:
         """A dropped SYN's retransmission timeout ends: send it again, or give the connection up."""
         tier = self.tier
-        if req.outcome is not None:  # the visitor gave up, or the balancer answered 504
+        if req.outcome != NONE:  # the visitor gave up, or the balancer answered 504
             req.state = GONE
         elif req.syn > tier.config.syn_retries or self.retired:  # the last retransmission went unanswered
             req.state = GONE
@@ -168,7 +164,7 @@ class Instance:
         tier.busy -= 1
         req.state = FINISHED
         # req.decide(OK) and, below, req.notify(), written out: this runs once per request.
-        settled = req.outcome is None  # else the visitor had gone: served for nothing
+        settled = req.outcome == NONE  # else the visitor had gone: served for nothing
         if settled:
             req.outcome = OK
             tier.recorder.request_completed(req, now)
@@ -273,7 +269,7 @@ class AppTier:
         self.recorder.request_arrived(req)
         pool = self.routable
         (pool[0] if len(pool) == 1 else self.route()).arrive(req)
-        if req.outcome is not None:
+        if req.outcome != NONE:
             req.notify()  # rejected at once
             return
         if (req.state == QUEUED or req.state == CONNECTING) and patience_s != math.inf:
@@ -287,7 +283,7 @@ class AppTier:
     def _arm(self) -> None:
         """Hold a timer for the earliest deadline of a request still unsettled."""
         dl = self._deadlines
-        while dl and dl[0].outcome is not None:
+        while dl and dl[0].outcome != NONE:
             dl.popleft()
         if dl:
             self._armed = True

@@ -23,20 +23,14 @@ import numpy as np
 from sim.config.scenario import Scenario
 from sim.engine.draws import BlockDraws
 from sim.engine.recorder import Recorder
-from sim.engine.reference.app_tier import ABANDONED, OK, AppTier, Request
+from sim.engine.reference.app_tier import AppTier, Request
 from sim.engine.reference.signature_queue import SignatureQueue
 from sim.engine.reference.waiting_room import GAVE_UP, LET_IN, WaitingRoom
 from sim.engine.run import ArrivalWindows, RunResult, Streams, run_in_slices
-from sim.traffic.journey import PAGE, SUBMIT
 from sim.traffic.profile import build_profile
+from sim.vocabulary import ABANDONED, ASSETS, BY_TTL, FAILED, OK, PAGE, SERVED, SUBMIT
 
-__all__ = ["Model", "ASSETS", "SERVED", "FAILED", "BY_TTL"]
-
-ASSETS = 2  # request kind of an asset miss (PAGE = 0, SUBMIT = 1)
-SERVED, FAILED = "served", "failed"
-# A step's html_hit: 1 the HTML is an edge hit, 0 a miss, BY_TTL decided when it is requested
-# (the landing page under site.cdn.landing_ttl_s; its pre-drawn hit is ignored).
-BY_TTL = 2
+__all__ = ["Model"]
 
 
 class _Window:
@@ -198,7 +192,7 @@ class Model:
         self.landing_expires_s = now + self.landing_ttl_s
         return 0
 
-    def _result(self, v: _Visitor, result: str) -> None:
+    def _result(self, v: _Visitor, result: int) -> None:
         now, w, s = self.clock.now, v.w, v.s
         kind = w.kind[s]
         self.recorder.page_result(now, kind, result)
@@ -228,7 +222,7 @@ class Model:
                       measured=now >= self.warmup_s, on_done=self._asset_done, owner=v)
         self.app.submit(req, math.inf)  # whatever its outcome, the browser goes on to the next
 
-    def _asset_done(self, v: _Visitor, result: str) -> None:
+    def _asset_done(self, v: _Visitor, result: int) -> None:
         v.a += 1
         if v.a < v.a_end:
             self._fetch_asset(v)
@@ -246,7 +240,7 @@ class Model:
         else:
             self._step(v)
 
-    def _leave(self, v: _Visitor, outcome: str, now: float) -> None:
+    def _leave(self, v: _Visitor, outcome: int, now: float) -> None:
         self.recorder.visitor_left(now, v.measured, v.intends, outcome, v.acted)
         if self.room is not None:
             self.room.leave()
