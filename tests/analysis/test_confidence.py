@@ -86,15 +86,19 @@ def test_the_walk_assesses_cheapest_first_on_the_same_surges_and_stops_at_the_fi
     ps = [r["probability_holds"] for r in rows if r["assessed"] == "assessed"]
     assert ps == sorted(ps, reverse=True)
     # More capacity never holds less often on the same surges (common random numbers): the as-is site's
-    # surges that hold are a subset of those with twice the workers.
+    # surges that hold are a subset of those with twice the workers. The walk may rule the as-is site out on
+    # its probe (no probability then), so both are assessed in full below either way.
     base, x2 = (next(r for r in rows if r["keys"] == k) for k in ([], ["workers-x2"]))
-    assert base["probability_holds"] <= x2["probability_holds"]
+    assert base["assessed"] in ("assessed", "ruled out") and x2["assessed"] == "assessed"
+    if base["assessed"] == "assessed":
+        assert base["probability_holds"] <= x2["probability_holds"]
     one = assess(variants[base["index"]].table, path, slo="lost_visitors<1%", draws=40, engine="fast")
     two = assess(variants[x2["index"]].table, path, slo="lost_visitors<1%", draws=40, engine="fast")
     inputs = [[d["inputs"] for d in r.draws] for r in (one, two)]
     assert inputs[0] == inputs[1] and len(inputs[0]) == 40
     holds = [{d["index"] for d in r.draws if d["holds"]} for r in (one, two)]
     assert holds[0] <= holds[1] and not math.isnan(one.probability_holds)
+    assert one.probability_holds <= two.probability_holds and one.probability_holds < 0.9  # short, as the walk said
 
 
 def test_the_probe_is_the_draw_just_below_the_share_in_severity_and_ties_leave_no_bound():
