@@ -24,6 +24,7 @@ __all__ = [
     "ScheduledMin",
     "WaitingRoomConfig",
     "SignatureQueueConfig",
+    "CalibrationConfig",
     "SiteConfig",
     "BALANCERS",
     "OVERFLOWS",
@@ -221,6 +222,33 @@ class SignatureQueueConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CalibrationConfig:
+    """What ``surge calibrate`` measured of a site, with 95 % intervals: not a tier, the data of a prediction band.
+
+    The fitted page service is ``app.workers / capacity_per_s``; a band runs the model again at the
+    interval's two ends, the page service ``workers / capacity_high_per_s`` and ``workers / capacity_low_per_s``."""
+
+    capacity_per_s: float  # the saturated throughput, pages answered per second
+    capacity_low_per_s: float  # its 95 % interval
+    capacity_high_per_s: float
+    precision: float  # the interval's half-width reached, relative to capacity_per_s
+    precision_target: float | None = None  # the half-width asked for (calibrate --precision)
+    round_trip_s: float = 0.0  # taken off each light-load response
+
+    def __post_init__(self) -> None:
+        positive("capacity_low_per_s", self.capacity_low_per_s)
+        positive("capacity_per_s", self.capacity_per_s)
+        positive("capacity_high_per_s", self.capacity_high_per_s)
+        if not (self.capacity_low_per_s <= self.capacity_per_s <= self.capacity_high_per_s):
+            raise ConfigError("capacity_per_s", f"must lie within [capacity_low_per_s, capacity_high_per_s] = "
+                              f"[{self.capacity_low_per_s:g}, {self.capacity_high_per_s:g}], got {self.capacity_per_s:g}")
+        non_negative("precision", self.precision)
+        if self.precision_target is not None:
+            positive("precision_target", self.precision_target)
+        non_negative("round_trip_s", self.round_trip_s)
+
+
+@dataclass(frozen=True, kw_only=True)
 class SiteConfig:
     cdn: CdnConfig | None = None
     app: AppConfig | None = None
@@ -228,8 +256,11 @@ class SiteConfig:
     autoscale: AutoscaleConfig | None = None
     waiting_room: WaitingRoomConfig | None = None
     signature_queue: SignatureQueueConfig | None = None
+    calibration: CalibrationConfig | None = None  # written by surge calibrate; read for a prediction band
 
     def __post_init__(self) -> None:
+        if self.calibration is not None and self.app is None:
+            raise ConfigError("calibration", "needs [site.app]: its capacity is the app workers'")
         if self.db is not None and self.app is None:
             raise ConfigError("db", "needs [site.app]: database queries are made by app workers")
         if self.signature_queue is not None and self.app is None:
