@@ -178,40 +178,46 @@ def _site_process(cmd: list[str], url: str, env: dict | None = None):
 
 
 @contextlib.contextmanager
-def demo_site(*, workers: int, service_ms: float, queue_limit: int):
-    """The bundled demo site (``surge demo-site``) in its own process on 127.0.0.1; yields its URL."""
+def demo_site(*, workers: int, service_ms: float, queue_limit: int, times_log=None):
+    """The bundled demo site (``surge demo-site``) in its own process on 127.0.0.1; yields its URL.
+    ``times_log``: its ``--times-log``, each request's time in its slot."""
     import sys
 
     port = _free_port()
     with _site_process([sys.executable, "-m", "sim", "demo-site", "--port", str(port), "--workers", str(workers),
-                        "--service-ms", str(service_ms), "--queue-limit", str(queue_limit)],
+                        "--service-ms", str(service_ms), "--queue-limit", str(queue_limit),
+                        *(["--times-log", str(times_log)] if times_log else [])],
                        f"http://127.0.0.1:{port}") as url:
         yield url
 
 
 @contextlib.contextmanager
-def gunicorn_site(tmp_path, *, workers: int, page: str, backlog: int = 2048):
-    """gunicorn sync workers serving tests/validation/petition_app.py (page law ``page``) on 127.0.0.1."""
+def gunicorn_site(tmp_path, *, workers: int, page: str, backlog: int = 2048, times=None):
+    """gunicorn sync workers serving tests/validation/petition_app.py (page law ``page``) on 127.0.0.1;
+    ``times``: a folder for the app's log of each request's time in it (``PETITION_TIMES``)."""
     import sys
 
     port = _free_port()
     cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "sync",
            "--bind", f"127.0.0.1:{port}", "--backlog", str(backlog), "--timeout", "120",
            "tests.validation.petition_app:application"]
-    env = {"PETITION_PAGE": page, "PETITION_DB": str(tmp_path / "petition.sqlite")}
+    env = {"PETITION_PAGE": page, "PETITION_DB": str(tmp_path / "petition.sqlite"),
+           **({"PETITION_TIMES": str(times)} if times else {})}
     with _site_process(cmd, f"http://127.0.0.1:{port}", env) as url:
         yield url
 
 
 @contextlib.contextmanager
-def waitress_site(tmp_path, *, threads: int, page: str):
-    """waitress (threads, HTTP/1.1 keep-alive) serving tests/validation/petition_app.py on 127.0.0.1."""
+def waitress_site(tmp_path, *, threads: int, page: str, times=None):
+    """waitress (threads, HTTP/1.1 keep-alive) serving tests/validation/petition_app.py on 127.0.0.1
+    (``times``: as gunicorn_site's)."""
     import sys
 
     port = _free_port()
     cmd = [sys.executable, "-m", "waitress", "--listen", f"127.0.0.1:{port}", "--threads", str(threads),
            "--connection-limit", "1000", "tests.validation.petition_app:application"]
-    env = {"PETITION_PAGE": page, "PETITION_DB": str(tmp_path / "petition.sqlite")}
+    env = {"PETITION_PAGE": page, "PETITION_DB": str(tmp_path / "petition.sqlite"),
+           **({"PETITION_TIMES": str(times)} if times else {})}
     with _site_process(cmd, f"http://127.0.0.1:{port}", env) as url:
         yield url
 

@@ -22,6 +22,7 @@ import math
 import re
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 import urllib.request
@@ -52,11 +53,14 @@ class Row:
     backlog: float = 0.0
     overflow: str = ""
     page_cv: float = 0.0  # of the light-load page service
+    page_interval_s: tuple = ()  # the fit's 95 % interval of the page mean (from the saturated throughput's)
     submit_law: str = ""
     submit_mean_s: float = 0.0
     submit_interval_s: tuple = ()  # the fit's 95 % interval of the submit's mean
     round_trip_s: float = 0.0  # what the fit took off each page response
     warnings: tuple = ()
+    saturated_steps: int = 0  # of the rising steps, the last this many saturated
+    step_windows: tuple = ()  # each rising step's (start, end) of sending, time.monotonic() seconds
     loads: dict = field(default_factory=dict)  # factor -> {"predicted_p95_s", "measured_p95_s", ...}
 
     def as_dict(self) -> dict:
@@ -98,11 +102,9 @@ def validate(url: str, folder: Path, *, stack: str, workers: int, mean_s: float,
     folder.mkdir(parents=True, exist_ok=True)
     capacity = workers / mean_s
     site = folder / "site.toml"
-    # In a process of its own, as a user runs it: the probe's threads then share the interpreter with
-    # nothing else (in the test's process, whatever earlier tests left there would slow the client).
     args = ["calibrate", "--host", url, "--max-rate", f"{2 * capacity:.6g}", "--duration-s", f"{calibrate_s:g}",
             "--seed", str(seed), *(["--ping-path", ping_path] if ping_path else []), "--out", str(site)]
-    code = subprocess.run([sys.executable, "-m", "sim", *args], timeout=4 * calibrate_s + 120).returncode
+    code, steps = _calibrate(args, step_s=min(10.0, 0.7 * calibrate_s / 8), timeout_s=4 * calibrate_s + 120)
     assert code == 0, f"calibrate exited {code}"
     app = tomllib.loads(site.read_text())["site"]["app"]
     from sim.config.scenario import read_site_file  # the parsed law, for its mean
@@ -118,10 +120,12 @@ def validate(url: str, folder: Path, *, stack: str, workers: int, mean_s: float,
               fitted_mean_s=float(page.mean), law=str(app["page_s"].get("dist")), backlog=float(app["queue_limit"]),
               overflow=_overflow_comment(text),
               warnings=tuple(line[len("# WARNING: "):] for line in text.splitlines() if line.startswith("# WARNING")),
-              page_cv=float(light["page"][2]), submit_law=str(app["submit_s"].get("dist")),
+              page_cv=float(light["page"][2]), page_interval_s=tuple(float(v) / 1000 for v in light["page"][:2]), submit_law=str(app["submit_s"].get("dist")),
               submit_mean_s=float(submit.mean),
               submit_interval_s=tuple(float(v) / 1000 for v in light["submit"][:2]),
-              round_trip_s=float(re.search(r"^# Round trip: ([0-9.]+) ms", text, re.M).group(1)) / 1000)
+              round_trip_s=float(re.search(r"^# Round trip: ([0-9.]+) ms", text, re.M).group(1)) / 1000,
+              saturated_steps=int(re.search(r"over the (\d+) saturated steps", text).group(1)) if "NOT saturated" not in text
+              else 0, step_windows=steps)
     lo, hi = (float(v) for v in re.search(r"answered/s \(95 %: ([0-9.]+) to ([0-9.]+)\)", text).groups())
     x = float(re.search(r"([0-9.]+) answered/s \(95 %", text).group(1))
     sites = {"fit": site, "capacity_hi": _scaled_site(site, x / hi, folder / "site-hi.toml"),
@@ -151,6 +155,33 @@ def validate(url: str, folder: Path, *, stack: str, workers: int, mean_s: float,
                              "band_errors": sorted(band[k]["requests"]["error_fraction"]
                                                    for k in ("capacity_hi", "capacity_lo"))}
     return row
+
+
+def _calibrate(args: list[str], *, step_s: float, timeout_s: float) -> tuple[int, tuple]:
+    """Run ``surge calibrate`` in a process of its own, as a user does (in the test's process, whatever
+    earlier tests left there would slow the client); its messages are passed on as they come.
+
+    Returns its exit code and each rising step's window of sending: a step's line comes when its
+    answers are in, so a step starts when the line before it came, and sends for ``step_s``."""
+    proc = subprocess.Popen([sys.executable, "-m", "sim", *args], stderr=subprocess.PIPE, text=True, bufsize=1)
+    watchdog = threading.Timer(timeout_s, proc.kill)  # bounded: a hung calibration is killed, the test fails
+    watchdog.start()
+    previous, windows = time.monotonic(), []
+    try:
+        for line in proc.stderr:
+            now = time.monotonic()
+            sys.stderr.write(line)
+            if line.startswith("step "):
+                windows.append((previous, previous + step_s))
+            previous = now
+        code = proc.wait(timeout=30)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    return code, tuple(windows)
 
 
 def _overflow_comment(text: str) -> str:
