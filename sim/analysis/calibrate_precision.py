@@ -16,9 +16,10 @@ holds when the batch means are about uncorrelated, so the batch length is chosen
   close to normal), with at least ``MIN_BATCHES`` batches in all;
 * doubled while the batch means' lag-1 autocorrelation (pairs within a step) is above
   ``MAX_LAG1``, as long as ``MIN_BATCHES`` batches remain;
-* what correlation remains at that length (a spell longer than a step, or steps at different
-  offered rates answering at different rates) widens the standard error by the factor of an AR(1)
-  series, ``sqrt((1 + r1) / (1 - r1))``, never narrows it.
+* a correlation still above ``MAX_LAG1`` at the longest length (a spell as long as a step, or
+  steps at different offered rates answering at different rates) widens the standard error by
+  the factor of an AR(1) series, ``sqrt((1 + r1) / (1 - r1))``; one within it is taken as none (its
+  estimate's own spread is ``1 / sqrt(B)``, 0.08 with 150 batches).
 
 The interval is the mean +- Student's t (0.975, ``B - 1`` degrees of freedom) standard errors: with
 ten batches t is 2.26 where the normal's 1.96 would claim too much.
@@ -108,7 +109,8 @@ def capacity_interval(steps: list[StepResult]) -> CapacityInterval:
             break
         k //= 2
     b = len(means)
-    widen = math.sqrt((1 + min(max(r1, 0.0), MAX_USED_LAG1)) / (1 - min(max(r1, 0.0), MAX_USED_LAG1)))
+    used = min(r1, MAX_USED_LAG1) if r1 > MAX_LAG1 else 0.0  # within MAX_LAG1: taken as uncorrelated
+    widen = math.sqrt((1 + used) / (1 - used))
     half = float(stats.t.ppf(0.975, b - 1)) * float(means.std(ddof=1)) / math.sqrt(b) * widen
     return CapacityInterval(capacity_per_s=x, low_per_s=max(x - half, 0.0), high_per_s=x + half, batches=b,
                             batch_s=steps[0].window_s / k, lag1=r1, steps=len(steps))
