@@ -30,13 +30,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
 
-if TYPE_CHECKING:  # sim.analysis.calibrate imports this module: its steps are only read here
-    from sim.analysis.calibrate import StepResult
+# A step is a sim.analysis.calibrate.StepResult, read here only (its answered_in_window, window_s,
+# duration_s, done_s): that module imports this one, so the type is not imported back.
 
 __all__ = ["CapacityInterval", "capacity_interval", "pooled_throughput_per_s", "hold_saturated", "MIN_BATCHES", "MIN_ANSWERS_PER_BATCH",
            "MAX_LAG1", "DEFAULT_PRECISION"]
@@ -66,7 +65,7 @@ class CapacityInterval:
         return (self.high_per_s - self.low_per_s) / 2 / self.capacity_per_s
 
 
-def pooled_throughput_per_s(steps: list[StepResult]) -> float:
+def pooled_throughput_per_s(steps: list) -> float:
     """The saturated throughput: every saturated step's answers over their windows together.
 
     Each saturated step measures the same capacity; the best of them would pick the
@@ -74,7 +73,7 @@ def pooled_throughput_per_s(steps: list[StepResult]) -> float:
     return sum(s.answered_in_window for s in steps) / sum(s.window_s for s in steps)
 
 
-def _batch_counts(step: StepResult, k: int) -> np.ndarray:
+def _batch_counts(step, k: int) -> np.ndarray:
     """Answers that completed in each of ``k`` equal batches of the step's window."""
     start = step.duration_s - step.window_s
     edges = np.linspace(start, step.duration_s, k + 1)
@@ -92,7 +91,7 @@ def _lag1(series: list[np.ndarray], mean: float) -> float:
     return num / pairs / (den / sum(len(y) for y in series)) if pairs else 0.0
 
 
-def capacity_interval(steps: list[StepResult]) -> CapacityInterval:
+def capacity_interval(steps: list) -> CapacityInterval:
     """The 95 % batch-means interval of the throughput of ``steps`` (the saturated ones; see the module
     docstring). ``steps`` must hold at least one step with an answer in its window."""
     if not steps:
@@ -116,7 +115,7 @@ def capacity_interval(steps: list[StepResult]) -> CapacityInterval:
                             batch_s=steps[0].window_s / k, lag1=r1, steps=len(steps))
 
 
-def hold_saturated(steps: list[StepResult], measure: Callable[[], StepResult], *, saturated: Callable,
+def hold_saturated(steps: list, measure: Callable[[], object], *, saturated: Callable,
                    precision: float, step_s: float, left_s: float) -> CapacityInterval | None:
     """Measure more saturated steps (``measure()``, each ``step_s`` long, appended to ``steps``) until the
     capacity's 95 % interval is within +-``precision`` or the next step would not fit in ``left_s`` seconds.
