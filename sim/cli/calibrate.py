@@ -49,8 +49,10 @@ def add_parser(sub) -> None:
         "calibrate",
         help="fit the model's [site] to a real site with a short step load",
         description="Measure service times at a light load, then raise the page rate step by step until the "
-        "site saturates; fit the service-time distributions, the effective number of workers and the backlog, "
-        "and write a [site] section (include it with include = \"site.toml\").",
+        "site saturates, and hold saturated steps until its capacity is known to --precision; fit the "
+        "service-time distributions, the effective number of workers and the backlog, and write a [site] "
+        "section with the capacity's 95 % interval in [site.calibration] (include it with "
+        "include = \"site.toml\").",
     )
     p.add_argument("--host", required=True, metavar="URL", help="the site, e.g. http://127.0.0.1:8000")
     p.add_argument("--scenario", metavar="S", help="scenario whose [loadtest.site] paths to use (default: the "
