@@ -60,7 +60,7 @@ def add_parser(sub) -> None:
     p.add_argument("--max-rate", type=float, default=400.0, metavar="R", help="most requests per second sent")
     p.add_argument("--duration-s", type=float, default=DEFAULT_DURATION_S, metavar="D",
                    help=f"most seconds of load in all, {DEFAULT_DURATION_S:g} by default, at most {MAX_DURATION_S:g}: "
-                   "the light loads and rising steps take up to 120 s, saturated steps are then held until "
+                   f"the light loads and rising steps take up to {FIRST_PHASE_S:g} s, saturated steps are then held until "
                    "--precision is reached or this is spent")
     p.add_argument("--precision", type=float, default=DEFAULT_PRECISION, metavar="P",
                    help=f"hold saturated steps until the 95 %% interval of the saturated throughput (the capacity) is "
