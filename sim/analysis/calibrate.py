@@ -276,8 +276,10 @@ def saturated(step: StepResult) -> bool:
 
 
 def _concurrency(steps: list[StepResult], throughput_per_s: float, round_trip_s: float,
-                 workers_raw: float, service_cv: float = 1.0) -> ConcurrencyFit | None:
-    """The hinge fit over every page step's answers (each step counts its own requests in flight)."""
+                 workers_raw: float, service_cv: float = 1.0, at_least: float = 0.0) -> ConcurrencyFit | None:
+    """The hinge fit over every page step's answers (each step counts its own requests in flight).
+
+    ``at_least``: a lower bound on the workers (see ``fit_site``); a neighbour below it is not a candidate."""
     pairs = [s.in_flight_responses(round_trip_s) for s in steps]
     n = np.concatenate([p[0] for p in pairs])
     if not len(n):
@@ -285,9 +287,10 @@ def _concurrency(steps: list[StepResult], throughput_per_s: float, round_trip_s:
     # X * E[S] narrows it to two neighbours; the hinge, read where it is (up to about twice
     # that many in flight), picks one of them.
     low = max(1, math.floor(workers_raw))
+    candidates = [c for c in (low, low + 1) if c >= at_least] or [low + 1]
     try:
         return fit_concurrency(n, np.concatenate([p[1] for p in pairs]), throughput_per_s=throughput_per_s,
-                               candidates=[low, low + 1], max_in_flight=math.ceil(2 * workers_raw) + 2,
+                               candidates=candidates, max_in_flight=math.ceil(2 * workers_raw) + 2,
                                service_cv=service_cv)
     except ValueError:
         return None
@@ -337,7 +340,13 @@ def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | dict
         workers, concurrency = max(1, math.ceil(workers_raw)), None
     else:
         hinge_trip_s = page.round_trip_s if typical_round_trip_s is None else typical_round_trip_s
-        concurrency = _concurrency([light["page"], *steps], x, hinge_trip_s, workers_raw, page.cv)
+        # With the round trip measured during the light loads (typical_round_trip_s), the light-load
+        # service is the worker's time alone, and a saturated worker adds its overheads to it (accepting,
+        # parsing, writing, waiting for a core), never takes less: so c = X * E[S at saturation] is at
+        # least X * E[S at light load], and a neighbour below that product's 95 % interval is ruled out.
+        # (A round trip of handshakes leaves the HTTP stack's time in the light-load service: no bound.)
+        at_least = raw_interval[0] if typical_round_trip_s is not None else 0.0
+        concurrency = _concurrency([light["page"], *steps], x, hinge_trip_s, workers_raw, page.cv, at_least)
         workers = concurrency.workers if concurrency else max(1, round(workers_raw))
         if concurrency is None:
             warnings.append("workers: responses against requests in flight show no hinge; workers is "
