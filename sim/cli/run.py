@@ -33,7 +33,8 @@ from sim.config.checks import at_most
 from sim.config.limits import MAX_REPLICATIONS
 from sim.config.scenario import check_run_size, load_scenario, read_site_file
 from sim.cli.outputs import out_folder
-from sim.analysis.run_summary import Settings, complete_or_last, summarize_runs, with_quick
+from sim.analysis.run_summary import Settings, complete_or_last, summarize_runs, with_band, with_quick
+from sim.analysis.band import simulate_band
 from sim.analysis.verdict import DEFAULT_SLO, default_slo
 
 __all__ = ["add_parser", "run"]
@@ -74,14 +75,24 @@ def write_outputs(out, scenario, summary: dict, rows: list[list], *, merged=None
     bins (:func:`sim.stats.coarse.merged_quantiles`); ``slo``: the objectives the run was judged on (parsed),
     whose limits the figures draw."""
     write_json(out / "summary.json", summary)
-    write_csv(out / "timeseries.csv", TIMESERIES_COLUMNS,
-              ([f"{x:.6g}" if isinstance(x, float) and not math.isnan(x) else ("" if x != x else x) for x in row]
-               for row in rows))
+    write_timeseries(out / "timeseries.csv", rows)
     files = ["summary.json", "timeseries.csv"]
     if not rows:
         return files
     files += write_run_figures(out, scenario, summary, rows, merged=merged, slo=slo)
     return files
+
+
+def write_timeseries(path, rows: list[list]) -> None:
+    """``timeseries.csv``'s columns and number format (a nan cell empty)."""
+    write_csv(path, TIMESERIES_COLUMNS,
+              ([f"{x:.6g}" if isinstance(x, float) and not math.isnan(x) else ("" if x != x else x) for x in row]
+               for row in rows))
+
+
+def band_file(end: str) -> str:
+    """The time series of a prediction band's end, beside timeseries.csv (surge compare reads them)."""
+    return f"timeseries_band_{end}.csv"
 
 
 def _actions_lost(rows):
@@ -226,6 +237,9 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings(replications_requested=args.replications, seed=scenario.run.seed, engine=engine,
                         time_scale=args.time_scale or 1.0, scale=args.scale or 1.0)
     judged = summarize_runs(scenario, results, objectives=objectives, settings=settings)
+    band = _band(scenario, args.replications, engine, partial=last.partial)
+    if band is not None:
+        judged = with_band(judged, band.band)
     complete, used = judged.replications_complete, complete_or_last(results)
     title = f"{judged.figures['scenario']}: {scenario.run.duration_s / 3600:g} h simulated on the {engine} engine"
     if len(used) > 1:
@@ -259,13 +273,38 @@ def run(args: argparse.Namespace) -> int:
                                   merged=merged_quantiles([r.recorder.series for r in used]), slo=objectives)
             shutil.copyfile(args.scenario, out / "scenario.toml")  # what was run, for the report
             files.append("scenario.toml")
+            for end, end_rows in ({} if band is None else band.rows).items():
+                write_timeseries(out / band_file(end), end_rows)
+                files.append(band_file(end))
             print(f"\nwrote {', '.join(files)} to {out}/")
         if workdir is not None:
             workdir.cleanup()
     if last.partial:
         print(f"surge: run stopped early ({last.error}); results above are partial", file=sys.stderr)
         return exit_code(last.error)
+    if band is not None and band.error is not None:
+        print(f"surge: the prediction band stopped early ({band.error}); its figures are partial", file=sys.stderr)
+        return exit_code(band.error)
     return 0
+
+
+def _band(scenario, replications: int, engine: str, *, partial: bool):
+    """The model at both ends of [site.calibration]'s interval (sim.analysis.band); None without one, or when
+    the point run itself stopped early."""
+    calibration = scenario.site.calibration
+    if calibration is None:
+        return None
+    if partial:
+        print("note: the run stopped early: no prediction band", file=sys.stderr)
+        return None
+    capacity = {"fast": calibration.capacity_high_per_s, "slow": calibration.capacity_low_per_s}
+
+    def progress(end: str, done: int, total: int) -> None:
+        if done == 0:
+            print(f"prediction band: the {end} end, capacity {capacity[end]:.4g}/s (the calibration's 95 % "
+                  "interval), same seed", file=sys.stderr, flush=True)
+
+    return simulate_band(scenario, replications, engine=engine, progress=progress)
 
 
 def _quick_advice(args, judged, rows, slo_text: str, summary: dict) -> dict:
