@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+from sim.analysis.agreement import disagreements
 from sim.analysis.run_summary import figures_and_rows
 from sim.config.distributions import scaled
 from sim.config.scenario import Scenario
@@ -31,7 +32,7 @@ from sim.engine import simulate_replications
 from sim.stats.figures import figure
 
 __all__ = ["ENDS", "BAND_TERMS", "BAND_COUNTS", "BandRun", "end_factors", "end_scenarios", "prediction_band",
-           "simulate_band", "band_pair", "outside"]
+           "simulate_band", "band_pair", "outside", "band_file", "measured_against", "outside_spans"]
 
 ENDS = ("fast", "slow")  # the order of every pair: capacity_high_per_s's end, then capacity_low_per_s's
 
@@ -107,6 +108,11 @@ def prediction_band(scenario: Scenario, by_end: dict[str, dict], *, partial: boo
     return band
 
 
+def band_file(end: str) -> str:
+    """The time series of a band's end, written beside ``timeseries.csv`` (``surge compare`` reads them)."""
+    return f"timeseries_band_{end}.csv"
+
+
 @dataclass(frozen=True, kw_only=True)
 class BandRun:
     """Both ends simulated: ``band`` (summary.json's ``prediction_band``), each end's mean time series, and the
@@ -153,3 +159,42 @@ def outside(value, pair: tuple[float, float] | None) -> int:
         return 0
     low, high = min(pair), max(pair)
     return -1 if v < low else 1 if v > high else 0
+
+
+def measured_against(band: dict, measured: dict) -> list[dict]:
+    """Each band figure (``BAND_TERMS``) a measured summary holds, against the band: ``{"figure", "key",
+    "measured", "band": [fast, slow], "outside": "above" | "below" | None}``. Taken as they stand: the
+    measurement's own run-to-run noise is not allowed for here."""
+    found = []
+    for name in BAND_TERMS:
+        key = figure(name).key
+        pair, value = band_pair(band, key), _plain(_at(measured, tuple(key.split("."))))
+        if pair is None or value is None:
+            continue
+        side = outside(value, pair)
+        found.append({"figure": name, "key": key, "measured": value, "band": list(pair),
+                      "outside": {1: "above", -1: "below"}.get(side)})
+    return found
+
+
+def outside_spans(band_pairs, get, variance=None) -> list[tuple[float, float, float, int]]:
+    """Runs of bins where the measured count ``get(row)`` lies outside the band beyond its noise, as
+    :func:`sim.analysis.agreement.disagreements` gives them, each bin judged against the band's nearer
+    end (inside the band: no difference). ``band_pairs``: (start, end, fast row, slow row, measured row),
+    a side None where it has no bin."""
+    nearest = []
+    for start, end, fast, slow, m in band_pairs:
+        values = [float(get(row)) for row in (fast, slow, m) if row is not None]
+        if len(values) < 3 or not all(math.isfinite(v) for v in values):
+            nearest.append((start, end, None, m))  # a bin the band or the measurement lacks: not judged
+            continue
+        ends = sorted(((values[0], fast), (values[1], slow)), key=lambda e: e[0])
+        value = values[2]
+        (low, low_row), (high, high_row) = ends
+        # the band's value for this bin: the measurement itself when inside, else the end it passed
+        row = high_row if value > high else low_row
+        nearest.append((start, end, {**row, _CLIPPED: min(max(value, low), high)}, m))
+    return disagreements(nearest, lambda r: r[_CLIPPED] if _CLIPPED in r else get(r), variance)
+
+
+_CLIPPED = "__band_value"

@@ -34,7 +34,7 @@ from sim.config.limits import MAX_REPLICATIONS
 from sim.config.scenario import check_run_size, load_scenario, read_site_file
 from sim.cli.outputs import out_folder
 from sim.analysis.run_summary import Settings, complete_or_last, summarize_runs, with_band, with_quick
-from sim.analysis.band import simulate_band
+from sim.analysis.band import band_file, simulate_band
 from sim.analysis.verdict import DEFAULT_SLO, default_slo
 
 __all__ = ["add_parser", "run"]
@@ -88,11 +88,6 @@ def write_timeseries(path, rows: list[list]) -> None:
     write_csv(path, TIMESERIES_COLUMNS,
               ([f"{x:.6g}" if isinstance(x, float) and not math.isnan(x) else ("" if x != x else x) for x in row]
                for row in rows))
-
-
-def band_file(end: str) -> str:
-    """The time series of a prediction band's end, beside timeseries.csv (surge compare reads them)."""
-    return f"timeseries_band_{end}.csv"
 
 
 def _actions_lost(rows):

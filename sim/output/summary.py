@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 
+from sim.analysis.band import BAND_TERMS
 from sim.analysis.slo import METRICS, evaluate, parse_slo
 from sim.stats.attempts import QUANTILES as _QUANTILES
 from sim.stats.figures import Figure
@@ -17,7 +18,7 @@ from sim.stats.figures import figure as registered
 from sim.output.text import fmt
 
 __all__ = ["summary_rows", "slo_rows", "term_basis", "verdicts", "metric_text", "count_text", "time_text", "pct_text", "figure", "get", "number",
-           "with_ci"]
+           "with_ci", "band_rows"]
 
 
 def number(x) -> float | None:
@@ -107,8 +108,13 @@ def _band_ends(s: dict, key: str, f, *, unanswered: bool = False) -> str | None:
     pair = get(s.get("prediction_band"), key)
     if not isinstance(pair, list) or len(pair) != 2 or all(number(v) is None for v in pair):
         return None
-    fast, slow = (f(math.inf) if unanswered and number(v) is None else f(v) for v in pair)
+    fast, slow = (_shown(v, f, unanswered) for v in pair)
     return f"{fast} to {slow}"
+
+
+def _shown(value, f, unanswered: bool) -> str:
+    """``f(value)``; a missing attempt percentile (``unanswered``) is one the failures reach."""
+    return f(math.inf) if unanswered and number(value) is None else f(value)
 
 
 def _percentile_band(s: dict, key: str, *, unanswered: bool = False) -> str:
@@ -127,6 +133,22 @@ def _band_row(s: dict) -> list[tuple[str, str | None]]:
     return [("prediction band (fast to slow)",
              f"the model at {fmt(band['capacity_high_per_s'])} and {fmt(band['capacity_low_per_s'])} pages/s, "
              f"the calibration's 95 % interval of {fmt(band['capacity_per_s'])}/s{partial}")]
+
+
+def band_rows(s: dict) -> list[tuple[str, str, str, str]]:
+    """The prediction band as (figure, fast end, point, slow end) texts, one row per figure it holds
+    (:data:`sim.analysis.band.BAND_TERMS`, labelled from the figure registry); empty without a band."""
+    rows = []
+    for name in BAND_TERMS:
+        f = registered(name)
+        attempt = f.path[0] == "page_attempt_s"
+        text = time_text if f.unit == "s" else pct_text
+        pair = get(s.get("prediction_band"), f.key)
+        if not isinstance(pair, list) or len(pair) != 2:
+            continue
+        fast, point, slow = (_shown(v, text, attempt) for v in (pair[0], get(s, f.key), pair[1]))
+        rows.append((f.described, fast, point, slow))
+    return rows
 
 
 def _visitor_rows(s: dict) -> list[tuple[str, str | None]]:
