@@ -127,8 +127,8 @@ def simulate_band(scenario: Scenario, replications: int, *, engine: str,
                   progress: Callable[[str, int, int], None] | None = None) -> BandRun:
     """The model at each end of the calibration's interval, with the scenario's seed and ``replications``.
 
-    Ctrl-C or an error stops it between or within replications: what was computed is kept, the band
-    marked partial, and an end not reached is left out. ``progress(end, done, total)`` as
+    Ctrl-C or an error stops it between or within replications: what was computed is kept (an end
+    stopped midway holds its partial figures, an end not reached is left out) and the band is marked partial. ``progress(end, done, total)`` as
     :func:`sim.engine.simulate_replications` calls it."""
     by_end: dict[str, dict] = {}
     rows: dict[str, list] = {}

@@ -88,8 +88,10 @@ def _value(row: dict | None, get) -> float:
 
 def _read_band(folder: str, summary: dict, time_scale: float, lt_rows: list[dict], pairs) -> list[tuple] | None:
     """(start, end, fast row, slow row, measured row) per bin of ``pairs``, from the band's time series
-    beside SIM_DIR's timeseries.csv; None when the run has no band or its files are not all there."""
-    if not isinstance(summary.get("prediction_band"), dict):
+    beside SIM_DIR's timeseries.csv; None when the run has no band, a partial one (stopped early: its
+    series end short), or its files are not all there."""
+    band = summary.get("prediction_band")
+    if not isinstance(band, dict) or band.get("partial"):
         return None
     by_end = {}
     for end in ENDS:
