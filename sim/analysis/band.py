@@ -82,11 +82,18 @@ def _plain(x):
     return x
 
 
+def _answered(figures: dict):
+    """The share of attempts answered, when there were attempts (None otherwise)."""
+    attempts = _plain(_at(figures, ("page_attempt_s", "attempts")))
+    return _plain(_at(figures, ("page_attempt_s", "answered_fraction"))) if attempts else None
+
+
 def prediction_band(scenario: Scenario, by_end: dict[str, dict], *, partial: bool = False) -> dict:
     """``summary.json``'s ``prediction_band``: the capacity interval, which end is which, and each figure
     of ``BAND_TERMS`` and ``BAND_COUNTS`` as ``[fast end, slow end]``, from each end's summary figures
-    ``by_end`` (:func:`sim.stats.summary.summarize`'s, or their means over replications). A figure the
-    point summary has no value for at either end is left out; ``partial``: an end's run stopped early."""
+    ``by_end`` (:func:`sim.stats.summary.summarize`'s, or their means over replications). A figure
+    neither end has a value for is left out (an attempt percentile the failures reach
+    at both ends is kept, ``[null, null]``); ``partial``: an end's run stopped early."""
     calibration = scenario.site.calibration
     factors = end_factors(calibration)
     page_mean_s = scenario.site.app.page_s.mean
@@ -103,7 +110,9 @@ def prediction_band(scenario: Scenario, by_end: dict[str, dict], *, partial: boo
     paths = [figure(name).path for name in BAND_TERMS] + [tuple(k.split(".")) for k in BAND_COUNTS]
     for path in paths:
         pair = [_plain(_at(by_end.get(end, {}), path)) for end in ENDS]
-        if any(v is not None for v in pair):
+        # an attempt percentile is null where the failures reach it: kept, unanswered at both ends
+        unanswered = path[0] == "page_attempt_s" and all(_answered(by_end.get(end, {})) is not None for end in ENDS)
+        if any(v is not None for v in pair) or unanswered:
             _place(band, path, pair)
     return band
 

@@ -106,7 +106,7 @@ def _band_ends(s: dict, key: str, f, *, unanswered: bool = False) -> str | None:
     (summary.json's ``prediction_band``); None without one. ``unanswered``: a missing end is a percentile
     the failures reach (an attempt percentile), not a missing figure."""
     pair = get(s.get("prediction_band"), key)
-    if not isinstance(pair, list) or len(pair) != 2 or all(number(v) is None for v in pair):
+    if not isinstance(pair, list) or len(pair) != 2 or (not unanswered and all(number(v) is None for v in pair)):
         return None
     fast, slow = (_shown(v, f, unanswered) for v in pair)
     return f"{fast} to {slow}"

@@ -69,7 +69,11 @@ def test_the_band_holds_each_figure_as_fast_slow_pairs_and_leaves_out_what_neith
                        "requests": {"error_fraction": 0.01}, "visitors": {"lost": 3, "lost_fraction": 0.001}}}
     band = prediction_band(scenario, by_end)
     assert band["page_response_s"] == {"p95": [0.2, 0.4], "p99": [0.3, 0.5]}
-    assert band["page_attempt_s"] == {"p95": [0.21, 0.45]}  # unanswered at both ends: no pair
+    assert band["page_attempt_s"] == {"p95": [0.21, 0.45]}  # no attempt at all: no p99 to speak of
+    for figures in by_end.values():
+        figures["page_attempt_s"].update(attempts=1000, answered_fraction=0.98)
+    # with attempts, a percentile the failures reach at both ends is unanswered at both: kept, as nulls
+    assert prediction_band(scenario, by_end)["page_attempt_s"] == {"p95": [0.21, 0.45], "p99": [None, None]}
     assert band["visitors"] == {"lost_fraction": [0.0, 0.001], "lost": [0, 3]}
     assert "actions" not in band and band["partial"] is False
     assert [g["figure"] for g in measured_against(band, {"page_response_s": {"p95": 0.5, "p99": 0.35},
