@@ -45,7 +45,8 @@ def add_parser(sub) -> None:
         help="simulate the site under the scenario's surge (discrete-event model)",
         description="Simulate the scenario's visitors meeting its [site]; print what they lived through "
         "(visitors and actions lost, response times, errors) and, with --out, write summary.json, "
-        "timeseries.csv and plots.",
+        "timeseries.csv and plots. A site with [site.calibration] (surge calibrate's) also gets a prediction "
+        "band: the same run at both ends of the calibrated capacity's 95 % interval.",
     )
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML), e.g. scenarios/anca-2020.toml")
     p.add_argument("--out", metavar="DIR", help="folder for summary.json, timeseries.csv and the plots")
@@ -56,7 +57,8 @@ def add_parser(sub) -> None:
                    help="auto (default): fast where it models the scenario, else reference; reference: the "
                    "model on simpy; fast: the same model compiled, every part of a scenario (same results)")
     p.add_argument("--site", metavar="FILE", help="a [site] file (as surge calibrate writes): its sections "
-                   "replace the scenario's")
+                   "replace the scenario's; with [site.calibration], the model also runs at both ends of its "
+                   "capacity interval (prediction_band)")
     p.add_argument("--time-scale", type=float, metavar="X", help="model a load test played X times faster "
                    "(with --scale; think times shrink, visitors neither give up nor retry, as its clients)")
     p.add_argument("--scale", type=float, metavar="Y", help="model a load test of Y times the visitors")
