@@ -154,30 +154,43 @@ def simulate_band(scenario: Scenario, replications: int, *, engine: str,
 
 
 def band_pair(band: dict | None, key: str) -> tuple[float, float] | None:
-    """The ``[fast end, slow end]`` of a dotted ``key`` in a ``prediction_band``, None when it has none."""
+    """The ``[fast end, slow end]`` of a dotted ``key`` in a ``prediction_band``, None when it has none. An
+    attempt percentile's null is one the failures reach: ``inf``, unanswered."""
     pair = _at(band, tuple(key.split("."))) if isinstance(band, dict) else None
-    if not isinstance(pair, list) or len(pair) != 2 or any(_plain(v) is None for v in pair):
+    if not isinstance(pair, list) or len(pair) != 2:
         return None
-    return float(pair[0]), float(pair[1])
+    unanswered = key.startswith("page_attempt_s.")
+    ends = [math.inf if unanswered and v is None else _plain(v) for v in pair]
+    return None if None in ends else (float(ends[0]), float(ends[1]))
+
+
+def _judged(figures: dict, key: str):
+    """A measured figure to judge against a band; an attempt percentile missing where there were attempts
+    is unanswered (``inf``); None for a figure the summary does not hold."""
+    value = _plain(_at(figures, tuple(key.split("."))))
+    if value is None and key.startswith("page_attempt_s.") and _answered(figures) is not None:
+        return math.inf
+    return value
 
 
 def outside(value, pair: tuple[float, float] | None) -> int:
-    """-1 below the band, +1 above it, 0 inside (its ends included, in either order) or when either is missing."""
-    v = _plain(value)
-    if v is None or pair is None:
+    """-1 below the band, +1 above it, 0 inside (its ends included, in either order) or when either is
+    missing; ``inf`` (unanswered) is a value like any other."""
+    if pair is None or isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         return 0
     low, high = min(pair), max(pair)
-    return -1 if v < low else 1 if v > high else 0
+    return -1 if value < low else 1 if value > high else 0
 
 
 def measured_against(band: dict, measured: dict) -> list[dict]:
     """Each band figure (``BAND_TERMS``) a measured summary holds, against the band: ``{"figure", "key",
-    "measured", "band": [fast, slow], "outside": "above" | "below" | None}``. Taken as they stand: the
-    measurement's own run-to-run noise is not allowed for here."""
+    "measured", "band": [fast, slow], "outside": "above" | "below" | None}`` (an unanswered percentile is
+    ``inf``: null in JSON). Taken as they stand: the measurement's own run-to-run noise is not allowed for
+    here."""
     found = []
     for name in BAND_TERMS:
         key = figure(name).key
-        pair, value = band_pair(band, key), _plain(_at(measured, tuple(key.split("."))))
+        pair, value = band_pair(band, key), _judged(measured, key)
         if pair is None or value is None:
             continue
         side = outside(value, pair)

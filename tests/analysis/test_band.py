@@ -99,3 +99,13 @@ def test_a_count_is_outside_only_beyond_its_noise_from_the_nearer_end():
              (300, 360, row(1200), None, row(0))]  # the band has no bin: not judged
     assert outside_spans(pairs, get) == [(120, 240, pytest.approx(300 / math.sqrt(2700)), 1),
                                          (240, 300, pytest.approx(400 / math.sqrt(1600)), -1)]
+
+
+def test_an_unanswered_attempt_percentile_is_judged_as_never_answered():
+    band = {"page_attempt_s": {"p95": [0.197, None], "p99": [None, None]}}
+    measured = {"page_attempt_s": {"attempts": 3413, "answered_fraction": 0.96, "p95": 0.236, "p99": None}}
+    got = {g["figure"]: (g["measured"], g["band"], g["outside"]) for g in measured_against(band, measured)}
+    assert got == {"p95": (0.236, [0.197, math.inf], None), "p99": (math.inf, [math.inf, math.inf], None)}
+    answered = {"page_attempt_s": {"attempts": 3413, "answered_fraction": 1.0, "p95": 0.2, "p99": 0.3}}
+    assert [g["outside"] for g in measured_against(band, answered)] == [None, "below"]
+    assert measured_against(band, {"page_attempt_s": {"attempts": 0}}) == []  # nothing attempted: nothing judged
