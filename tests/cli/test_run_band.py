@@ -76,3 +76,6 @@ def test_ctrl_c_during_the_band_keeps_what_was_computed_marked_partial(tmp_path,
     assert s["partial"] is False and s["prediction_band"]["partial"] is True
     fast, slow = s["prediction_band"]["page_response_s"]["p95"]
     assert fast < s["page_response_s"]["p95"] and slow is None
+    assert main(["report", str(tmp_path / "o")]) == 0
+    page = (tmp_path / "o" / "report.html").read_text()
+    assert "The band is partial" in page and "PARTIAL: stopped early" in page
