@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.cli import main
+from sim.cli.calibrate import FIRST_PHASE_S, STEPS
 
 __all__ = ["LOADS", "Row", "validate"]
 
@@ -104,7 +105,7 @@ def validate(url: str, folder: Path, *, stack: str, workers: int, mean_s: float,
     site = folder / "site.toml"
     args = ["calibrate", "--host", url, "--max-rate", f"{2 * capacity:.6g}", "--duration-s", f"{calibrate_s:g}",
             "--seed", str(seed), *(["--ping-path", ping_path] if ping_path else []), "--out", str(site)]
-    code, steps = _calibrate(args, step_s=min(10.0, 0.7 * calibrate_s / 8), timeout_s=4 * calibrate_s + 120)
+    code, steps = _calibrate(args, step_s=min(10.0, 0.7 * min(calibrate_s, FIRST_PHASE_S) / STEPS), timeout_s=4 * calibrate_s + 120)
     assert code == 0, f"calibrate exited {code}"
     app = tomllib.loads(site.read_text())["site"]["app"]
     from sim.config.scenario import read_site_file  # the parsed law, for its mean
@@ -161,8 +162,9 @@ def _calibrate(args: list[str], *, step_s: float, timeout_s: float) -> tuple[int
     """Run ``surge calibrate`` in a process of its own, as a user does (in the test's process, whatever
     earlier tests left there would slow the client); its messages are passed on as they come.
 
-    Returns its exit code and each rising step's window of sending: a step's line comes when its
-    answers are in, so a step starts when the line before it came, and sends for ``step_s``."""
+    Returns its exit code and each load step's window of sending (the rising steps', then the held
+    ones'): a step's line comes when its answers are in, so a step starts when the line before it
+    came, and sends for ``step_s`` (calibrate's: ``sim/cli/calibrate.py``)."""
     proc = subprocess.Popen([sys.executable, "-m", "sim", *args], stderr=subprocess.PIPE, text=True, bufsize=1)
     watchdog = threading.Timer(timeout_s, proc.kill)  # bounded: a hung calibration is killed, the test fails
     watchdog.start()
@@ -171,7 +173,7 @@ def _calibrate(args: list[str], *, step_s: float, timeout_s: float) -> tuple[int
         for line in proc.stderr:
             now = time.monotonic()
             sys.stderr.write(line)
-            if line.startswith("step "):
+            if line.startswith(("step ", "held step ")):
                 windows.append((previous, previous + step_s))
             previous = now
         code = proc.wait(timeout=30)
