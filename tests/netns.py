@@ -136,27 +136,31 @@ def namespace_site(tmp_path: Path):
 
 
 @contextlib.contextmanager
-def delayed_port(ns: str, port: int, *, one_way_ms: float, queue: int = 0):
-    """Every TCP packet to and from ``port`` inside ``ns`` held ``one_way_ms`` on its way (iptables NFQUEUE
-    rules and tests/validation/wan_delay.py reading the queue): a round trip of ``2 * one_way_ms`` to what
-    listens there, the handshake's SYN included. Lasts until the block ends (the rules go with the namespace)."""
+def delayed_port(ns: str, port: int, *, round_trip_ms: float, queue: int = 0):
+    """A round trip of ``round_trip_ms`` to what listens on ``port`` inside ``ns``: every TCP packet to that port
+    held that long on its way in (an iptables NFQUEUE rule and tests/validation/wan_delay.py reading the queue),
+    the handshake's SYN included. Lasts until the block ends (the rule goes with the namespace).
+
+    All of the delay on the way in, none on the way out: a request, its answer and a handshake take the
+    same time as on a path of half the delay each way. A packet held on the way out (OUTPUT) would still
+    count against its socket's TCP small queue, and the kernel would hold the socket's next segment
+    until the first left: an answer's second segment a whole delay late, which no WAN does."""
     import sys
 
     require("iptables", "iptables")
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-m", "tests.validation.wan_delay",
-                             "--queue", str(queue), "--delay-ms", f"{one_way_ms:g}"], cwd=root,
+                             "--queue", str(queue), "--delay-ms", f"{round_trip_ms:g}"], cwd=root,
                             env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         if proc.stdout.readline().strip() != "bound":  # bounded: the reader binds or exits at once
             pytest.fail(f"the NFQUEUE reader did not bind queue {queue}: {proc.stderr.read()[-500:]}", pytrace=False)
-        for chain, match in (("INPUT", "--dport"), ("OUTPUT", "--sport")):
-            cmd = ["ip", "netns", "exec", ns, "iptables", "-A", chain, "-p", "tcp", match, str(port),
-                   "-j", "NFQUEUE", "--queue-num", str(queue)]
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
-            if done.returncode != 0:
-                pytest.fail(f"`{' '.join(cmd)}` said {done.stderr.strip()}", pytrace=False)
+        cmd = ["ip", "netns", "exec", ns, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", str(port),
+               "-j", "NFQUEUE", "--queue-num", str(queue)]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        if done.returncode != 0:
+            pytest.fail(f"`{' '.join(cmd)}` said {done.stderr.strip()}", pytrace=False)
         yield
     finally:
         _stop(proc, timeout_s=10)
@@ -165,16 +169,22 @@ def delayed_port(ns: str, port: int, *, one_way_ms: float, queue: int = 0):
 
 
 @contextlib.contextmanager
-def gunicorn_in_namespace(tmp_path: Path, ns: str, address: str, *, workers: int, page: str, port: int = 8000):
-    """gunicorn sync workers serving tests/validation/petition_app.py (page law ``page``) at ``address:port``
-    inside ``ns``; yields its URL."""
+def petition_in_namespace(tmp_path: Path, ns: str, address: str, *, server: str, workers: int, page: str,
+                          port: int = 8000):
+    """tests/validation/petition_app.py (page law ``page``) at ``address:port`` inside ``ns``; yields its URL.
+
+    ``server`` "waitress": ``workers`` threads, whose connections waitress's own loop writes and closes;
+    "gunicorn": ``workers`` sync worker processes, each of which also closes its connection itself
+    (since gunicorn 25, after the client's FIN: a round trip more per request on a delayed path)."""
     import sys
 
     from tests.servers import _site_process
 
-    cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "gunicorn", "--workers", str(workers),
-           "--worker-class", "sync", "--bind", f"{address}:{port}", "--timeout", "120",
-           "tests.validation.petition_app:application"]
+    serve = {"waitress": ["-m", "waitress", "--listen", f"{address}:{port}", "--threads", str(workers),
+                          "--connection-limit", "1000"],
+             "gunicorn": ["-m", "gunicorn", "--workers", str(workers), "--worker-class", "sync",
+                          "--bind", f"{address}:{port}", "--timeout", "120"]}[server]
+    cmd = ["ip", "netns", "exec", ns, sys.executable, *serve, "tests.validation.petition_app:application"]
     env = {"PETITION_PAGE": page, "PETITION_DB": str(tmp_path / "petition.sqlite")}
     with _site_process(cmd, f"http://{address}:{port}", env) as url:
         yield url
