@@ -147,7 +147,7 @@ def delayed_port(ns: str, port: int, *, round_trip_ms: float, queue: int = 0):
     until the first left: an answer's second segment a whole delay late, which no WAN does."""
     import sys
 
-    require("iptables", "iptables")
+    iptables = require("/usr/sbin/iptables", "iptables")
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-m", "tests.validation.wan_delay",
                              "--queue", str(queue), "--delay-ms", f"{round_trip_ms:g}"], cwd=root,
@@ -156,7 +156,7 @@ def delayed_port(ns: str, port: int, *, round_trip_ms: float, queue: int = 0):
     try:
         if proc.stdout.readline().strip() != "bound":  # bounded: the reader binds or exits at once
             pytest.fail(f"the NFQUEUE reader did not bind queue {queue}: {proc.stderr.read()[-500:]}", pytrace=False)
-        cmd = ["ip", "netns", "exec", ns, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", str(port),
+        cmd = ["ip", "netns", "exec", ns, iptables, "-A", "INPUT", "-p", "tcp", "--dport", str(port),
                "-j", "NFQUEUE", "--queue-num", str(queue)]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
         if done.returncode != 0:

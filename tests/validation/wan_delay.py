@@ -2,9 +2,9 @@
 
 This kernel has no netem, but it has ``nfnetlink_queue``: an iptables rule with ``-j NFQUEUE`` hands
 each matching packet to the process bound to that queue, and the packet goes on only when that
-process says so (a verdict). Holding every verdict ``--delay-ms`` makes a path of that one-way delay;
-rules for both directions of a connection make a round trip of twice it. The delay is the same for
-every packet, so the packets leave in the order they came and TCP sees no reordering.
+process says so (a verdict). Holding every verdict ``--delay-ms`` on the packets into a server makes a
+round trip of that much (tests/netns.py ``delayed_port`` says why all of it on the way in). The delay
+is the same for every packet, so they leave in the order they came and TCP sees no reordering.
 
 Run inside the network namespace whose rules feed the queue (queues are per namespace):
 ``ip netns exec NS python -m tests.validation.wan_delay --queue 0 --delay-ms 15``; it prints
