@@ -60,9 +60,9 @@ def wan_site(tmp_path: Path, *, server: str = "waitress", round_trip_s: float = 
 
 
 @contextlib.contextmanager
-def behind_a_proxy(tmp_path: Path):
+def behind_a_proxy(tmp_path: Path, *, server: str = "waitress"):
     """The site behind the delay, and nginx on 127.0.0.1 in front of it; yields nginx's URL."""
-    with wan_site(tmp_path) as site, nginx_server(tmp_path, proxy_to=site) as url:
+    with wan_site(tmp_path, server=server) as site, nginx_server(tmp_path, proxy_to=site) as url:
         yield url
 
 
@@ -114,9 +114,11 @@ def _row(case: str, fit: dict, err: str, elapsed_s: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--server", choices=("waitress", "gunicorn"), default="waitress",
+                    help="the site's server in the calibrations (gunicorn: sync workers, which hold a round trip more)")
     args = ap.parse_args(argv)
-    print(f"truth: round trip {2 * ROUND_TRIP_S * 1000:.0f} ms a response (handshake + request), page mean "
-          f"{TRUE_MEAN_S * 1000:.1f} ms, {WORKERS} workers")
+    print(f"{args.server}, {WORKERS} workers; truth: round trip {2 * ROUND_TRIP_S * 1000:.0f} ms a response "
+          f"(handshake + request), page mean {TRUE_MEAN_S * 1000:.1f} ms")
     print(f"{'case':<34} {'trip ms':>8} {'page ms':>8} {'workers':>8} {'ping asked':>10} {'s':>6}")
     # (case, the site, --duration-s, more flags, --max-rate): without --ping-path behind the proxy only the
     # warning is looked at, so at twice the rates (the light loads' samples of every kind in 20 s)
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
              ("proxy, --ping-path /healthz", behind_a_proxy, 40, ("--ping-path", "/healthz"), MAX_RATE)]
     for _ in range(max(1, min(args.runs, 20))):
         for case, stack, duration_s, extra, max_rate in cases:
-            with tempfile.TemporaryDirectory() as tmp, stack(Path(tmp)) as url:
+            with tempfile.TemporaryDirectory() as tmp, stack(Path(tmp), server=args.server) as url:
                 err = io.StringIO()
                 t0 = time.monotonic()
                 vouch = ("--i-control-this-host", url) if stack is wan_site else ()
