@@ -45,12 +45,13 @@ http {{
     server {{
         listen {address}:{port};
         root {tmp}/www;
-        location / {{ try_files $uri /index.html; }}
-        location = /sign {{ return 200 "signed"; }}
-        location /.well-known/ {{ try_files $uri =404; }}
+{locations}
     }}
 }}
 """
+_STATIC = """        location / { try_files $uri /index.html; }
+        location = /sign { return 200 "signed"; }
+        location /.well-known/ { try_files $uri =404; }"""
 
 
 def _ip(*args: str, ns: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -112,27 +113,34 @@ def _wait_listening(address: str, port: int, proc: subprocess.Popen, what: str, 
 
 
 @contextlib.contextmanager
+def nginx_in_namespace(tmp: Path, ns: str, address: str, port: int, *, locations: str = _STATIC):
+    """nginx inside ``ns`` on ``address:port`` with the server block's ``locations``, serving ``tmp/www``; yields
+    its URL. Its access log, one ``METHOD URI STATUS`` line a request, is ``tmp/access.log``."""
+    require(NGINX, "nginx")
+    (tmp / "www").mkdir(parents=True, exist_ok=True)
+    conf = tmp / "nginx.conf"
+    conf.write_text(_CONF.format(tmp=tmp, address=address, port=port, locations=locations,
+                                 user="user root;" if os.geteuid() == 0 else ""))
+    proc = subprocess.Popen(["ip", "netns", "exec", ns, NGINX, "-c", str(conf), "-p", str(tmp)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_listening(address, port, proc, f"nginx in namespace {ns}")
+        yield f"http://{address}:{port}"
+    finally:
+        _stop(proc, timeout_s=10)
+        proc.stderr.close()
+
+
+@contextlib.contextmanager
 def namespace_site(tmp_path: Path):
     """nginx in a namespace of its own, answering every path (``/sign`` too) except ``/.well-known/`` files that
     are not there; yields (its URL, the folder it serves, its access log: one ``METHOD URI STATUS`` line a
     request)."""
-    require(NGINX, "nginx")
     tmp = tmp_path / f"ns-site-{next(_count)}"
     (tmp / "www" / ".well-known").mkdir(parents=True)
     (tmp / "www" / "index.html").write_text("<!DOCTYPE html><title>petition</title><p>Sign the letter.</p>\n")
-    with namespace() as (ns, _, site):
-        port = 8080
-        conf = tmp / "nginx.conf"
-        conf.write_text(_CONF.format(tmp=tmp, address=site, port=port,
-                                     user="user root;" if os.geteuid() == 0 else ""))
-        proc = subprocess.Popen(["ip", "netns", "exec", ns, NGINX, "-c", str(conf), "-p", str(tmp)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            _wait_listening(site, port, proc, f"nginx in namespace {ns}")
-            yield f"http://{site}:{port}", tmp / "www", tmp / "access.log"
-        finally:
-            _stop(proc, timeout_s=10)
-            proc.stderr.close()
+    with namespace() as (ns, _, site), nginx_in_namespace(tmp, ns, site, 8080) as url:
+        yield url, tmp / "www", tmp / "access.log"
 
 
 @contextlib.contextmanager

@@ -1,8 +1,8 @@
 """Calibration across a real round trip: 30 ms between the client and a site in a namespace the test makes.
 
 The site and the proxy are tests/validation/wan.py's (waitress, 3 threads, pages lognormal of mean
-62.8 ms, every packet to it held 30 ms on the way in by an NFQUEUE reader; nginx on 127.0.0.1 in
-front for the proxy case).
+62.8 ms, every packet to it held 30 ms on the way in by an NFQUEUE reader; for the proxy case, nginx
+on 127.0.0.1 in front, and the site's own nginx before waitress answering the ping path).
 
 * The WAN case (the SYN delayed by the path): calibrate's default round trip, two TCP handshakes,
   is the network's share of a response; it must find the round trip within 10 %, the page service

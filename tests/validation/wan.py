@@ -7,7 +7,9 @@ sigma 0.3 (mean 62.8 ms), inside a network namespace of its own (tests/netns.py)
 sent to it is held 30 ms on the way in by an NFQUEUE reader (tests/validation/wan_delay.py; this
 kernel has no netem), so the handshake's SYN is delayed as the request is. The proxy case puts
 nginx on 127.0.0.1 in front: it ends TCP near the client and opens a connection of its own to the
-site for each request, behind the delay. All traffic stays on the veth pair and on loopback.
+site for each request, behind the delay; the site there has its own nginx in front of waitress,
+which answers the ping path ``/healthz`` without a worker. All traffic stays on the veth pair and
+on loopback.
 
 The command prints, per run and case, what calibrate found (round trip, page mean, workers, and
 whether it asked for --ping-path), then how many pages a second 3 workers of each server answer
@@ -31,7 +33,7 @@ from pathlib import Path
 
 from sim.cli import main as surge
 from sim.config.distributions import distribution_from_table
-from tests.netns import delayed_port, namespace, petition_in_namespace
+from tests.netns import delayed_port, namespace, nginx_in_namespace, petition_in_namespace
 from tests.servers import nginx_server
 from tests.validation.petition_app import parse_law
 
@@ -49,20 +51,32 @@ PING_ADVICE = re.compile(r"surge: warning: round trip: the TCP handshakes \([0-9
 
 
 @contextlib.contextmanager
-def wan_site(tmp_path: Path, *, server: str = "waitress", round_trip_s: float = ROUND_TRIP_S):
-    """The petition site in a namespace, ``round_trip_s`` away (0: no delay); yields its URL."""
+def wan_site(tmp_path: Path, *, server: str = "waitress", round_trip_s: float = ROUND_TRIP_S, fronted: bool = False):
+    """The petition site in a namespace, ``round_trip_s`` away (0: no delay); yields its URL.
+
+    ``fronted``: nginx on the site's machine (in the namespace) ends the clients' connections, answers
+    ``/healthz`` itself and passes the rest to the app server there, as a site's own front server does;
+    else the app server faces the clients."""
     with contextlib.ExitStack() as stack:
         ns, _, address = stack.enter_context(namespace())
         if round_trip_s:
             stack.enter_context(delayed_port(ns, PORT, round_trip_ms=round_trip_s * 1000))
-        yield stack.enter_context(petition_in_namespace(tmp_path, ns, address, server=server, workers=WORKERS,
-                                                        page=PAGE, port=PORT))
+        app = stack.enter_context(petition_in_namespace(tmp_path, ns, address, server=server, workers=WORKERS,
+                                                        page=PAGE, port=PORT + 1 if fronted else PORT))
+        if fronted:
+            locations = (f'        location = /healthz {{ return 200 "ok"; }}\n'
+                         f"        location / {{ proxy_pass {app}; proxy_read_timeout 60s; }}")
+            app = stack.enter_context(nginx_in_namespace(tmp_path / "site-nginx", ns, address, PORT,
+                                                         locations=locations))
+        yield app
 
 
 @contextlib.contextmanager
 def behind_a_proxy(tmp_path: Path, *, server: str = "waitress"):
-    """The site behind the delay, and nginx on 127.0.0.1 in front of it; yields nginx's URL."""
-    with wan_site(tmp_path, server=server) as site, nginx_server(tmp_path, proxy_to=site) as url:
+    """The site behind the delay, fronted by its own nginx, and nginx on 127.0.0.1 in front of it (the CDN's
+    edge near the client); yields the near nginx's URL. The site's nginx answers the ping path: a ping
+    that an app worker answered would wait for one whenever the light load's pages held them all."""
+    with wan_site(tmp_path, server=server, fronted=True) as site, nginx_server(tmp_path, proxy_to=site) as url:
         yield url
 
 
