@@ -62,6 +62,11 @@ REFUSED_AT_MOST = 0.01  # a saturated site that turns away at most 1 % of reques
 # initial timeout), where a loopback or LAN handshake takes under a millisecond and a WAN one a
 # round trip, well under 0.9 s.
 DROPPED_SYN_S = 0.9
+# A ping costs what a page costs outside the worker to within this share of its own time: 4 % on
+# loopback and 7 % with a busy core (docs/validation.md, "The round trip under a busy CPU": 2.69
+# against 2.80 ms, 8.35 against 8.91), 12 % across 30 ms behind a proxy (a light-load page service
+# of 70.9 ms for 62.8 after a ping of 66.9 ms, test_wan.py, 2026-12-08): the most seen.
+PING_MISMATCH = 0.12
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -345,7 +350,12 @@ def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | dict
         # parsing, writing, waiting for a core), never takes less: so c = X * E[S at saturation] is at
         # least X * E[S at light load], and a neighbour below that product's 95 % interval is ruled out.
         # (A round trip of handshakes leaves the HTTP stack's time in the light-load service: no bound.)
-        at_least = raw_interval[0] if typical_round_trip_s is not None else 0.0
+        # The pings cost what a page costs outside the worker only to within PING_MISMATCH of their own
+        # time, which the interval does not hold: the service is taken that much shorter for the bound.
+        at_least = 0.0
+        if typical_round_trip_s is not None and page.mean_s > 0:
+            shortest = max(page.mean_s - PING_MISMATCH * page.round_trip_s, 0.0)
+            at_least = raw_interval[0] * shortest / page.mean_s
         concurrency = _concurrency([light["page"], *steps], x, hinge_trip_s, workers_raw, page.cv, at_least)
         workers = concurrency.workers if concurrency else max(1, round(workers_raw))
         if concurrency is None:

@@ -32,7 +32,7 @@ from pathlib import Path
 from sim.cli import main
 from sim.cli.calibrate import FIRST_PHASE_S, STEPS
 
-__all__ = ["LOADS", "Row", "validate"]
+__all__ = ["LOADS", "Row", "validate", "measure_load"]
 
 LOADS = (0.85, 1.2)
 # Seconds of arrivals per load. Below capacity the p95 of a short load is that of a few busy
@@ -128,27 +128,32 @@ def validate(url: str, folder: Path, *, stack: str, workers: int, mean_s: float,
               saturated_steps=int(re.search(r"over the (\d+) saturated steps", text).group(1)) if "NOT saturated" not in text
               else 0, step_windows=steps)
     for factor in loads:
-        _drained(url)
-        scenario = _scenario(folder / f"load-{factor:g}.toml", factor * capacity, LOAD_S[factor])
-        measured, predicted = folder / f"measured-{factor:g}", folder / f"predicted-{factor:g}"
-        code = main(["loadtest", str(scenario), "--host", url, "--time-scale", "1", "--scale", "1", "--assets", "none",
-                     "--out", str(measured)])
-        assert code == 0, f"loadtest at {factor}x exited {code}"
-        # the fitted site, and the prediction band at the ends of its capacity's interval ([site.calibration])
-        code = main(["run", str(scenario), "--site", str(site), "--time-scale", "1", "--scale", "1",
-                     "--replications", str(REPLICATIONS), "--out", str(predicted)])
-        assert code == 0, f"run at {factor}x exited {code}"
-        m = json.loads((measured / "summary.json").read_text())
-        p = json.loads((predicted / "summary.json").read_text())
-        band = p.get("prediction_band", {})
-        row.loads[factor] = {"rate_per_s": factor * capacity,
-                             "measured_p95_s": m["page_response_s"]["p95"], "predicted_p95_s": p["page_response_s"]["p95"],
-                             "measured_errors": m["requests"]["error_fraction"],
-                             "predicted_errors": p["requests"]["error_fraction"],
-                             "measured_requests": m["requests"]["arrived"],
-                             "band_p95_s": band.get("page_response_s", {}).get("p95"),
-                             "band_errors": band.get("requests", {}).get("error_fraction")}
+        row.loads[factor] = measure_load(url, folder, site, rate_per_s=factor * capacity, load_s=LOAD_S[factor],
+                                         tag=f"{factor:g}")
     return row
+
+
+def measure_load(url: str, folder: Path, site: Path, *, rate_per_s: float, load_s: float, tag: str) -> dict:
+    """One open load of ``rate_per_s`` for ``load_s`` (then DRAIN_S), measured by ``surge loadtest`` and
+    predicted by ``surge run`` of the fitted ``site``, with its prediction band ([site.calibration])."""
+    _drained(url)
+    scenario = _scenario(folder / f"load-{tag}.toml", rate_per_s, load_s)
+    measured, predicted = folder / f"measured-{tag}", folder / f"predicted-{tag}"
+    code = main(["loadtest", str(scenario), "--host", url, "--time-scale", "1", "--scale", "1", "--assets", "none",
+                 "--out", str(measured)])
+    assert code == 0, f"loadtest {tag} exited {code}"
+    code = main(["run", str(scenario), "--site", str(site), "--time-scale", "1", "--scale", "1",
+                 "--replications", str(REPLICATIONS), "--out", str(predicted)])
+    assert code == 0, f"run {tag} exited {code}"
+    m = json.loads((measured / "summary.json").read_text())
+    p = json.loads((predicted / "summary.json").read_text())
+    band = p.get("prediction_band", {})
+    return {"rate_per_s": rate_per_s,
+            "measured_p95_s": m["page_response_s"]["p95"], "predicted_p95_s": p["page_response_s"]["p95"],
+            "measured_errors": m["requests"]["error_fraction"], "predicted_errors": p["requests"]["error_fraction"],
+            "measured_requests": m["requests"]["arrived"],
+            "band_p95_s": band.get("page_response_s", {}).get("p95"),
+            "band_errors": band.get("requests", {}).get("error_fraction")}
 
 
 def _calibrate(args: list[str], *, step_s: float, timeout_s: float) -> tuple[int, tuple]:
