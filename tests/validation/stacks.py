@@ -7,15 +7,15 @@ from dataclasses import dataclass
 
 from tests.validation.petition_app import parse_law
 
-__all__ = ["Stack", "STACKS"]
+__all__ = ["Stack", "STACKS", "PHP_STACK"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class Stack:
     name: str
-    kind: str  # demo, gunicorn, waitress, nginx-gunicorn
+    kind: str  # demo, gunicorn, waitress, nginx-gunicorn, nginx-php-mariadb
     workers: int
-    page: str = ""  # the petition app's law (PETITION_PAGE); the demo site's is exponential
+    page: str = ""  # the petition page's law (PETITION_PAGE); the demo site's is exponential
     service_ms: float = 20.0  # the demo site's mean
     queue_limit: int = 32  # the demo site's backlog; nginx's limit_conn is workers + queue_limit
 
@@ -25,13 +25,16 @@ class Stack:
 
     @contextlib.contextmanager
     def start(self, tmp_path):
-        from tests.servers import demo_site, gunicorn_site, nginx_server, waitress_site
+        from tests.servers import demo_site, gunicorn_site, nginx_server, php_site, waitress_site
 
         if self.kind == "demo":
             with demo_site(workers=self.workers, service_ms=self.service_ms, queue_limit=self.queue_limit) as url:
                 yield url
         elif self.kind == "gunicorn":
             with gunicorn_site(tmp_path, workers=self.workers, page=self.page) as url:
+                yield url
+        elif self.kind == "nginx-php-mariadb":  # pm.max_children = workers; the page law spent in MariaDB
+            with php_site(tmp_path, children=self.workers, page=self.page) as url:
                 yield url
         elif self.kind == "waitress":
             with waitress_site(tmp_path, threads=self.workers, page=self.page) as url:
@@ -54,3 +57,8 @@ STACKS = (
     Stack(name="nginx (limit_conn 3+8 -> 503) in front of gunicorn sync x3, lognormal 20 ms", kind="nginx-gunicorn",
           workers=3, page="lognormal:20:0.3", queue_limit=8),
 )
+
+# nginx -> PHP-FPM -> MariaDB, the stack advocacy sites run: in the matrix (STACKS) once the integrator weighs its
+# test time; `python -m tests.validation.matrix --only PHP` runs it.
+PHP_STACK = Stack(name="nginx -> PHP-FPM static x4 -> MariaDB, lognormal median 20 ms sigma 0.3 in SLEEP()",
+                  kind="nginx-php-mariadb", workers=4, page="lognormal:20:0.3")
