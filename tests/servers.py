@@ -334,6 +334,9 @@ pm.max_children = {children}
 env[PETITION_PAGE] = {page}
 env[PETITION_DB_HOST] = 127.0.0.1
 env[PETITION_DB_PORT] = {db_port}
+; the time each request held its child, as the pool itself measures it: the stack's true service
+access.log = {tmp}/access.log
+access.format = "%m %r %{{mili}}d"
 php_admin_flag[log_errors] = on
 php_admin_value[error_log] = {tmp}/php-errors.log
 """
@@ -366,6 +369,18 @@ def php_fpm(tmp_path, *, children: int, page: str, db_port: int):
         yield f"127.0.0.1:{port}"
     finally:
         _stop(proc, timeout_s=20)
+
+
+def php_service_ms(tmp_path, *, method: str = "GET", path: str = "/") -> list[float]:
+    """The milliseconds each ``method path`` request of ``php_site(tmp_path, ...)`` held its PHP-FPM child so far,
+    from the pool's access log (what the child spent from taking the request to answering it)."""
+    log = tmp_path / "php-fpm" / "access.log"
+    times = []
+    for line in log.read_text().splitlines():
+        got_method, uri, ms = line.split(" ")
+        if got_method == method and uri.split("?")[0] == path:
+            times.append(float(ms))
+    return times
 
 
 @contextlib.contextmanager
