@@ -336,7 +336,7 @@ env[PETITION_DB_HOST] = 127.0.0.1
 env[PETITION_DB_PORT] = {db_port}
 ; the time each request held its child, as the pool itself measures it: the stack's true service
 access.log = {tmp}/access.log
-access.format = "%m %r %{{mili}}d"
+access.format = "%{{%s}}T %m %r %{{mili}}d"
 php_admin_flag[log_errors] = on
 php_admin_value[error_log] = {tmp}/php-errors.log
 """
@@ -371,14 +371,16 @@ def php_fpm(tmp_path, *, children: int, page: str, db_port: int):
         _stop(proc, timeout_s=20)
 
 
-def php_service_ms(tmp_path, *, method: str = "GET", path: str = "/") -> list[float]:
+def php_service_ms(tmp_path, *, method: str = "GET", path: str = "/", since_s: float = 0.0,
+                   until_s: float = float("inf")) -> list[float]:
     """The milliseconds each ``method path`` request of ``php_site(tmp_path, ...)`` held its PHP-FPM child so far,
-    from the pool's access log (what the child spent from taking the request to answering it)."""
+    from the pool's access log (what the child spent from taking the request to answering it); with ``since_s``
+    and ``until_s`` (Unix seconds), only the requests answered within them (to the whole second)."""
     log = tmp_path / "php-fpm" / "access.log"
     times = []
     for line in log.read_text().splitlines():
-        got_method, uri, ms = line.split(" ")
-        if got_method == method and uri.split("?")[0] == path:
+        done_s, got_method, uri, ms = line.split(" ")
+        if got_method == method and uri.split("?")[0] == path and since_s <= int(done_s) + 1 and int(done_s) <= until_s:
             times.append(float(ms))
     return times
 
