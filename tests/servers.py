@@ -185,40 +185,46 @@ def _site_process(cmd: list[str], url: str, env: dict | None = None):
 
 
 @contextlib.contextmanager
-def demo_site(*, workers: int, service_ms: float, queue_limit: int):
-    """The bundled demo site (``surge demo-site``) in its own process on 127.0.0.1; yields its URL."""
+def demo_site(*, workers: int, service_ms: float, queue_limit: int, times_log=None):
+    """The bundled demo site (``surge demo-site``) in its own process on 127.0.0.1; yields its URL.
+    ``times_log``: its ``--times-log``, each request's time in its slot."""
     import sys
 
     port = _free_port()
     with _site_process([sys.executable, "-m", "sim", "demo-site", "--port", str(port), "--workers", str(workers),
-                        "--service-ms", str(service_ms), "--queue-limit", str(queue_limit)],
+                        "--service-ms", str(service_ms), "--queue-limit", str(queue_limit),
+                        *(["--times-log", str(times_log)] if times_log else [])],
                        f"http://127.0.0.1:{port}") as url:
         yield url
 
 
 @contextlib.contextmanager
-def gunicorn_site(tmp_path, *, workers: int, page: str, backlog: int = 2048):
-    """gunicorn sync workers serving tests/validation/petition_app.py (page law ``page``) on 127.0.0.1."""
+def gunicorn_site(tmp_path, *, workers: int, page: str, backlog: int = 2048, times=None):
+    """gunicorn sync workers serving tests/validation/petition_app.py (page law ``page``) on 127.0.0.1;
+    ``times``: a folder for the app's log of each request's time in it (``PETITION_TIMES``)."""
     import sys
 
     port = _free_port()
     cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "sync",
            "--bind", f"127.0.0.1:{port}", "--backlog", str(backlog), "--timeout", "120",
            "tests.validation.petition_app:application"]
-    env = {"PETITION_PAGE": page, "PETITION_DB": str(tmp_path / "petition.sqlite")}
+    env = {"PETITION_PAGE": page, "PETITION_DB": str(tmp_path / "petition.sqlite"),
+           **({"PETITION_TIMES": str(times)} if times else {})}
     with _site_process(cmd, f"http://127.0.0.1:{port}", env) as url:
         yield url
 
 
 @contextlib.contextmanager
-def waitress_site(tmp_path, *, threads: int, page: str):
-    """waitress (threads, HTTP/1.1 keep-alive) serving tests/validation/petition_app.py on 127.0.0.1."""
+def waitress_site(tmp_path, *, threads: int, page: str, times=None):
+    """waitress (threads, HTTP/1.1 keep-alive) serving tests/validation/petition_app.py on 127.0.0.1
+    (``times``: as gunicorn_site's)."""
     import sys
 
     port = _free_port()
     cmd = [sys.executable, "-m", "waitress", "--listen", f"127.0.0.1:{port}", "--threads", str(threads),
            "--connection-limit", "1000", "tests.validation.petition_app:application"]
-    env = {"PETITION_PAGE": page, "PETITION_DB": str(tmp_path / "petition.sqlite")}
+    env = {"PETITION_PAGE": page, "PETITION_DB": str(tmp_path / "petition.sqlite"),
+           **({"PETITION_TIMES": str(times)} if times else {})}
     with _site_process(cmd, f"http://127.0.0.1:{port}", env) as url:
         yield url
 
@@ -334,6 +340,7 @@ pm.max_children = {children}
 env[PETITION_PAGE] = {page}
 env[PETITION_DB_HOST] = 127.0.0.1
 env[PETITION_DB_PORT] = {db_port}
+{times}
 ; the time each request held its child, as the pool itself measures it: the stack's true service
 access.log = {tmp}/access.log
 access.format = "%{{%s}}T %m %r %{{mili}}d"
@@ -343,10 +350,11 @@ php_admin_value[error_log] = {tmp}/php-errors.log
 
 
 @contextlib.contextmanager
-def php_fpm(tmp_path, *, children: int, page: str, db_port: int):
+def php_fpm(tmp_path, *, children: int, page: str, db_port: int, times=None):
     """PHP-FPM (a static pool of ``children``) on 127.0.0.1 as a plain process: yields its FastCGI address.
 
-    The pool's pages (tests/validation/php/index.php) spend the law ``page`` in MariaDB at ``db_port``."""
+    The pool's pages (tests/validation/php/index.php) spend the law ``page`` in MariaDB at ``db_port``;
+    ``times``: a folder where each child logs when each request entered and left it (as gunicorn_site's)."""
     import os
     import subprocess
 
@@ -361,7 +369,8 @@ def php_fpm(tmp_path, *, children: int, page: str, db_port: int):
     user = "user = root\ngroup = root" if os.geteuid() == 0 else ""
     conf = tmp / "php-fpm.conf"
     conf.write_text(_PHP_FPM_CONF.format(tmp=tmp, user=user, port=port, children=children, page=page,
-                                         db_port=db_port))
+                                         db_port=db_port,
+                                         times=f"env[PETITION_TIMES] = {times}" if times else ""))
     cmd = [binary, "-F", "-y", str(conf), *(["-R"] if os.geteuid() == 0 else [])]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -386,13 +395,14 @@ def php_service_ms(tmp_path, *, method: str = "GET", path: str = "/", since_s: f
 
 
 @contextlib.contextmanager
-def php_site(tmp_path, *, children: int, page: str):
+def php_site(tmp_path, *, children: int, page: str, times=None):
     """nginx -> PHP-FPM (a static pool of ``children``) -> MariaDB, each a plain process on 127.0.0.1: yields
-    the URL of the petition (tests/validation/php/index.php; its page law ``page`` is time spent in MariaDB)."""
+    the URL of the petition (tests/validation/php/index.php; its page law ``page`` is time spent in MariaDB).
+    ``times``: as php_fpm's."""
     import urllib.request
 
     with mariadb_server(tmp_path) as db_port, php_fpm(tmp_path, children=children, page=page,
-                                                       db_port=db_port) as fastcgi, \
+                                                       db_port=db_port, times=times) as fastcgi, \
             nginx_server(tmp_path, fastcgi_to=(fastcgi, str(_PHP_DIR / "index.php"))) as url:
         try:  # a page through every part: a missing php-mysql or a refused database user shows here
             with urllib.request.urlopen(url + "/", timeout=10) as resp:

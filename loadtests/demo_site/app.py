@@ -54,6 +54,13 @@ class SiteApp:
         self._rate_per_s = 1000.0 / config.service_ms if config.service_ms > 0 else None
         self._lock = threading.Lock()
         self.counts = {"queued": 0, "rejected": 0, "served": 0, "bad_requests": 0, "healthz": 0}
+        # Each request's time in its slot, so a test can see the slot's whole cycle: the service, the
+        # real work, and the hand-over to the next waiting request (line-buffered: whole lines only).
+        self._times = open(config.times_log, "a", buffering=1) if config.times_log else None
+
+    def close(self) -> None:
+        if self._times is not None:
+            self._times.close()
 
     def count(self, key: str) -> None:
         with self._lock:
@@ -87,6 +94,9 @@ class SiteApp:
             service_ms = _ms_since(started)
         finally:
             self.gate.leave(slot)
+            if self._times is not None:
+                with self._lock:
+                    self._times.write(f"{slot} {started - _CLOCK_SHIFT:.6f} {time.perf_counter() - _CLOCK_SHIFT:.6f}\n")
         self.count("served")
         return self._answer(start_response, method, resp, service_ms, (started - arrived) * 1000.0)
 
@@ -113,6 +123,10 @@ class SiteApp:
             *resp.headers,
         ])
         return [b"" if method == "HEAD" else resp.body]
+
+
+# perf_counter to monotonic seconds (the times log's clock, one for every process)
+_CLOCK_SHIFT = time.perf_counter() - time.monotonic()
 
 
 def _ms_since(t: float) -> float:

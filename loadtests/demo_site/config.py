@@ -88,6 +88,8 @@ class DemoSiteConfig:
     db_path: str | None = None
     seed: int | None = None
     read_timeout_s: int = 10  # whole seconds: waitress's channel_timeout
+    # A file each request's time in its slot is appended to: "slot entered left", time.monotonic() seconds.
+    times_log: str | None = None
 
     def __post_init__(self) -> None:
         if not is_loopback_host(self.host):
@@ -109,6 +111,10 @@ class DemoSiteConfig:
             if not isinstance(self.db_path, (str, os.PathLike)) or not os.fspath(self.db_path):
                 raise DemoSiteConfigError("db_path", f"must be a non-empty path or None, got {self.db_path!r}")
             object.__setattr__(self, "db_path", os.fspath(self.db_path))  # a Path is kept as its str
+        if self.times_log is not None:
+            if not isinstance(self.times_log, (str, os.PathLike)) or not os.fspath(self.times_log):
+                raise DemoSiteConfigError("times_log", f"must be a non-empty path or None, got {self.times_log!r}")
+            object.__setattr__(self, "times_log", os.fspath(self.times_log))
         if self.seed is not None:
             if isinstance(self.seed, bool) or not isinstance(self.seed, int):
                 raise DemoSiteConfigError("seed", f"must be a whole number or None, got {self.seed!r}")

@@ -63,10 +63,10 @@ class DemoSite:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, workers: int = 4, service_ms: float = 20.0,
                  queue_limit: int = 64, db_path: str | os.PathLike | None = None, seed: int | None = None,
-                 read_timeout_s: int = 10) -> None:
+                 read_timeout_s: int = 10, times_log: str | os.PathLike | None = None) -> None:
         self.config = DemoSiteConfig(host=host, port=port, workers=workers, service_ms=service_ms,
                                      queue_limit=queue_limit, db_path=db_path, seed=seed,
-                                     read_timeout_s=read_timeout_s)
+                                     read_timeout_s=read_timeout_s, times_log=times_log)
         self._lock = threading.Lock()
         self._state = "new"  # new -> starting -> running -> stopping -> stopped
         self._stopping = threading.Event()      # cuts service times short; the app answers 503
@@ -132,6 +132,8 @@ class DemoSite:
                 self._server.close_all()  # the listener and waitress's trigger
             listener.close()
             self._close_writers()
+            if self._app is not None:
+                self._app.close()
             self._remove_tmpdir()
             with self._lock:
                 self._state = "stopped"
@@ -157,6 +159,7 @@ class DemoSite:
         self._dispatcher.shutdown(cancel_pending=True, timeout=DRAIN_S)
         self._dispatcher.join()
         self._close_writers()
+        self._app.close()
         self._final_count = self._store.count()
         self._remove_tmpdir()
         with self._lock:

@@ -29,8 +29,9 @@ the fit. The reasoning, by queueing theory:
   saturated steps.
 
 Every fitted number comes with a 95 % interval (``Z95`` standard errors: the central
-limit theorem for a mean of ``n`` samples, Poisson counting for a throughput, the delta
-method for their product), and what the data cannot determine is said in
+limit theorem for a mean of ``n`` samples, batch means for the saturated throughput, whose
+answers are correlated (``sim.analysis.calibrate_precision``), the delta method for their
+product), and what the data cannot determine is said in
 ``SiteFit.warnings`` (never saturated, too few samples, an interval spanning more than
 the hinge can choose from), which ``surge calibrate --strict`` turns into a failure.
 """
@@ -45,6 +46,7 @@ import numpy as np
 from scipy import special
 
 from sim.analysis import theory
+from sim.analysis.calibrate_precision import CapacityInterval, capacity_interval, pooled_throughput_per_s
 from sim.analysis.concurrency import ConcurrencyFit, fit_concurrency, in_flight_when_sent
 
 __all__ = ["StepResult", "ServiceFit", "SiteFit", "fit_service", "fit_site", "pooled_throughput_per_s", "saturated",
@@ -191,6 +193,14 @@ class SiteFit:
     saturated_steps: int = 0
     warnings: tuple = ()  # what the data could not determine, in words
     overflow: str = "none seen"  # one of OVERFLOWS: how the saturated site turned requests away
+    capacity: CapacityInterval | None = None  # the batch-means interval behind throughput_interval_per_s
+    precision_target: float | None = None  # the half-width asked for (relative), None: none asked
+
+    @property
+    def precision(self) -> float:
+        """The capacity interval's half-width reached, relative to the capacity."""
+        lo, hi = self.throughput_interval_per_s
+        return (hi - lo) / 2 / self.saturated_throughput_per_s if self.saturated_throughput_per_s > 0 else math.inf
 
 
 def _ks(samples: np.ndarray, cdf) -> float:
@@ -265,17 +275,11 @@ def saturated(step: StepResult) -> bool:
                                              and short > 3 * math.sqrt(expected))
 
 
-def pooled_throughput_per_s(steps: list[StepResult]) -> float:
-    """The saturated throughput: every saturated step's answers over their windows together.
-
-    Each saturated step measures the same capacity; the best of them would pick the
-    luckiest noise (a short step's count is off by several percent), the pool averages it."""
-    return sum(s.answered_in_window for s in steps) / sum(s.window_s for s in steps)
-
-
 def _concurrency(steps: list[StepResult], throughput_per_s: float, round_trip_s: float,
-                 workers_raw: float, service_cv: float = 1.0) -> ConcurrencyFit | None:
-    """The hinge fit over every page step's answers (each step counts its own requests in flight)."""
+                 workers_raw: float, service_cv: float = 1.0, at_least: float = 0.0) -> ConcurrencyFit | None:
+    """The hinge fit over every page step's answers (each step counts its own requests in flight).
+
+    ``at_least``: a lower bound on the workers (see ``fit_site``); a neighbour below it is not a candidate."""
     pairs = [s.in_flight_responses(round_trip_s) for s in steps]
     n = np.concatenate([p[0] for p in pairs])
     if not len(n):
@@ -283,9 +287,10 @@ def _concurrency(steps: list[StepResult], throughput_per_s: float, round_trip_s:
     # X * E[S] narrows it to two neighbours; the hinge, read where it is (up to about twice
     # that many in flight), picks one of them.
     low = max(1, math.floor(workers_raw))
+    candidates = [c for c in (low, low + 1) if c >= at_least] or [low + 1]
     try:
         return fit_concurrency(n, np.concatenate([p[1] for p in pairs]), throughput_per_s=throughput_per_s,
-                               candidates=[low, low + 1], max_in_flight=math.ceil(2 * workers_raw) + 2,
+                               candidates=candidates, max_in_flight=math.ceil(2 * workers_raw) + 2,
                                service_cv=service_cv)
     except ValueError:
         return None
@@ -293,14 +298,16 @@ def _concurrency(steps: list[StepResult], throughput_per_s: float, round_trip_s:
 
 def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | dict | None = None,
              round_trip_source: str | dict = "the fastest light-load response",
-             typical_round_trip_s: float | None = None, round_trip_sd_s: float | dict = 0.0) -> SiteFit:
+             typical_round_trip_s: float | None = None, round_trip_sd_s: float | dict = 0.0,
+             precision_target: float | None = None) -> SiteFit:
     """``light``: kind -> light-load StepResult; ``steps``: the rising page load, in order;
     ``round_trip_s``, ``round_trip_source``, ``round_trip_sd_s``: one, or per kind (dict), as ``fit_service``'s.
     ``typical_round_trip_s`` (None: the page's mean one) counts the requests in flight: that count compares
     the times of other requests, which the typical round trip moves, not a few stalled ones.
 
     A site that never saturated is fitted from its best throughput as a lower bound on its
-    workers (the model then errs on the side of too little capacity), and said in ``warnings``."""
+    workers (the model then errs on the side of too little capacity), and said in ``warnings``;
+    so is a capacity interval wider than +-``precision_target`` (relative)."""
     def of(value, kind):
         return value.get(kind) if isinstance(value, dict) else value
 
@@ -318,19 +325,28 @@ def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | dict
                         f"{max(1, math.ceil(best.throughput_per_s * page.mean_s))} and no backlog are a lower bound "
                         "(raise --max-rate to find its capacity)")
     used = sat or [max(steps, key=lambda s: s.throughput_per_s)]
-    x = pooled_throughput_per_s(used)
-    answered = sum(s.answered_in_window for s in used)
-    x_half = Z95 * math.sqrt(max(answered, 1)) / sum(s.window_s for s in used)  # Poisson count of answers
+    capacity = capacity_interval(used)
+    x, x_lo, x_hi = capacity.capacity_per_s, capacity.low_per_s, capacity.high_per_s
+    if precision_target is not None and capacity.precision > precision_target:
+        warnings.append(f"capacity: {x:.1f} pages/s known to +-{capacity.precision:.1%} (95 %), wider than "
+                        f"--precision {precision_target:.1%}: raise --duration-s to hold the saturated load longer")
     workers_raw = x * page.mean_s
-    # delta method: relative errors of the throughput and of the mean service add in quadrature
+    # delta method: relative errors of the throughput and of the mean service add in quadrature (the
+    # throughput's: its half-width over Z95, t's wider quantile kept as a margin)
     se_service = (page.mean_interval_s[1] - page.mean_s) / Z95
-    rel = math.sqrt(1 / max(answered, 1) + (se_service / page.mean_s) ** 2)
+    rel = math.sqrt((capacity.precision / Z95) ** 2 + (se_service / page.mean_s) ** 2)
     raw_interval = (workers_raw * (1 - Z95 * rel), workers_raw * (1 + Z95 * rel))
     if not sat:
         workers, concurrency = max(1, math.ceil(workers_raw)), None
     else:
         hinge_trip_s = page.round_trip_s if typical_round_trip_s is None else typical_round_trip_s
-        concurrency = _concurrency([light["page"], *steps], x, hinge_trip_s, workers_raw, page.cv)
+        # With the round trip measured during the light loads (typical_round_trip_s), the light-load
+        # service is the worker's time alone, and a saturated worker adds its overheads to it (accepting,
+        # parsing, writing, waiting for a core), never takes less: so c = X * E[S at saturation] is at
+        # least X * E[S at light load], and a neighbour below that product's 95 % interval is ruled out.
+        # (A round trip of handshakes leaves the HTTP stack's time in the light-load service: no bound.)
+        at_least = raw_interval[0] if typical_round_trip_s is not None else 0.0
+        concurrency = _concurrency([light["page"], *steps], x, hinge_trip_s, workers_raw, page.cv, at_least)
         workers = concurrency.workers if concurrency else max(1, round(workers_raw))
         if concurrency is None:
             warnings.append("workers: responses against requests in flight show no hinge; workers is "
@@ -342,7 +358,7 @@ def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | dict
         # At saturation every worker is busy: the throughput gives the service time under load,
         # round trips of the worker's own (accepting, writing) included, which a light load misses.
         page = page.scaled(workers / x / page.mean_s)
-        page = dataclasses.replace(page, mean_interval_s=(workers / (x + x_half), workers / max(x - x_half, 1e-12)))
+        page = dataclasses.replace(page, mean_interval_s=(workers / x_hi, workers / max(x_lo, 1e-12)))
         services["page"] = page
     for s in services.values():
         lo, hi = s.mean_interval_s
@@ -353,9 +369,10 @@ def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | dict
     if overflow == "none":
         return SiteFit(services=services, workers=workers, workers_raw=workers_raw, concurrency=concurrency,
                        queue_limit=math.inf, queue_raw=math.nan, saturated_throughput_per_s=x,
-                       saturated_at_per_s=sat[0].rate_per_s, throughput_interval_per_s=(x - x_half, x + x_half),
+                       saturated_at_per_s=sat[0].rate_per_s, throughput_interval_per_s=(x_lo, x_hi),
                        workers_raw_interval=raw_interval, queue_raw_range=(math.nan, math.nan),
-                       saturated_steps=len(sat), warnings=tuple(warnings), overflow=overflow)
+                       saturated_steps=len(sat), warnings=tuple(warnings), overflow=overflow,
+                       capacity=capacity, precision_target=precision_target)
     if overflow == "connection errors":
         warnings.append("overflow: the saturated site refused or reset connections without an answer (a kernel "
                         "listen backlog overflowing); the model has no such failure and turns them into 503s of "
@@ -391,9 +408,10 @@ def fit_site(light: dict, steps: list[StepResult], *, round_trip_s: float | dict
     return SiteFit(services=services, workers=workers, workers_raw=workers_raw, concurrency=concurrency,
                    queue_limit=queue_limit, queue_raw=queue_raw, saturated_throughput_per_s=x,
                    saturated_at_per_s=sat[0].rate_per_s if sat else None,
-                   throughput_interval_per_s=(x - x_half, x + x_half), workers_raw_interval=raw_interval,
+                   throughput_interval_per_s=(x_lo, x_hi), workers_raw_interval=raw_interval,
                    queue_raw_range=queue_range, saturated_steps=len(sat), warnings=tuple(warnings),
-                   overflow=overflow if sat else "none seen")
+                   overflow=overflow if sat else "none seen", capacity=capacity,
+                   precision_target=precision_target)
 
 
 def _overflow(sat: list[StepResult]) -> str:

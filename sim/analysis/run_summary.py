@@ -20,7 +20,8 @@ from sim.analysis.verdict import Verdict, peak_demand, verdict
 from sim.config.scenario import Scenario
 from sim.stats.summary import TIMESERIES_COLUMNS, aggregate, summarize, timeseries
 
-__all__ = ["RunSummary", "Settings", "NOT_RUN", "summarize_runs", "complete_or_last", "with_quick", "mean_rows"]
+__all__ = ["RunSummary", "Settings", "NOT_RUN", "summarize_runs", "complete_or_last", "with_quick", "with_band", "mean_rows",
+           "figures_and_rows"]
 
 
 class _NotRun:
@@ -64,6 +65,8 @@ class RunSummary:
     # one that ran and had nothing to say (None) writes null
     quick_advice: dict | None | _NotRun = NOT_RUN
     quick_risk: dict | None | _NotRun = NOT_RUN
+    # the model at the ends of [site.calibration]'s capacity interval (sim.analysis.band); None: no calibration
+    prediction_band: dict | None = None
 
     @cached_property
     def peak_demand_x(self) -> float:
@@ -87,6 +90,8 @@ class RunSummary:
             out["verdict"]["quick_advice"] = self.quick_advice
         if self.quick_risk is not NOT_RUN:
             out["verdict"]["quick_risk"] = self.quick_risk
+        if self.prediction_band is not None:
+            out["prediction_band"] = self.prediction_band
         return out
 
 
@@ -105,18 +110,29 @@ def complete_or_last(results: list) -> list:
     return [r for r in results if not r.partial] or [results[-1]]
 
 
+def figures_and_rows(results: list) -> tuple[dict, list]:
+    """The figures (means over the replications :func:`complete_or_last` keeps, with ``_ci`` half-widths)
+    and the mean time series of ``results``."""
+    used = complete_or_last(results)
+    summaries = [summarize(r) for r in used]
+    figures = aggregate(summaries) if len(summaries) > 1 else {**summaries[0], "replications": 1}
+    return figures, mean_rows([timeseries(r) for r in used])
+
+
 def summarize_runs(scenario, results: list, *, objectives: tuple[Objective, ...], settings: Settings) -> RunSummary:
     """The replications ``results`` of ``scenario`` as one summary. Replications stopped midway are left
     out of the means (:func:`complete_or_last`)."""
     last = results[-1]
-    used = complete_or_last(results)
-    summaries = [summarize(r) for r in used]
-    figures = aggregate(summaries) if len(summaries) > 1 else {**summaries[0], "replications": 1}
-    rows = mean_rows([timeseries(r) for r in used])
+    figures, rows = figures_and_rows(results)
     judged = verdict(scenario, figures, rows, TIMESERIES_COLUMNS, objectives)
     return RunSummary(figures=figures, rows=rows, settings=settings,
                       replications_complete=sum(not r.partial for r in results), objectives=objectives,
                       verdict=judged, scenario=scenario, partial=last.partial)
+
+
+def with_band(summary: RunSummary, band: dict | None) -> RunSummary:
+    """The summary with its ``prediction_band`` (:func:`sim.analysis.band.prediction_band`)."""
+    return dataclasses.replace(summary, prediction_band=band)
 
 
 def with_quick(summary: RunSummary, **ran: dict | None) -> RunSummary:

@@ -6,7 +6,7 @@ import math
 
 from sim.analysis.calibrate import SiteFit
 
-__all__ = ["site_toml"]
+__all__ = ["site_toml", "precision_line"]
 
 
 def _workers_reason(fit: SiteFit) -> str:
@@ -15,6 +15,34 @@ def _workers_reason(fit: SiteFit) -> str:
         return check
     c = fit.concurrency
     return f"requests wait once {c.workers} others are in the site (hinge over {c.samples} responses); {check}"
+
+
+def precision_line(fit: SiteFit) -> str:
+    """How precisely the capacity is known, in words: the reached half-width, the target, the batches."""
+    c = fit.capacity
+    reached = f"+-{fit.precision:.1%} (95 %)"
+    target = "" if fit.precision_target is None else (
+        f", target +-{fit.precision_target:.1%} {'reached' if fit.precision <= fit.precision_target else 'NOT reached'}")
+    if c is None:
+        return reached + target
+    return (f"{reached}{target}; batch means of {c.batches} batches of {c.batch_s:.2f} s over {c.steps} saturated "
+            f"steps, lag-1 autocorrelation {c.lag1:.2f}")
+
+
+def _calibration_table(fit: SiteFit) -> list[str]:
+    """``[site.calibration]``: the capacity and its interval as data, for a prediction band."""
+    lo, hi = fit.throughput_interval_per_s
+    if fit.saturated_at_per_s is None or not lo > 0:
+        why = "the site never saturated" if fit.saturated_at_per_s is None else "its 95 % interval reaches 0"
+        return [f"# No [site.calibration]: {why}, so no capacity interval to predict a band from."]
+    return ["[site.calibration]",
+            f"capacity_per_s = {fit.saturated_throughput_per_s:.6g}  # pages answered per second at saturation",
+            f"capacity_low_per_s = {lo:.6g}  # 95 % interval",
+            f"capacity_high_per_s = {hi:.6g}",
+            f"precision = {fit.precision:.4g}  # the interval's half-width over capacity_per_s",
+            *([f"precision_target = {fit.precision_target:.4g}  # calibrate --precision"]
+              if fit.precision_target is not None else []),
+            f"round_trip_s = {fit.services['page'].round_trip_s:.6g}  # taken off each light-load page response"]
 
 
 def site_toml(fit: SiteFit, *, host: str, when: str) -> str:
@@ -38,6 +66,7 @@ def site_toml(fit: SiteFit, *, host: str, when: str) -> str:
         f"# {where}",
         f"#   workers = {fit.workers}: {_workers_reason(fit)} (95 %: {wlo:.2f} to {whi:.2f}),",
         f"#   and the page service under load = workers / throughput = {fit.services['page'].mean_s * 1000:.2f} ms;",
+        f"#   capacity known to {precision_line(fit)};",
     ]
     if fit.queue_limit == math.inf:
         lines.append("#   overflow: nothing refused at saturation (at most 1 %): the site queues every request "
@@ -70,5 +99,6 @@ def site_toml(fit: SiteFit, *, host: str, when: str) -> str:
         "query_s = 0",
         "queries_per_page = 0",
         "queries_per_submit = 0",
+        *_calibration_table(fit),
     ]
     return "\n".join(lines) + "\n"

@@ -2,8 +2,10 @@
 
 A short open-workload step load against a site: a light load per request kind (for
 service times), then rising page rates until the site saturates (for its workers and
-backlog), never above ``--max-rate`` and stopping soon after saturation. The fit is in
-``sim.analysis.calibrate``; the load comes from ``sim.loadtest.probe`` (plain threads).
+backlog), never above ``--max-rate``; then saturated steps held until the saturated
+throughput's 95 % interval is within ``--precision`` (``sim.analysis.calibrate_precision``),
+``--duration-s`` the cap. The fit is in ``sim.analysis.calibrate``; the load comes from
+``sim.loadtest.probe`` (plain threads).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from sim.analysis.calibrate import DROPPED_SYN_S, StepResult, fit_site, saturated
-from sim.analysis.site_file import site_toml
+from sim.analysis.calibrate_precision import DEFAULT_PRECISION, hold_saturated
+from sim.analysis.site_file import precision_line, site_toml
 from sim.errors import ConfigError, check_url
 from sim.loadtest.ownership import (FIRST_TEST_MAX_REQUESTS_PER_S, LIFT_FLAG, VOUCH_FLAG, WELL_KNOWN_PATH,
                                     capped_rate, check_ownership)
@@ -32,6 +35,13 @@ __all__ = ["add_parser", "run"]
 
 STEPS = 8  # rising rates: max_rate x k / STEPS
 STRICT_EXIT = 5  # --strict: written, but a parameter is not determined by the data
+# The light loads and the rising steps take what they took when 120 s was the whole calibration
+# (36 s of light load, 10 s steps); the rest of --duration-s is for holding saturated steps.
+# P = 3 % needs about (2 / 0.03)^2 = 4,400 answers in saturated windows (fewer for a steady
+# service, more for a correlated one): 300 s leaves about 180 s to hold, 3 % for a site of
+# about 35 pages/s and up; 1,200 s reaches a site of about 8 pages/s.
+FIRST_PHASE_S = 120.0
+DEFAULT_DURATION_S, MAX_DURATION_S = 300.0, 1200.0
 
 
 def add_parser(sub) -> None:
@@ -39,14 +49,24 @@ def add_parser(sub) -> None:
         "calibrate",
         help="fit the model's [site] to a real site with a short step load",
         description="Measure service times at a light load, then raise the page rate step by step until the "
-        "site saturates; fit the service-time distributions, the effective number of workers and the backlog, "
-        "and write a [site] section (include it with include = \"site.toml\").",
+        "site saturates, and hold saturated steps until its capacity is known to --precision; fit the "
+        "service-time distributions, the effective number of workers and the backlog, and write a [site] "
+        "section with the capacity's 95 % interval in [site.calibration] (include it with "
+        "include = \"site.toml\").",
     )
     p.add_argument("--host", required=True, metavar="URL", help="the site, e.g. http://127.0.0.1:8000")
     p.add_argument("--scenario", metavar="S", help="scenario whose [loadtest.site] paths to use (default: the "
                    "demo site's paths)")
     p.add_argument("--max-rate", type=float, default=400.0, metavar="R", help="most requests per second sent")
-    p.add_argument("--duration-s", type=float, default=120.0, metavar="D", help="most seconds of load in all")
+    p.add_argument("--duration-s", type=float, default=DEFAULT_DURATION_S, metavar="D",
+                   help=f"most seconds of load in all, {DEFAULT_DURATION_S:g} by default, at most {MAX_DURATION_S:g}: "
+                   f"the light loads and rising steps take up to {FIRST_PHASE_S:g} s, saturated steps are then held until "
+                   "--precision is reached or this is spent")
+    p.add_argument("--precision", type=float, default=DEFAULT_PRECISION, metavar="P",
+                   help=f"hold saturated steps until the 95 %% interval of the saturated throughput (the capacity) is "
+                   f"within +-P of it, relative (default {DEFAULT_PRECISION:g}: +-3 %%); the interval is by batch "
+                   "means, which allow for answers that come in spells; not reached within --duration-s: a warning "
+                   f"(exit {STRICT_EXIT} under --strict)")
     p.add_argument("--seed", type=int, default=1, metavar="N", help="seed of the arrival times")
     p.add_argument("--ping-path", metavar="PATH",
                    help="a path the site answers without app work (e.g. /healthz): GETs of it are sent during each "
@@ -127,15 +147,20 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--max-rate", f"must be > 0 and <= {MAX_PROBE_RATE_PER_S:g} requests/s ({LIMIT}), "
                           f"got {args.max_rate}")
     out_file(args.out)  # a bad --out is found now, not after minutes of load
-    if not (20 <= args.duration_s <= 600):
-        raise ConfigError("--duration-s", f"must be within [20, 600] (a few minutes at most), got {args.duration_s}")
+    if not (20 <= args.duration_s <= MAX_DURATION_S):
+        raise ConfigError("--duration-s", f"must be within [20, {MAX_DURATION_S:g}] (20 minutes at most), "
+                          f"got {args.duration_s}")
+    if not (0 < args.precision < 1):
+        raise ConfigError("--precision", f"must be > 0 and < 1 (a relative half-width: 0.03 is +-3 %), "
+                          f"got {args.precision}")
     paths = load_scenario(args.scenario).loadtest.site if args.scenario else LoadtestSiteConfig()
     from sim.loadtest import probe  # threads and http.client only: no locust, no gevent
 
     rng = np.random.default_rng(args.seed)
     host = args.host.rstrip("/")
     light_rate = max(2.0, 0.1 * args.max_rate)  # light: requests rarely meet each other
-    light_s = 0.3 * args.duration_s
+    first_s = min(args.duration_s, FIRST_PHASE_S)
+    light_s = 0.3 * first_s
     kinds = [("page", "GET", paths.landing_path, None, 0.6),
              ("submit", "POST", paths.submit_path, dict(paths.submit_fields), 0.2)]
     if paths.asset_paths:
@@ -168,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
             if light[kind].statuses.get(0, 0) + light[kind].statuses.get(-1, 0) == light[kind].sent:  # no answer at all
                 raise ConfigError("--host", f"no answer from {host}{path}: is the site up?")
             print(f"light load, {kind}: {light[kind].answered} answered of {light[kind].sent}", file=sys.stderr)
-        step_s = min(10.0, (args.duration_s - light_s) / STEPS)
+        step_s = min(10.0, (first_s - light_s) / STEPS)
         for k in range(1, STEPS + 1):
             rate = args.max_rate * k / STEPS
             steps.append(_step(probe, host, rng, "page", "GET", paths.landing_path, None, rate, step_s))
@@ -177,6 +202,21 @@ def run(args: argparse.Namespace) -> int:
                   f"{s.rejected_fraction:.1%} rejected", file=sys.stderr)
             if sum(saturated(x) for x in steps) >= 2:
                 break  # saturated twice: enough to read the capacity, no need to hammer on
+        # Held at the lowest rate seen to saturate: past capacity, with the least backlog and the
+        # fewest client threads competing with the site for the cores.
+        hold_rate = min((x.rate_per_s for x in steps if saturated(x)), default=None)
+
+        def held() -> StepResult:
+            s = _step(probe, host, rng, "page", "GET", paths.landing_path, None, hold_rate, step_s)
+            print(f"held step {len(steps) + 1}: {hold_rate:g}/s offered, {s.throughput_per_s:.1f}/s answered, "
+                  f"{s.rejected_fraction:.1%} rejected", file=sys.stderr)
+            return s
+
+        capacity = hold_saturated(steps, held, saturated=saturated, precision=args.precision, step_s=step_s,
+                                  left_s=args.duration_s - light_s - len(steps) * step_s)
+        if capacity is not None:
+            print(f"capacity {capacity.capacity_per_s:.1f}/s +-{capacity.precision:.1%} (95 %) after "
+                  f"{capacity.steps} saturated steps", file=sys.stderr)
     except KeyboardInterrupt as exc:  # stopped: fit what was measured, if that is enough, marked partial
         stopped = reason(exc)
         print(f"surge: calibration {stopped} after {len(light)} light loads and {len(steps)} steps", file=sys.stderr)
@@ -186,7 +226,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         fit = fit_site(light, steps, round_trip_s={k: trips.get(k, round_trip_s) for k in light},
                        round_trip_source={k: sources.get(k, source) for k in light},
-                       typical_round_trip_s=typical.get("page"), round_trip_sd_s=spread)
+                       typical_round_trip_s=typical.get("page"), round_trip_sd_s=spread,
+                       precision_target=args.precision)
     except ValueError as err:
         if stopped:
             print(f"surge: too little was measured to fit a site ({err}); nothing written", file=sys.stderr)
@@ -198,8 +239,9 @@ def run(args: argparse.Namespace) -> int:
                 + (f"(it served the token at {ownership.token_url})" if ownership.proof == "token" else
                    f"({VOUCH_FLAG}: not checked)") + ".\n") + text
     if stopped:
-        text = (f"# PARTIAL: the calibration was {stopped} after {len(steps)} of {STEPS} load steps;\n"
-                "# the fit below may not have seen the site saturate.\n") + text
+        text = (f"# PARTIAL: the calibration was {stopped} after {len(steps)} load steps ({STEPS} rising at most, "
+                "then saturated ones held);\n# the fit below may not have seen the site saturate, nor reached "
+                "--precision.\n") + text
     out = Path(args.out)
     with deferred_signals():  # a second Ctrl-C must not cut the file short
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -217,7 +259,8 @@ def run(args: argparse.Namespace) -> int:
               if fit.queue_limit == math.inf else
               f"{fit.queue_limit} (overflow: {fit.overflow}; mean number waiting {fit.queue_raw:.1f})"),
              ("capacity", f"{fit.saturated_throughput_per_s:.1f} pages/s (95 %: {xlo:.1f} to {xhi:.1f})"
-              + ("" if fit.saturated_at_per_s is not None else ", a lower bound: never saturated"))]
+              + ("" if fit.saturated_at_per_s is not None else ", a lower bound: never saturated")),
+             ("precision", precision_line(fit))]
     print(format_table(rows, title=f"calibrated {host}"))
     for w in fit.warnings:
         print(f"surge: warning: {w}", file=sys.stderr)

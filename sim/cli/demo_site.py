@@ -24,7 +24,7 @@ __all__ = ["add_parser", "run", "FLAGS"]
 
 # DemoSite argument -> the flag that sets it, so an error names what the user typed.
 FLAGS = {"host": "--host", "port": "--port", "workers": "--workers", "service_ms": "--service-ms",
-         "queue_limit": "--queue-limit", "db_path": "--db", "seed": "--seed"}
+         "queue_limit": "--queue-limit", "db_path": "--db", "seed": "--seed", "times_log": "--times-log"}
 
 
 def add_parser(sub) -> None:
@@ -48,6 +48,9 @@ def add_parser(sub) -> None:
     p.add_argument("--db", metavar="PATH",
                    help="SQLite file for the signatures (default: a temporary file, deleted on exit)")
     p.add_argument("--seed", type=int, metavar="N", help="seed the service-time draws (default: random)")
+    p.add_argument("--times-log", metavar="PATH",
+                   help="append each request's time in its worker slot to PATH, a line each: slot, entered, left "
+                   "(seconds of the system's monotonic clock), to compare with what surge calibrate finds")
     p.set_defaults(func=run)
 
 
@@ -81,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     sys.setswitchinterval(0.0005)
     try:
         site = DemoSite(host=args.host, port=args.port, workers=args.workers, service_ms=args.service_ms,
-                        queue_limit=args.queue_limit, db_path=args.db, seed=args.seed)
+                        queue_limit=args.queue_limit, db_path=args.db, seed=args.seed,
+                        times_log=args.times_log)
         site.start()
     except DemoSiteConfigError as err:  # e.g. a host that is not loopback
         raise ConfigError(FLAGS.get(err.argument, err.argument), err.message) from None

@@ -33,7 +33,8 @@ from sim.config.checks import at_most
 from sim.config.limits import MAX_REPLICATIONS
 from sim.config.scenario import check_run_size, load_scenario, read_site_file
 from sim.cli.outputs import out_folder
-from sim.analysis.run_summary import Settings, complete_or_last, summarize_runs, with_quick
+from sim.analysis.run_summary import Settings, complete_or_last, summarize_runs, with_band, with_quick
+from sim.analysis.band import band_file, simulate_band
 from sim.analysis.verdict import DEFAULT_SLO, default_slo
 
 __all__ = ["add_parser", "run"]
@@ -44,7 +45,8 @@ def add_parser(sub) -> None:
         help="simulate the site under the scenario's surge (discrete-event model)",
         description="Simulate the scenario's visitors meeting its [site]; print what they lived through "
         "(visitors and actions lost, response times, errors) and, with --out, write summary.json, "
-        "timeseries.csv and plots.",
+        "timeseries.csv and plots. A site with [site.calibration] (surge calibrate's) also gets a prediction "
+        "band: the same run at both ends of the calibrated capacity's 95 % interval.",
     )
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML), e.g. scenarios/anca-2020.toml")
     p.add_argument("--out", metavar="DIR", help="folder for summary.json, timeseries.csv and the plots")
@@ -55,7 +57,8 @@ def add_parser(sub) -> None:
                    help="auto (default): fast where it models the scenario, else reference; reference: the "
                    "model on simpy; fast: the same model compiled, every part of a scenario (same results)")
     p.add_argument("--site", metavar="FILE", help="a [site] file (as surge calibrate writes): its sections "
-                   "replace the scenario's")
+                   "replace the scenario's; with [site.calibration], the model also runs at both ends of its "
+                   "capacity interval (prediction_band)")
     p.add_argument("--time-scale", type=float, metavar="X", help="model a load test played X times faster "
                    "(with --scale; think times shrink, visitors neither give up nor retry, as its clients)")
     p.add_argument("--scale", type=float, metavar="Y", help="model a load test of Y times the visitors")
@@ -74,14 +77,19 @@ def write_outputs(out, scenario, summary: dict, rows: list[list], *, merged=None
     bins (:func:`sim.stats.coarse.merged_quantiles`); ``slo``: the objectives the run was judged on (parsed),
     whose limits the figures draw."""
     write_json(out / "summary.json", summary)
-    write_csv(out / "timeseries.csv", TIMESERIES_COLUMNS,
-              ([f"{x:.6g}" if isinstance(x, float) and not math.isnan(x) else ("" if x != x else x) for x in row]
-               for row in rows))
+    write_timeseries(out / "timeseries.csv", rows)
     files = ["summary.json", "timeseries.csv"]
     if not rows:
         return files
     files += write_run_figures(out, scenario, summary, rows, merged=merged, slo=slo)
     return files
+
+
+def write_timeseries(path, rows: list[list]) -> None:
+    """``timeseries.csv``'s columns and number format (a nan cell empty)."""
+    write_csv(path, TIMESERIES_COLUMNS,
+              ([f"{x:.6g}" if isinstance(x, float) and not math.isnan(x) else ("" if x != x else x) for x in row]
+               for row in rows))
 
 
 def _actions_lost(rows):
@@ -226,6 +234,9 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings(replications_requested=args.replications, seed=scenario.run.seed, engine=engine,
                         time_scale=args.time_scale or 1.0, scale=args.scale or 1.0)
     judged = summarize_runs(scenario, results, objectives=objectives, settings=settings)
+    band = _band(scenario, args.replications, engine, partial=last.partial)
+    if band is not None:
+        judged = with_band(judged, band.band)
     complete, used = judged.replications_complete, complete_or_last(results)
     title = f"{judged.figures['scenario']}: {scenario.run.duration_s / 3600:g} h simulated on the {engine} engine"
     if len(used) > 1:
@@ -259,13 +270,38 @@ def run(args: argparse.Namespace) -> int:
                                   merged=merged_quantiles([r.recorder.series for r in used]), slo=objectives)
             shutil.copyfile(args.scenario, out / "scenario.toml")  # what was run, for the report
             files.append("scenario.toml")
+            for end, end_rows in ({} if band is None else band.rows).items():
+                write_timeseries(out / band_file(end), end_rows)
+                files.append(band_file(end))
             print(f"\nwrote {', '.join(files)} to {out}/")
         if workdir is not None:
             workdir.cleanup()
     if last.partial:
         print(f"surge: run stopped early ({last.error}); results above are partial", file=sys.stderr)
         return exit_code(last.error)
+    if band is not None and band.error is not None:
+        print(f"surge: the prediction band stopped early ({band.error}); its figures are partial", file=sys.stderr)
+        return exit_code(band.error)
     return 0
+
+
+def _band(scenario, replications: int, engine: str, *, partial: bool):
+    """The model at both ends of [site.calibration]'s interval (sim.analysis.band); None without one, or when
+    the point run itself stopped early."""
+    calibration = scenario.site.calibration
+    if calibration is None:
+        return None
+    if partial:
+        print("note: the run stopped early: no prediction band", file=sys.stderr)
+        return None
+    capacity = {"fast": calibration.capacity_high_per_s, "slow": calibration.capacity_low_per_s}
+
+    def progress(end: str, done: int, total: int) -> None:
+        if done == 0:
+            print(f"prediction band: the {end} end, capacity {capacity[end]:.4g}/s (the calibration's 95 % "
+                  "interval), same seed", file=sys.stderr, flush=True)
+
+    return simulate_band(scenario, replications, engine=engine, progress=progress)
 
 
 def _quick_advice(args, judged, rows, slo_text: str, summary: dict) -> dict:

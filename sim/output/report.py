@@ -22,14 +22,14 @@ from pathlib import Path
 
 from sim.errors import ConfigError
 from sim.stats.figures import COMPLETED, shown_where
-from sim.output.summary import get, number, pct_text, summary_rows, term_basis, time_text, verdicts, with_ci
+from sim.output.summary import band_rows, get, number, pct_text, summary_rows, term_basis, time_text, verdicts, with_ci
 from sim.output.text import fmt
 from sim.analysis.slo import evaluate, parse_slo
 from sim.loadtest.meaning import FAILED, MEASURED, outcome
 from sim.output.advise_report import advise_section, verdict_banner
 from sim.output.risk_report import risk_section
 
-__all__ = ["Folder", "load_folder", "build_report", "render", "summary_section", "slo_section",
+__all__ = ["Folder", "load_folder", "build_report", "render", "summary_section", "band_section", "slo_section",
            "figures_section", "least_capacity_table", "sweep_table", "generator_banner", "outcome_banner",
            "locust_section", "KIND_LABELS"]
 
@@ -212,6 +212,25 @@ def summary_section(s: dict) -> str:
     # A load test says what its result implies for the real surge (its load factor, in words).
     means = f"<p><strong>{escape(s['meaning'])}</strong></p>" if isinstance(s.get("meaning"), str) and s["meaning"] else ""
     return f"<section><h2>Summary</h2>{_banners(s)}{means}{table}</section>"
+
+
+def band_section(s: dict) -> str:
+    """The prediction band (summary.json's ``prediction_band``): each figure at the fast end, the point
+    and the slow end of the calibration's capacity interval; empty without a band."""
+    band, rows = s.get("prediction_band"), band_rows(s)
+    if not isinstance(band, dict) or not rows:
+        return ""
+    high, point, low = (fmt(band.get(k)) for k in ("capacity_high_per_s", "capacity_per_s", "capacity_low_per_s"))
+    partial = ('<p class="banner warn">⚠ The band is partial: a run at one end stopped early.</p>'
+               if band.get("partial") else "")
+    intro = (f"<p>The model run again at both ends of the calibration's 95 % interval of the capacity "
+             f"(<code>[site.calibration]</code>), with this run's seed and replications: the page service "
+             f"scaled to {high} pages/s (fast end) and {low} pages/s (slow end) around the {point} pages/s "
+             f"fitted. The same visitors meet a faster and a slower site: the band is what the calibration "
+             f"leaves uncertain, not the model's run-to-run noise.</p>")
+    table = _table(["figure", f"fast end ({high}/s)", f"point ({point}/s)", f"slow end ({low}/s)"],
+                   [[escape(c) for c in row] for row in rows], cls="band")
+    return f"<section><h2>Prediction band</h2>{partial}{intro}{table}</section>"
 
 
 def _lag_text(x: float) -> str:
@@ -454,7 +473,8 @@ def render(folder: Folder, slo: str | None = None, *, page_dir: Path | None = No
                 figures_section(folder.figures, _LOADTEST_CAPTIONS), locust_section(_locust_href(folder, page_dir))]
     else:
         s = folder.summary or {}
-        body = [verdict_banner(s), summary_section(s), slo_section(verdicts(s, slo)), figures_section(folder.figures)]
+        body = [verdict_banner(s), summary_section(s), band_section(s), slo_section(verdicts(s, slo)),
+                figures_section(folder.figures)]
     if folder.scenario_toml is not None:
         body.append(f"<section><h2>Scenario (scenario.toml)</h2><pre>{escape(folder.scenario_toml)}</pre></section>")
     title = escape(f"{_scenario_name(folder)}: {KIND_LABELS[folder.kind]} report")

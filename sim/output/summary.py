@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 
+from sim.analysis.band import BAND_TERMS
 from sim.analysis.slo import METRICS, evaluate, parse_slo
 from sim.stats.attempts import QUANTILES as _QUANTILES
 from sim.stats.figures import Figure
@@ -17,7 +18,7 @@ from sim.stats.figures import figure as registered
 from sim.output.text import fmt
 
 __all__ = ["summary_rows", "slo_rows", "term_basis", "verdicts", "metric_text", "count_text", "time_text", "pct_text", "figure", "get", "number",
-           "with_ci"]
+           "with_ci", "band_rows"]
 
 
 def number(x) -> float | None:
@@ -85,15 +86,69 @@ def _joined(parts: list[tuple[str | None, str]], sep: str = ", ") -> str | None:
 
 
 def _with_share(d: dict, key: str, share_key: str) -> str | None:
-    """``1,234 (5.6 %)``: a count and the fraction it makes."""
+    """``1,234 (5.6 %)``: a count and the fraction it makes; ``(5.6 %; band 0.0 % to 8.5 %)`` with a
+    prediction band."""
     text = figure(d, key)
-    return None if text is None else f"{text} ({pct_text(get(d, share_key))})"
+    if text is None:
+        return None
+    ends = _band_ends(d, share_key, pct_text)
+    return f"{text} ({pct_text(get(d, share_key))}{'' if ends is None else f'; band {ends}'})"
 
 
 def _of_each(d: dict, keys: tuple[str, ...], sep: str = " / ", f=count_text) -> str | None:
     """Figures side by side (``p50 / p95 / p99``), ``-`` for missing ones; None when all are missing."""
     texts = [figure(d, k, f) for k in keys]
     return sep.join(t or "-" for t in texts) if any(texts) else None
+
+
+def _band_ends(s: dict, key: str, f, *, unanswered: bool = False) -> str | None:
+    """``198 ms to 301 ms``: a figure at the fast and the slow end of the calibration's capacity interval
+    (summary.json's ``prediction_band``); None without one. ``unanswered``: a missing end is a percentile
+    the failures reach (an attempt percentile), not a missing figure."""
+    pair = get(s.get("prediction_band"), key)
+    if not isinstance(pair, list) or len(pair) != 2 or (not unanswered and all(number(v) is None for v in pair)):
+        return None
+    fast, slow = (_shown(v, f, unanswered) for v in pair)
+    return f"{fast} to {slow}"
+
+
+def _shown(value, f, unanswered: bool) -> str:
+    """``f(value)``; a missing attempt percentile (``unanswered``) is one the failures reach."""
+    return f(math.inf) if unanswered and number(value) is None else f(value)
+
+
+def _percentile_band(s: dict, key: str, *, unanswered: bool = False) -> str:
+    """``; band p95 198 ms to 301 ms, p99 ...``: the band of a latency row's p95 and p99."""
+    parts = [f"{q} {ends}" for q in ("p95", "p99")
+             if (ends := _band_ends(s, f"{key}.{q}", time_text, unanswered=unanswered)) is not None]
+    return f"; band {', '.join(parts)}" if parts else ""
+
+
+def _band_row(s: dict) -> list[tuple[str, str | None]]:
+    """The prediction band's own row: the capacities its two ends were run at."""
+    band = s.get("prediction_band")
+    if not isinstance(band, dict) or number(band.get("capacity_low_per_s")) is None:
+        return []
+    partial = "; PARTIAL: stopped early" if band.get("partial") else ""
+    return [("prediction band (fast to slow)",
+             f"the model at {fmt(band['capacity_high_per_s'])} and {fmt(band['capacity_low_per_s'])} pages/s, "
+             f"the calibration's 95 % interval of {fmt(band['capacity_per_s'])}/s{partial}")]
+
+
+def band_rows(s: dict) -> list[tuple[str, str, str, str]]:
+    """The prediction band as (figure, fast end, point, slow end) texts, one row per figure it holds
+    (:data:`sim.analysis.band.BAND_TERMS`, labelled from the figure registry); empty without a band."""
+    rows = []
+    for name in BAND_TERMS:
+        f = registered(name)
+        attempt = f.path[0] == "page_attempt_s"
+        text = time_text if f.unit == "s" else pct_text
+        pair = get(s.get("prediction_band"), f.key)
+        if not isinstance(pair, list) or len(pair) != 2:
+            continue
+        fast, point, slow = (_shown(v, text, attempt) for v in (pair[0], get(s, f.key), pair[1]))
+        rows.append((f.described, fast, point, slow))
+    return rows
 
 
 def _visitor_rows(s: dict) -> list[tuple[str, str | None]]:
@@ -116,8 +171,11 @@ def _action_rows(s: dict) -> list[tuple[str, str | None]]:
     from_send = _of_each(s, tuple(f"page_response_from_send_s.{q}" for q in _QUANTILES), f=time_text)
     planned = " (from the planned send)" if from_send is not None else ""
     completed = registered("page_response").label
+    pages = _of_each(s, tuple(f"page_response_s.{q}" for q in _QUANTILES), f=time_text)
+    if pages is not None:
+        pages += _percentile_band(s, "page_response_s")
     return [("actions completed", done), (registered("lost_actions").label, _with_share(s, "actions.lost", "actions.lost_fraction")),
-            (f"{completed}{planned}", _of_each(s, tuple(f"page_response_s.{q}" for q in _QUANTILES), f=time_text)),
+            (f"{completed}{planned}", pages),
             (f"{completed} (from the actual send)", from_send),
             (registered("page_attempt").label, _attempts(s)),
             ("signatures written (queued after the answer)", _signatures(s))]
@@ -131,7 +189,8 @@ def _attempts(s: dict) -> str | None:
     if answered is None:
         return None
     texts = [figure(s, f"page_attempt_s.{q}", time_text) or "unanswered" for q in _QUANTILES]
-    return " / ".join(texts) + f" ({pct_text(answered)} answered)"
+    return (" / ".join(texts) + f" ({pct_text(answered)} answered)"
+            + _percentile_band(s, "page_attempt_s", unanswered=True))
 
 
 def _signatures(s: dict) -> str | None:
@@ -150,6 +209,8 @@ def _request_rows(s: dict) -> list[tuple[str, str | None]]:
                       (figure(s, "requests.errors_other"), "other errors")])
     if errors is not None and number(get(s, "requests.error_fraction")) is not None:
         errors += f"; {pct_text(get(s, 'requests.error_fraction'))} of origin requests"
+        ends = _band_ends(s, "requests.error_fraction", pct_text)
+        errors += "" if ends is None else f" (band {ends})"
     status = get(s, "requests.by_status")
     return [("origin requests", figure(s, "requests.arrived")),
             ("served by the CDN", figure(s, "requests.cdn_hits")),
@@ -163,7 +224,7 @@ def _request_rows(s: dict) -> list[tuple[str, str | None]]:
 
 def summary_rows(s: dict) -> list[tuple[str, str]]:
     """The summary figures a campaign engineer reads first, as (label, text); missing ones are left out."""
-    rows = _visitor_rows(s) + _action_rows(s) + _request_rows(s)
+    rows = _band_row(s) + _visitor_rows(s) + _action_rows(s) + _request_rows(s)
     return [(label, text) for label, text in rows if text is not None]
 
 

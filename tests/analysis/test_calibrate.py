@@ -247,3 +247,25 @@ def test_dropped_syns_are_seen_and_written_as_overflow_drop(tmp_path):
     (tmp_path / "s.toml").write_text('include = "site.toml"\n[traffic]\nconstant_per_s = 1\n')
     app = load_scenario(tmp_path / "s.toml").site.app
     assert app.overflow == "drop" and app.queue_limit == fit.queue_limit
+
+
+
+def test_the_light_load_service_bounds_the_workers_from_below():
+    """With the round trip measured during the light loads, the light-load service is the worker's own
+    time, and a saturated worker's is that plus its overheads: c = X * E[S at saturation] is at least
+    X * E[S at light load], so a neighbour below that product's 95 % interval is never chosen."""
+    rng = np.random.default_rng(11)
+    # 3 workers whose cycle at saturation is 30 ms, of which the light load sees 26 (4 ms of overheads):
+    # the bound leaves the hinge its two neighbours, and it finds 3.
+    light, *steps = _simulated_steps(rng, workers=3, mean_s=0.030, queue_limit=10**6, step_s=10.0,
+                                     rates_per_s=[15, 40, 70, 90, 110, 130])
+    fit = fit_site({"page": dataclasses.replace(light, response_s=light.response_s - 0.004)}, steps,
+                   round_trip_s=0.001, typical_round_trip_s=0.001)
+    assert fit.workers == 3 and fit.concurrency.workers == 3
+    # A light load that says 8 ms more than saturation allows (X * E[S] = 3.8, 95 % from above 3): the
+    # hinge alone says 3, the bound rules 3 out; with handshakes for the round trip there is no bound.
+    slow = dataclasses.replace(light, response_s=light.response_s + 0.008)
+    bounded = fit_site({"page": slow}, steps, round_trip_s=0.001, typical_round_trip_s=0.001)
+    free = fit_site({"page": slow}, steps, round_trip_s=0.001)
+    assert bounded.workers_raw_interval[0] > 3
+    assert (free.workers, bounded.workers) == (3, 4)

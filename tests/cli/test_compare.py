@@ -191,3 +191,40 @@ def test_no_bin_is_dropped_and_disagreement_is_said(tmp_path, capsys):
     with open(tmp_path / "o" / "compare.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 4 and rows[-1]["arrivals_measured"] == "" and rows[-1]["arrivals_predicted"] == "100"
+
+
+def test_the_band_is_drawn_and_a_measurement_outside_it_is_said(tmp_path, capsys):
+    # A run of a calibrated site: its band's two ends beside timeseries.csv. Band of page views served
+    # per bin: 1,000 (slow end) to 1,200 (fast end); the measurement leaves it in the third bin only, by
+    # 400 (9.8 sd of sqrt(1,000 + 600)), and its whole-run p95 (0.5 s) is above the band's 0.2 to 0.4 s.
+    sim, lt = _folders(tmp_path, "calibrated", "calibrated")
+    band = {"capacity_per_s": 46.7, "capacity_low_per_s": 43.2, "capacity_high_per_s": 50.1, "ends": ["fast", "slow"],
+            "partial": False, "page_response_s": {"p95": [0.2, 0.4]}, "requests": {"error_fraction": [0.0, 0.05]}}
+    summary = json.loads((sim / "summary.json").read_text())
+    (sim / "summary.json").write_text(json.dumps({**summary, "prediction_band": band}))
+    header = "bin_start_s,bin_end_s,arrivals,completed,p50_s,p95_s,rejected,timed_out\n"
+    for name, served in (("timeseries.csv", 1100), ("timeseries_band_fast.csv", 1200),
+                         ("timeseries_band_slow.csv", 1000)):
+        (sim / name).write_text(header + "".join(f"{i * 60},{i * 60 + 60},1200,{served},0.1,0.2,0,0\n"
+                                                 for i in range(4)))
+    (lt / "timeseries.csv").write_text(header + "".join(f"{i * 60},{i * 60 + 60},1200,{c},0.1,0.2,0,0\n"
+                                                        for i, c in enumerate([1150, 1010, 600, 1190])))
+    measured = json.loads((lt / "summary.json").read_text())
+    measured.update(page_response_s={"p50": 0.1, "p95": 0.5}, requests={"error_fraction": 0.01})
+    (lt / "summary.json").write_text(json.dumps(measured))
+    assert main(["compare", str(sim), str(lt), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "page response p95 (completed pages): measured 500 ms, band 200 ms to 400 ms: ABOVE the band" in out
+    assert "origin requests answered 503 or 504: measured 1.0 %, band 0.0 % to 5.0 %: inside" in out
+    assert "page views served: measured below the band from 0:02 to 0:03" in out
+    judged = json.loads((tmp_path / "o" / "compare.json").read_text())["prediction_band"]
+    assert [(f["figure"], f["outside"]) for f in judged["figures"]] == [("completed_p95", "above"), ("errors", None)]
+    assert [(s["series"], s["start_s"], s["measured"]) for s in judged["outside"]] == [("completed", 120, "below")]
+    with open(tmp_path / "o" / "compare.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["completed_band_fast"], r["completed_band_slow"]) for r in rows] == [("1200", "1000")] * 4
+    # a band stopped early (Ctrl-C at its slow end): its whole-run figures judged, its bins not
+    (sim / "summary.json").write_text(json.dumps({**summary, "prediction_band": {**band, "partial": True}}))
+    assert main(["compare", str(sim), str(lt), "--out", str(tmp_path / "p")]) == 0
+    assert "its bins are not judged" in capsys.readouterr().out
+    assert "completed_band_fast" not in (tmp_path / "p" / "compare.csv").read_text()

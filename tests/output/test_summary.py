@@ -34,3 +34,30 @@ def test_an_attempt_percentile_the_failures_reach_reads_unanswered():
                "slo": [{"objective": "p95<2s", "value": None, "met": False}]}
     assert verdicts(summary) == [("p95<2s", "unanswered", False)] == verdicts(summary, "p95<2s")
     assert slo_rows(verdicts(summary)) == [("SLO p95<2s (every attempt)", "BROKEN (unanswered)")]
+
+
+def test_a_band_shows_beside_each_figure_and_an_attempt_percentile_the_failures_reach_reads_unanswered():
+    from sim.output.summary import band_rows, summary_rows
+
+    s = {"visitors": {"arrived": 1000, "lost": 12, "lost_fraction": 0.012},
+         "page_response_s": {"p50": 0.062, "p95": 0.241, "p99": 0.301},
+         "page_attempt_s": {"p50": 0.062, "p95": 0.25, "p99": None, "answered_fraction": 0.985},
+         "prediction_band": {"capacity_per_s": 46.7, "capacity_low_per_s": 43.2, "capacity_high_per_s": 50.1,
+                             "page_response_s": {"p95": [0.198, 0.301], "p99": [0.25, 0.4]},
+                             "page_attempt_s": {"p95": [0.2, None], "p99": [None, None]},
+                             "visitors": {"lost": [0, 40], "lost_fraction": [0.0, 0.04]}}}
+    rows = dict(summary_rows(s))
+    assert rows["prediction band (fast to slow)"] == ("the model at 50.10 and 43.20 pages/s, the calibration's "
+                                                      "95 % interval of 46.70/s")
+    assert rows["visitors lost"] == "12 (1.2 %; band 0.0 % to 4.0 %)"
+    assert rows["completed pages p50 / p95 / p99"] == "62 ms / 241 ms / 301 ms; band p95 198 ms to 301 ms, p99 250 ms to 400 ms"
+    assert rows["every attempt p50 / p95 / p99"] == ("62 ms / 250 ms / unanswered (98.5 % answered); "
+                                                     "band p95 200 ms to unanswered, p99 unanswered to unanswered")
+    assert band_rows(s) == [("page response p95 (completed pages)", "198 ms", "241 ms", "301 ms"),
+                            ("page response p99 (completed pages)", "250 ms", "301 ms", "400 ms"),
+                            ("page response p95 (every attempt)", "200 ms", "250 ms", "unanswered"),
+                            ("page response p99 (every attempt)", "unanswered", "unanswered", "unanswered"),
+                            ("visitors lost", "0.0 %", "1.2 %", "4.0 %")]
+    del s["prediction_band"]
+    assert "prediction band (fast to slow)" not in dict(summary_rows(s)) and band_rows(s) == []
+    assert dict(summary_rows(s))["visitors lost"] == "12 (1.2 %)"

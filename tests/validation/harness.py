@@ -20,6 +20,9 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
+import threading
 import time
 import tomllib
 import urllib.request
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.cli import main
+from sim.cli.calibrate import FIRST_PHASE_S, STEPS
 
 __all__ = ["LOADS", "Row", "validate"]
 
@@ -50,11 +54,14 @@ class Row:
     backlog: float = 0.0
     overflow: str = ""
     page_cv: float = 0.0  # of the light-load page service
+    page_interval_s: tuple = ()  # the fit's 95 % interval of the page mean (from the saturated throughput's)
     submit_law: str = ""
     submit_mean_s: float = 0.0
     submit_interval_s: tuple = ()  # the fit's 95 % interval of the submit's mean
     round_trip_s: float = 0.0  # what the fit took off each page response
     warnings: tuple = ()
+    saturated_steps: int = 0  # of the rising steps, the last this many saturated
+    step_windows: tuple = ()  # each rising step's (start, end) of sending, time.monotonic() seconds
     loads: dict = field(default_factory=dict)  # factor -> {"predicted_p95_s", "measured_p95_s", ...}
 
     def as_dict(self) -> dict:
@@ -96,8 +103,9 @@ def validate(url: str, folder: Path, *, stack: str, workers: int, mean_s: float,
     folder.mkdir(parents=True, exist_ok=True)
     capacity = workers / mean_s
     site = folder / "site.toml"
-    code = main(["calibrate", "--host", url, "--max-rate", f"{2 * capacity:.6g}", "--duration-s", f"{calibrate_s:g}",
-                 "--seed", str(seed), *(["--ping-path", ping_path] if ping_path else []), "--out", str(site)])
+    args = ["calibrate", "--host", url, "--max-rate", f"{2 * capacity:.6g}", "--duration-s", f"{calibrate_s:g}",
+            "--seed", str(seed), *(["--ping-path", ping_path] if ping_path else []), "--out", str(site)]
+    code, steps = _calibrate(args, step_s=min(10.0, 0.7 * min(calibrate_s, FIRST_PHASE_S) / STEPS), timeout_s=4 * calibrate_s + 120)
     assert code == 0, f"calibrate exited {code}"
     app = tomllib.loads(site.read_text())["site"]["app"]
     from sim.config.scenario import read_site_file  # the parsed law, for its mean
@@ -113,10 +121,12 @@ def validate(url: str, folder: Path, *, stack: str, workers: int, mean_s: float,
               fitted_mean_s=float(page.mean), law=str(app["page_s"].get("dist")), backlog=float(app["queue_limit"]),
               overflow=_overflow_comment(text),
               warnings=tuple(line[len("# WARNING: "):] for line in text.splitlines() if line.startswith("# WARNING")),
-              page_cv=float(light["page"][2]), submit_law=str(app["submit_s"].get("dist")),
+              page_cv=float(light["page"][2]), page_interval_s=tuple(float(v) / 1000 for v in light["page"][:2]), submit_law=str(app["submit_s"].get("dist")),
               submit_mean_s=float(submit.mean),
               submit_interval_s=tuple(float(v) / 1000 for v in light["submit"][:2]),
-              round_trip_s=float(re.search(r"^# Round trip: ([0-9.]+) ms", text, re.M).group(1)) / 1000)
+              round_trip_s=float(re.search(r"^# Round trip: ([0-9.]+) ms", text, re.M).group(1)) / 1000,
+              saturated_steps=int(re.search(r"over the (\d+) saturated steps", text).group(1)) if "NOT saturated" not in text
+              else 0, step_windows=steps)
     lo, hi = (float(v) for v in re.search(r"answered/s \(95 %: ([0-9.]+) to ([0-9.]+)\)", text).groups())
     x = float(re.search(r"([0-9.]+) answered/s \(95 %", text).group(1))
     sites = {"fit": site, "capacity_hi": _scaled_site(site, x / hi, folder / "site-hi.toml"),
@@ -146,6 +156,34 @@ def validate(url: str, folder: Path, *, stack: str, workers: int, mean_s: float,
                              "band_errors": sorted(band[k]["requests"]["error_fraction"]
                                                    for k in ("capacity_hi", "capacity_lo"))}
     return row
+
+
+def _calibrate(args: list[str], *, step_s: float, timeout_s: float) -> tuple[int, tuple]:
+    """Run ``surge calibrate`` in a process of its own, as a user does (in the test's process, whatever
+    earlier tests left there would slow the client); its messages are passed on as they come.
+
+    Returns its exit code and each load step's window of sending (the rising steps', then the held
+    ones'): a step's line comes when its answers are in, so a step starts when the line before it
+    came, and sends for ``step_s`` (calibrate's: ``sim/cli/calibrate.py``)."""
+    proc = subprocess.Popen([sys.executable, "-m", "sim", *args], stderr=subprocess.PIPE, text=True, bufsize=1)
+    watchdog = threading.Timer(timeout_s, proc.kill)  # bounded: a hung calibration is killed, the test fails
+    watchdog.start()
+    previous, windows = time.monotonic(), []
+    try:
+        for line in proc.stderr:
+            now = time.monotonic()
+            sys.stderr.write(line)
+            if line.startswith(("step ", "held step ")):
+                windows.append((previous, previous + step_s))
+            previous = now
+        code = proc.wait(timeout=30)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    return code, tuple(windows)
 
 
 def _overflow_comment(text: str) -> str:

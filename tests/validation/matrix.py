@@ -2,6 +2,7 @@
 
     .venv/bin/python -m tests.validation.matrix --runs 3 [--only SUBSTRING] --json out/validation.json
     .venv/bin/python -m tests.validation.matrix --calibrate-only --runs 10 [--busy 1] [--ping-path none]
+        [--calibrate-s 300]
 
 Every stack is started on 127.0.0.1 by this script and stopped after its runs. The
 figures in docs/validation.md come from here; the tolerances in test_matrix.py are
@@ -10,6 +11,10 @@ derived from the spread it prints. ``--calibrate-only`` calibrates and prints th
 core each) through every calibration, a generator and a server starved of CPU as on a
 shared 2-core machine; ``--ping-path none`` calibrates with calibrate's default round
 trip (two TCP handshakes, measured before the load) instead of pings during the light loads.
+Each row also has the capacity's precision reached (``[site.calibration].precision``) and, with
+``--calibrate-only``, the calibration's wall time (``calibrate_wall_s``: light loads, rising steps,
+saturated steps held until calibrate's default precision, +-3 %, or the ``--calibrate-s`` cap, the
+drains between them).
 """
 
 from __future__ import annotations
@@ -21,7 +26,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
+import tomllib
 from pathlib import Path
+
+from sim.cli.calibrate import DEFAULT_DURATION_S
 
 from tests.validation.harness import LOADS, PING_PATH, validate
 from tests.validation.stacks import STACKS
@@ -47,8 +56,8 @@ def _busy(n: int):
 
 def _calibration_table(results: dict) -> None:
     print("\n| stack | workers true / fitted | page mean ms true / fitted | law (page CV) | backlog | "
-          "submit mean ms (95 %), law |")
-    print("|---|---|---|---|---|---|")
+          "submit mean ms (95 %), law | capacity precision (95 %) | calibration s |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, rows in results.items():
         r0 = rows[0]
         backlogs = [r["backlog"] for r in rows]
@@ -58,7 +67,9 @@ def _calibration_table(results: dict) -> None:
               + ("unbounded" if all(b == float("inf") for b in backlogs) else
                  f"{', '.join(f'{b:g}' for b in backlogs)}: {_spread(backlogs)}") + " | "
               + "; ".join(f"{r['submit_mean_s'] * 1000:.1f} ({r['submit_interval_s'][0] * 1000:.1f} to "
-                          f"{r['submit_interval_s'][1] * 1000:.1f}), {r['submit_law']}" for r in rows) + " |")
+                          f"{r['submit_interval_s'][1] * 1000:.1f}), {r['submit_law']}" for r in rows) + " | "
+              + "; ".join(f"+-{r['precision']:.1%}" for r in rows) + " | "
+              + "; ".join(f"{r['calibrate_wall_s']:.0f}" if "calibrate_wall_s" in r else "-" for r in rows) + " |")
 
 
 def main() -> None:
@@ -69,6 +80,7 @@ def main() -> None:
     ap.add_argument("--calibrate-only", action="store_true")
     ap.add_argument("--busy", type=int, default=0)
     ap.add_argument("--ping-path", default=PING_PATH)
+    ap.add_argument("--calibrate-s", type=float, default=DEFAULT_DURATION_S, help="calibrate's --duration-s (the cap)")
     args = ap.parse_args()
     results = {}
     for stack in STACKS:
@@ -78,11 +90,18 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             with stack.start(Path(tmp)) as url:
                 for run in range(args.runs):
+                    folder = Path(tmp) / f"run{run}"
+                    start = time.monotonic()
                     with _busy(args.busy):
-                        row = validate(url, Path(tmp) / f"run{run}", stack=stack.name, workers=stack.workers,
+                        row = validate(url, folder, stack=stack.name, workers=stack.workers,
                                        mean_s=stack.mean_s, seed=3 + run, loads=() if args.calibrate_only else LOADS,
-                                       ping_path=None if args.ping_path == "none" else args.ping_path)
+                                       ping_path=None if args.ping_path == "none" else args.ping_path,
+                                       calibrate_s=args.calibrate_s)
                     rows.append(row.as_dict())
+                    site = tomllib.loads((folder / "site.toml").read_text())["site"]
+                    rows[-1]["precision"] = site.get("calibration", {}).get("precision", float("nan"))
+                    if args.calibrate_only:  # validate then only calibrates
+                        rows[-1]["calibrate_wall_s"] = time.monotonic() - start
                     print(json.dumps(rows[-1]), flush=True)
         results[stack.name] = rows
     if args.json:

@@ -9,7 +9,9 @@ generator needs the CPU and a busy loop would make the workers share it.
 ``PETITION_PAGE``: ``constant:MS``, ``lognormal:MEDIAN_MS:SIGMA`` or
 ``bimodal:HIT_FRACTION:HIT_MS:MISS_MS`` (a page cache's hits and misses).
 ``PETITION_DB``: the SQLite file signatures are inserted into (a real insert and commit
-before the answer). Routes: ``GET /healthz`` (no app work), ``GET /`` and ``GET /act``
+before the answer). ``PETITION_TIMES`` (optional): a folder where each process writes when each
+request entered and left the app (``time.monotonic()``, one clock for every process), so a test
+can see the worker's own time and the gaps between its requests. Routes: ``GET /healthz`` (no app work), ``GET /`` and ``GET /act``
 (pages), ``GET /static/...`` (an asset: the page law's time too), ``POST /sign``.
 """
 
@@ -62,6 +64,7 @@ def parse_law(text: str) -> PageLaw:
 
 _LAW = parse_law(os.environ.get("PETITION_PAGE", "constant:20"))
 _DB = os.environ.get("PETITION_DB", ":memory:")
+_TIMES = os.environ.get("PETITION_TIMES")
 _local = threading.local()  # a connection and a random stream per thread (gunicorn sync: per process)
 
 
@@ -73,6 +76,8 @@ def _state():
         db.commit()
         _local.db = db
         _local.rng = random.Random(os.getpid() * 1_000_003 + threading.get_ident() % 1_000_003)
+        _local.times = (open(os.path.join(_TIMES, f"{os.getpid()}-{threading.get_ident()}.txt"), "a", buffering=1)
+                        if _TIMES else None)
     return _local
 
 
@@ -85,6 +90,15 @@ def application(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
         return [b"ok\n"]
     state = _state()
+    entered = time.monotonic()
+    try:
+        return _answer(state, environ, start_response, path, method)
+    finally:
+        if state.times is not None:
+            state.times.write(f"{entered:.6f} {time.monotonic():.6f} {method} {path}\n")
+
+
+def _answer(state, environ, start_response, path: str, method: str):
     time.sleep(_LAW.draw(state.rng))
     if method == "POST" and path == "/sign":
         size = int(environ.get("CONTENT_LENGTH") or 0)

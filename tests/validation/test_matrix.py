@@ -5,7 +5,8 @@ after it: the demo site; gunicorn sync workers (2, 3, 4) serving the petition ap
 near-constant, a lognormal and a bimodal page time and a real SQLite insert on submit;
 waitress threads with keep-alive; nginx with a connection limit (503) in front of gunicorn.
 Calibrated with ``--ping-path /healthz`` (the round trip measured during the light loads), for
-each: the workers exact, the page mean within 15 %, the law the truth implies, the overflow
+each: the workers exact, the page mean against the workers' cycle at saturation as the servers
+log it (``cycle.py``), the law the truth implies, the overflow
 found (503s with the backlog in an interval measured run to run, or nothing refused: an
 unbounded backlog), and the submit (``POST /sign``) kind's service against its truth, the
 page's law plus a SQLite commit timed by the test itself.
@@ -13,7 +14,8 @@ page's law plus a SQLite commit timed by the test itself.
 The predictions at 0.85x and 1.2x of capacity are not asserted here: run to run they
 moved by more than the issue's bounds (predicted / measured p95 from 0.68 to 1.98 at
 0.85x, where a 4 % error in the fitted capacity, the 95 % interval of 90 s of calibration,
-moves the p95 by 25-30 %), so no bound both holds every run and means something yet.
+moves the p95 by 25-30 %), so no bound both holds every run and means something yet
+without a prediction band.
 ``python -m tests.validation.matrix`` measures them (docs/validation.md).
 """
 
@@ -23,14 +25,23 @@ import time
 
 import pytest
 
+from tests.validation.cycle import read_times, saturated_cycle
 from tests.validation.harness import validate
 from tests.validation.petition_app import parse_law
 from tests.validation.stacks import STACKS
 
-# The page mean at saturation counts the worker's own overheads (accept, parse, write) besides the
-# sleep of the truth: +10 % at most, sd 3.2 %, in the 12 calibrations of `python -m
-# tests.validation.matrix --runs 2` on 2026-12-02 (docs/validation.md); on a machine loaded by other
-# runs those overheads grow (up to +18 % on 2026-12-07, load average 7 to 9).
+# The page mean is workers / saturated throughput: the worker's whole cycle, its page and what the
+# server does between two requests (writing, closing, accepting, parsing, waiting for a core), which
+# the sleep of the truth leaves out and which grows with the machine's load (+10 % at most on an idle
+# machine on 2026-12-02, +18 % under load on 2026-12-07, +20 % in a CI run: docs/validation.md). So
+# the page mean is held against that cycle as the servers themselves log it over the same saturated
+# steps (tests/validation/cycle.py): within PAGE_HALF_WIDTHS of the fit's own 95 % half-width, as the
+# submit below (twice the half-width: 3.9 standard errors, missed by 1e-4 of runs).
+PAGE_HALF_WIDTHS = 2.0
+# The submit's truth is the page law's sleep plus a commit, and its fitted mean a light-load one: the
+# worker's overheads on top, at most +10 % of the page's, sd 3.2 %, in the 12 calibrations of
+# `python -m tests.validation.matrix --runs 2` on 2026-12-02 (docs/validation.md); 15 % allows for
+# a loaded machine.
 MEAN_REL = 0.15
 
 # The law the truth implies: the demo site's service is exponential; the petition app's is its
@@ -83,6 +94,10 @@ def test_calibration_finds_the_real_server(stack, tmp_path):
     with stack.start(tmp_path) as url:
         row = validate(url, tmp_path / "run", stack=stack.name, workers=stack.workers, mean_s=stack.mean_s,
                        loads=())
+    # the saturated steps' windows, less their first quarter (the queue filling), as the fit's
+    windows = [(start + 0.25 * (end - start), end) for start, end in row.step_windows[-row.saturated_steps:]]
+    cycle = saturated_cycle(read_times(stack.times_folder(tmp_path)), windows) if row.saturated_steps else {}
+    page_half = (row.page_interval_s[1] - row.page_interval_s[0]) / 2
     truth, lognormal_cv = _true_law(stack), 0.0
     if truth == "lognormal":
         lognormal_cv = math.sqrt(math.exp(parse_law(stack.page).params[1] ** 2) - 1)
@@ -96,9 +111,9 @@ def test_calibration_finds_the_real_server(stack, tmp_path):
     half = (row.submit_interval_s[1] - row.submit_interval_s[0]) / 2
     checks = {  # every check, so that one run shows all that missed
         "workers": row.fitted_workers == stack.workers,
-        "page mean": abs(row.fitted_mean_s - stack.mean_s) <= MEAN_REL * stack.mean_s,
+        "page mean": bool(cycle) and abs(row.fitted_mean_s - cycle["cycle_s"]) <= PAGE_HALF_WIDTHS * page_half,
         "law": row.law in LAWS[truth] and (truth != "lognormal" or abs(row.page_cv - lognormal_cv) <= LOGNORMAL_CV_ABS),
         "overflow": overflow_ok,
         "submit": abs(row.submit_mean_s - submit_truth_s) <= SUBMIT_HALF_WIDTHS * half + MEAN_REL * stack.mean_s,
     }
-    assert all(checks.values()), ([k for k, ok in checks.items() if not ok], submit_truth_s, row.as_dict())
+    assert all(checks.values()), ([k for k, ok in checks.items() if not ok], submit_truth_s, cycle, row.as_dict())

@@ -5,7 +5,7 @@
 // (constant:MS, lognormal:MEDIAN_MS:SIGMA or bimodal:HIT_FRACTION:HIT_MS:MISS_MS, as
 // tests/validation/petition_app.py) inside the query that reads the count of signatures,
 // so the PHP child is held waiting on its database, as a page of an advocacy site is.
-// Routes: GET /healthz (PHP only, no database), GET / and GET /act (the count), POST /sign
+// Routes: GET /healthz (PHP only, no database, not logged), GET / and GET /act (the count), POST /sign
 // (the signature inserted and the new count read in one transaction, then committed).
 // A new connection per request, as PHP without persistent connections opens one.
 
@@ -35,6 +35,16 @@ if ($path === '/healthz') {
     header('Content-Type: text/plain');
     echo "ok\n";
     exit;
+}
+// PETITION_TIMES (optional): a folder where each child logs when each request entered and left it, on the
+// monotonic clock the test's processes share (hrtime is CLOCK_MONOTONIC, as Python's time.monotonic()).
+$times = getenv('PETITION_TIMES');
+if ($times) {
+    $entered = hrtime(true) / 1e9;
+    register_shutdown_function(function () use ($times, $entered, $method, $path) {
+        file_put_contents("$times/php-" . getmypid() . '.txt',
+            sprintf("%.6f %.6f %s %s\n", $entered, hrtime(true) / 1e9, $method, $path), FILE_APPEND);
+    });
 }
 if ($method !== 'GET' && !($method === 'POST' && $path === '/sign')) {
     http_response_code(405);
