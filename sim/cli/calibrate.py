@@ -20,6 +20,7 @@ import numpy as np
 
 from sim.analysis.calibrate import DROPPED_SYN_S, StepResult, fit_site, saturated
 from sim.analysis.calibrate_precision import DEFAULT_PRECISION, hold_saturated
+from sim.analysis.round_trip import ping_path_advice
 from sim.analysis.site_file import precision_line, site_toml
 from sim.errors import ConfigError, check_url
 from sim.loadtest.ownership import (FIRST_TEST_MAX_REQUESTS_PER_S, LIFT_FLAG, VOUCH_FLAG, WELL_KNOWN_PATH,
@@ -264,6 +265,8 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(rows, title=f"calibrated {host}"))
     for w in fit.warnings:
         print(f"surge: warning: {w}", file=sys.stderr)
+    if args.ping_path is None and (advice := ping_path_advice(round_trip_s, light)):
+        print(f"surge: warning: {advice}", file=sys.stderr)
     print(f"\nwrote {out}: add include = \"{out.name}\" to a scenario", file=sys.stderr)
     if stopped:
         return exit_code(stopped)

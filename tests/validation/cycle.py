@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_times", "saturated_cycle"]
+__all__ = ["read_times", "saturated_cycle", "calibration_cycle"]
 
 
 def read_times(folder: Path) -> dict[str, np.ndarray]:
@@ -53,3 +53,12 @@ def saturated_cycle(times: dict[str, np.ndarray], windows: list[tuple[float, flo
         raise ValueError(f"no worker logged two requests within {windows}")
     return {"cycle_s": float(cycle.mean()), "in_worker_s": float(spent.mean()),
             "between_s": float(cycle.mean() - spent.mean()), "pairs": len(cycle)}
+
+
+def calibration_cycle(row, folder: Path) -> dict:
+    """The cycle over the saturated steps of the calibration ``row`` (tests/validation/harness.py), less
+    each step's first quarter (the queue filling), as calibrate's own windows; {} if none saturated."""
+    if not row.saturated_steps:
+        return {}
+    windows = [(start + 0.25 * (end - start), end) for start, end in row.step_windows[-row.saturated_steps:]]
+    return saturated_cycle(read_times(folder), windows)

@@ -8,8 +8,9 @@ play the same scenario: pages only, a constant rate for ``LOAD_S`` seconds, then
 ``DRAIN_S`` without arrivals, so a backlog built at 1.2x is served and counted on both
 sides rather than cut off at the end.
 
-The prediction is also made at both ends of the fit's 95 % interval of the saturated
-throughput (the page service scaled to ``workers / X_hi`` and ``workers / X_lo``): near the
+The prediction comes with its band (``surge run``'s ``prediction_band``): the model run at both
+ends of the fit's 95 % interval of the saturated throughput (``[site.calibration]``, the page
+service scaled to ``workers / X_hi`` and ``workers / X_lo``): near the
 knee (0.85x) and on an unbounded backlog (1.2x, where the p95 grows with the excess
 ``lambda - X``), a few percent of capacity moves the p95 by tens of percent, so the band
 says how much of a miss the calibration's own uncertainty explains.
@@ -18,7 +19,6 @@ says how much of a miss the calibration's own uncertainty explains.
 from __future__ import annotations
 
 import json
-import math
 import re
 import subprocess
 import sys
@@ -127,10 +127,6 @@ def validate(url: str, folder: Path, *, stack: str, workers: int, mean_s: float,
               round_trip_s=float(re.search(r"^# Round trip: ([0-9.]+) ms", text, re.M).group(1)) / 1000,
               saturated_steps=int(re.search(r"over the (\d+) saturated steps", text).group(1)) if "NOT saturated" not in text
               else 0, step_windows=steps)
-    lo, hi = (float(v) for v in re.search(r"answered/s \(95 %: ([0-9.]+) to ([0-9.]+)\)", text).groups())
-    x = float(re.search(r"([0-9.]+) answered/s \(95 %", text).group(1))
-    sites = {"fit": site, "capacity_hi": _scaled_site(site, x / hi, folder / "site-hi.toml"),
-             "capacity_lo": _scaled_site(site, x / lo, folder / "site-lo.toml")}
     for factor in loads:
         _drained(url)
         scenario = _scenario(folder / f"load-{factor:g}.toml", factor * capacity, LOAD_S[factor])
@@ -138,23 +134,20 @@ def validate(url: str, folder: Path, *, stack: str, workers: int, mean_s: float,
         code = main(["loadtest", str(scenario), "--host", url, "--time-scale", "1", "--scale", "1", "--assets", "none",
                      "--out", str(measured)])
         assert code == 0, f"loadtest at {factor}x exited {code}"
-        band = {}
-        for name, site_file in sites.items():
-            out = predicted if name == "fit" else folder / f"predicted-{factor:g}-{name}"
-            code = main(["run", str(scenario), "--site", str(site_file), "--time-scale", "1", "--scale", "1",
-                         "--replications", str(REPLICATIONS), "--out", str(out)])
-            assert code == 0, f"run at {factor}x ({name}) exited {code}"
-            band[name] = json.loads((out / "summary.json").read_text())
+        # the fitted site, and the prediction band at the ends of its capacity's interval ([site.calibration])
+        code = main(["run", str(scenario), "--site", str(site), "--time-scale", "1", "--scale", "1",
+                     "--replications", str(REPLICATIONS), "--out", str(predicted)])
+        assert code == 0, f"run at {factor}x exited {code}"
         m = json.loads((measured / "summary.json").read_text())
-        p = band["fit"]
+        p = json.loads((predicted / "summary.json").read_text())
+        band = p.get("prediction_band", {})
         row.loads[factor] = {"rate_per_s": factor * capacity,
                              "measured_p95_s": m["page_response_s"]["p95"], "predicted_p95_s": p["page_response_s"]["p95"],
                              "measured_errors": m["requests"]["error_fraction"],
                              "predicted_errors": p["requests"]["error_fraction"],
                              "measured_requests": m["requests"]["arrived"],
-                             "band_p95_s": sorted(band[k]["page_response_s"]["p95"] for k in ("capacity_hi", "capacity_lo")),
-                             "band_errors": sorted(band[k]["requests"]["error_fraction"]
-                                                   for k in ("capacity_hi", "capacity_lo"))}
+                             "band_p95_s": band.get("page_response_s", {}).get("p95"),
+                             "band_errors": band.get("requests", {}).get("error_fraction")}
     return row
 
 
@@ -191,32 +184,3 @@ def _overflow_comment(text: str) -> str:
         if line.startswith("#   overflow:"):
             return line[len("#   overflow:"):].split(";")[0].strip()
     return ""
-
-
-_SCALED = ("value", "mean", "median", "scale", "samples")  # a law's times (shape and sigma stay)
-
-
-def _scaled_site(site: Path, factor: float, out: Path) -> Path:
-    """The site file with the page service ``factor`` times longer (its law's shape kept)."""
-    table = tomllib.loads(site.read_text())["site"]
-    page = {k: ([x * factor for x in v] if k == "samples" else v * factor) if k in _SCALED else v
-            for k, v in table["app"]["page_s"].items()}
-    table["app"]["page_s"] = page
-    lines = []
-    for section, keys in table.items():
-        lines.append(f"[site.{section}]")
-        lines += [f"{k} = {_toml(v)}" for k, v in keys.items()]
-    out.write_text("\n".join(lines) + "\n")
-    return out
-
-
-def _toml(v) -> str:
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_toml(x)}" for k, x in v.items()) + " }"
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml(x) for x in v) + "]"
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, float) and math.isinf(v):
-        return "inf"
-    return repr(v)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from sim.cli.calibrate import DEFAULT_DURATION_S
 
+from tests.validation.cycle import calibration_cycle
 from tests.validation.harness import LOADS, PING_PATH, validate
 from tests.validation.stacks import STACKS
 
@@ -55,14 +56,17 @@ def _busy(n: int):
 
 
 def _calibration_table(results: dict) -> None:
-    print("\n| stack | workers true / fitted | page mean ms true / fitted | law (page CV) | backlog | "
-          "submit mean ms (95 %), law | capacity precision (95 %) | calibration s |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| stack | workers true / fitted | page mean ms true / fitted | cycle ms logged (in the worker + "
+          "between) | law (page CV) | backlog | submit mean ms (95 %), law | capacity precision (95 %) | "
+          "calibration s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, rows in results.items():
         r0 = rows[0]
         backlogs = [r["backlog"] for r in rows]
         print(f"| {name} | {r0['true_workers']} / {', '.join(str(r['fitted_workers']) for r in rows)} | "
               f"{r0['true_mean_s'] * 1000:.1f} / {_spread([r['fitted_mean_s'] * 1000 for r in rows])} | "
+              + "; ".join(f"{c['cycle_s'] * 1000:.1f} ({c['in_worker_s'] * 1000:.1f} + {c['between_s'] * 1000:.1f})"
+                          if (c := r.get("cycle")) else "-" for r in rows) + " | "
               + ", ".join(f"{r['law']} ({r['page_cv']:.2f})" for r in rows) + " | "
               + ("unbounded" if all(b == float("inf") for b in backlogs) else
                  f"{', '.join(f'{b:g}' for b in backlogs)}: {_spread(backlogs)}") + " | "
@@ -98,6 +102,7 @@ def main() -> None:
                                        ping_path=None if args.ping_path == "none" else args.ping_path,
                                        calibrate_s=args.calibrate_s)
                     rows.append(row.as_dict())
+                    rows[-1]["cycle"] = calibration_cycle(row, stack.times_folder(Path(tmp)))
                     site = tomllib.loads((folder / "site.toml").read_text())["site"]
                     rows[-1]["precision"] = site.get("calibration", {}).get("precision", float("nan"))
                     if args.calibrate_only:  # validate then only calibrates

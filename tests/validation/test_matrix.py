@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from tests.validation.cycle import read_times, saturated_cycle
+from tests.validation.cycle import calibration_cycle
 from tests.validation.harness import validate
 from tests.validation.petition_app import parse_law
 from tests.validation.stacks import STACKS
@@ -94,9 +94,7 @@ def test_calibration_finds_the_real_server(stack, tmp_path):
     with stack.start(tmp_path) as url:
         row = validate(url, tmp_path / "run", stack=stack.name, workers=stack.workers, mean_s=stack.mean_s,
                        loads=())
-    # the saturated steps' windows, less their first quarter (the queue filling), as the fit's
-    windows = [(start + 0.25 * (end - start), end) for start, end in row.step_windows[-row.saturated_steps:]]
-    cycle = saturated_cycle(read_times(stack.times_folder(tmp_path)), windows) if row.saturated_steps else {}
+    cycle = calibration_cycle(row, stack.times_folder(tmp_path))
     page_half = (row.page_interval_s[1] - row.page_interval_s[0]) / 2
     truth, lognormal_cv = _true_law(stack), 0.0
     if truth == "lognormal":
