@@ -185,7 +185,7 @@ def _site_process(cmd: list[str], url: str, env: dict | None = None):
 
 
 @contextlib.contextmanager
-def demo_site(*, workers: int, service_ms: float, queue_limit: int, times_log=None):
+def demo_site(*, workers: int, service_ms: float, queue_limit: int, times_log=None, seed: int | None = None):
     """The bundled demo site (``surge demo-site``) in its own process on 127.0.0.1; yields its URL.
     ``times_log``: its ``--times-log``, each request's time in its slot."""
     import sys
@@ -193,7 +193,8 @@ def demo_site(*, workers: int, service_ms: float, queue_limit: int, times_log=No
     port = _free_port()
     with _site_process([sys.executable, "-m", "sim", "demo-site", "--port", str(port), "--workers", str(workers),
                         "--service-ms", str(service_ms), "--queue-limit", str(queue_limit),
-                        *(["--times-log", str(times_log)] if times_log else [])],
+                        *(["--times-log", str(times_log)] if times_log else []),
+                        *(["--seed", str(seed)] if seed is not None else [])],
                        f"http://127.0.0.1:{port}") as url:
         yield url
 
