@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from tests.servers import php_service_ms
-from tests.validation.cycle import read_times, saturated_cycle
+from tests.validation.cycle import calibration_cycle, read_times, saturated_cycle
 from tests.validation.harness import LOAD_S, LOADS, validate
 from tests.validation.stacks import PHP_STACK
 
@@ -57,10 +57,8 @@ def main() -> None:
                 out["pool_submit_mean_s"] = _mean_s(php_service_ms(Path(tmp), method="POST", path="/sign",
                                                                    since_s=start_s, until_s=calibrated_s))
                 times = read_times(stack.times_folder(Path(tmp)))
-                # the children's cycle (one entry to the next) over the saturated steps less their first
-                # quarter (the queue filling), as test_matrix.py holds the fit against it
-                windows = [(a + 0.25 * (b - a), b) for a, b in row.step_windows[-row.saturated_steps:]]
-                out["cycle_s"] = saturated_cycle(times, windows)["cycle_s"] if row.saturated_steps else math.nan
+                # the children's cycle over the saturated steps, as test_matrix.py holds the fit against it
+                out["cycle_s"] = calibration_cycle(row, stack.times_folder(Path(tmp))).get("cycle_s", math.nan)
                 for factor, load in out["loads"].items():  # each load test: its scenario written to its summary
                     began_s = (folder / f"load-{factor:g}.toml").stat().st_mtime
                     load["pool_page_mean_s"] = _mean_s(php_service_ms(
