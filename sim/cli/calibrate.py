@@ -32,7 +32,7 @@ from sim.config.limits import MAX_PROBE_RATE_PER_S
 from sim.config.scenario import LoadtestSiteConfig, load_scenario
 from sim.cli.outputs import out_file
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "phase_lengths_s"]
 
 STEPS = 8  # rising rates: max_rate x k / STEPS
 STRICT_EXIT = 5  # --strict: written, but a parameter is not determined by the data
@@ -43,6 +43,14 @@ STRICT_EXIT = 5  # --strict: written, but a parameter is not determined by the d
 # about 35 pages/s and up; 1,200 s reaches a site of about 8 pages/s.
 FIRST_PHASE_S = 120.0
 DEFAULT_DURATION_S, MAX_DURATION_S = 300.0, 1200.0
+
+
+def phase_lengths_s(duration_s: float) -> tuple[float, float]:
+    """(all the light loads, one load step): the light loads take 30 % of the first phase, min(D,
+    FIRST_PHASE_S), and the rising steps share the rest, STEPS of at most 10 s."""
+    first_s = min(duration_s, FIRST_PHASE_S)
+    light_s = 0.3 * first_s
+    return light_s, min(10.0, (first_s - light_s) / STEPS)
 
 
 def add_parser(sub) -> None:
@@ -160,8 +168,7 @@ def run(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     host = args.host.rstrip("/")
     light_rate = max(2.0, 0.1 * args.max_rate)  # light: requests rarely meet each other
-    first_s = min(args.duration_s, FIRST_PHASE_S)
-    light_s = 0.3 * first_s
+    light_s, step_s = phase_lengths_s(args.duration_s)
     kinds = [("page", "GET", paths.landing_path, None, 0.6),
              ("submit", "POST", paths.submit_path, dict(paths.submit_fields), 0.2)]
     if paths.asset_paths:
@@ -194,7 +201,6 @@ def run(args: argparse.Namespace) -> int:
             if light[kind].statuses.get(0, 0) + light[kind].statuses.get(-1, 0) == light[kind].sent:  # no answer at all
                 raise ConfigError("--host", f"no answer from {host}{path}: is the site up?")
             print(f"light load, {kind}: {light[kind].answered} answered of {light[kind].sent}", file=sys.stderr)
-        step_s = min(10.0, (first_s - light_s) / STEPS)
         for k in range(1, STEPS + 1):
             rate = args.max_rate * k / STEPS
             steps.append(_step(probe, host, rng, "page", "GET", paths.landing_path, None, rate, step_s))

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.cli import main
-from sim.cli.calibrate import FIRST_PHASE_S, STEPS
+from sim.cli.calibrate import phase_lengths_s
 
 __all__ = ["LOADS", "Row", "validate", "measure_load"]
 
@@ -105,7 +105,7 @@ def validate(url: str, folder: Path, *, stack: str, workers: int, mean_s: float,
     site = folder / "site.toml"
     args = ["calibrate", "--host", url, "--max-rate", f"{2 * capacity:.6g}", "--duration-s", f"{calibrate_s:g}",
             "--seed", str(seed), *(["--ping-path", ping_path] if ping_path else []), "--out", str(site)]
-    code, steps = _calibrate(args, step_s=min(10.0, 0.7 * min(calibrate_s, FIRST_PHASE_S) / STEPS), timeout_s=4 * calibrate_s + 120)
+    code, steps = _calibrate(args, step_s=phase_lengths_s(calibrate_s)[1], timeout_s=4 * calibrate_s + 120)
     assert code == 0, f"calibrate exited {code}"
     app = tomllib.loads(site.read_text())["site"]["app"]
     from sim.config.scenario import read_site_file  # the parsed law, for its mean
